@@ -1,0 +1,56 @@
+# The front door. `make run` and `make test` are the two commands the README promises; everything
+# else is for people working on Sluice.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+CONFIG ?= config/sluice.yaml
+FUZZ_SECONDS ?= 10
+PYTHON ?= python3
+
+.PHONY: all deps build debug asan run test unit fuzz-smoke fuzz integration protocol docs clean check
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build:
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j $(JOBS)
+	@cp build/release/sluice build/sluice
+
+asan:
+	@cmake --preset asan >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+
+run: deps build
+	@mkdir -p var
+	build/sluice serve --config $(CONFIG)
+
+# Unit tests under ASan+UBSan, the fuzz smoke runs, then the integration tests against the
+# release binary with real clients.
+test: deps build unit fuzz-smoke integration
+
+unit: asan
+	cd build/asan && ctest --output-on-failure -j $(JOBS)
+
+fuzz-smoke:
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+fuzz:
+	@cmake --preset fuzz >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	tests/fuzz/run.sh build/fuzz $${FUZZ_SECONDS:-600}
+
+integration: build
+	$(PYTHON) -m pytest -q tests/integration
+
+protocol:
+	$(PYTHON) tools/protogen/protogen.py --schemas ../shared/kafka-protocol --out src/protocol/gen
+
+docs: build
+	build/sluice config docs > docs/configuration.md
+
+clean:
+	rm -rf build
