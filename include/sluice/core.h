@@ -15,7 +15,7 @@
 #define SL_GiB (1024 * SL_MiB)
 
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define SL_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define SL_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -90,7 +90,8 @@ size_t sl_alloc_bytes_in_use(void);
 /* Tests only: the n-th allocation from now fails (0 turns injection off). */
 void sl_alloc_fail_after(uint64_t n);
 
-/* ---- slices and buffers ------------------------------------------------------------------------ */
+/* ---- slices and buffers ------------------------------------------------------------------------
+ */
 /* A borrowed view. ptr == NULL means "null" (a nullable Kafka string or bytes); an empty but
  * present value has a non-NULL ptr and len 0. */
 typedef struct {
@@ -131,7 +132,8 @@ typedef struct {
 void sl_arena_init(sl_arena_t *arena, size_t bytes_max);
 void sl_arena_deinit(sl_arena_t *arena);
 void sl_arena_reset(sl_arena_t *arena);
-/* Returns 16-byte aligned zeroed memory, or NULL when bytes_max would be exceeded or malloc fails. */
+/* Returns 16-byte aligned zeroed memory, or NULL when bytes_max would be exceeded or malloc fails.
+ */
 void *sl_arena_alloc(sl_arena_t *arena, size_t size);
 /* Copies s into the arena as a NUL-terminated string; NULL on failure. */
 char *sl_arena_strndup(sl_arena_t *arena, const char *s, size_t len);
@@ -139,7 +141,13 @@ char *sl_arena_strndup(sl_arena_t *arena, const char *s, size_t len);
 /* ---- logging -----------------------------------------------------------------------------------
  * One line per event on stderr: time, level, module, message of key=value pairs. Arguments are
  * evaluated only when the level is enabled. */
-typedef enum { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR, SL_LOG_OFF } sl_log_level_t;
+typedef enum {
+    SL_LOG_DEBUG = 0,
+    SL_LOG_INFO,
+    SL_LOG_WARN,
+    SL_LOG_ERROR,
+    SL_LOG_OFF
+} sl_log_level_t;
 typedef enum { SL_LOG_FORMAT_TEXT = 0, SL_LOG_FORMAT_JSON } sl_log_format_t;
 
 extern sl_log_level_t sl_log_level_min;
@@ -182,11 +190,13 @@ uint64_t sl_clock_monotonic_ns(void);
 int64_t sl_clock_realtime_ms(void);
 extern const sl_clock_ops_t sl_clock_system;
 
-/* ---- checksums ---------------------------------------------------------------------------------*/
+/* ---- checksums
+ * ---------------------------------------------------------------------------------*/
 /* CRC-32C (Castagnoli), as Kafka's record batch v2 uses; crc is 0 for a fresh checksum. */
 uint32_t sl_crc32c(uint32_t crc, const void *data, size_t len);
 
-/* ---- uuid ---------------------------------------------------------------------------------------*/
+/* ---- uuid
+ * ---------------------------------------------------------------------------------------*/
 typedef struct {
     uint8_t bytes[16];
 } sl_uuid_t;
