@@ -5,6 +5,7 @@
 #ifndef SLUICE_CORE_H
 #define SLUICE_CORE_H
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,353 @@
+/* conn: one client connection. Reads frames, hands them to the owner in arrival order, writes the
+ * answers back in that same order, and stops reading while too many bytes are unanswered.
+ * Invariants: queue_head..queue_tail holds every frame read and not yet written back, in arrival
+ * order; a frame the owner still holds when the connection closes is orphaned (conn == NULL) and
+ * freed when the owner completes it; memory is freed only in the close callback. */
+#include <errno.h>
+#include <string.h>
+
+#include "net_int.h"
+
+typedef struct {
+    uv_write_t req;
+    sl_frame_t *frame;
+} conn_write_t;
+
+static void conn_flush(sl_conn_t *conn);
+
+static void frame_free(sl_frame_t *frame)
+{
+    sl_free(frame->payload);
+    sl_free(frame->response);
+    sl_free(frame);
+}
+
+static void conn_on_close(uv_handle_t *handle)
+{
+    sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)handle, sl_conn_t, tcp);
+    sl_server_t *server = conn->server;
+    sl_frame_t *next;
+    for (sl_frame_t *f = conn->queue_head; f != NULL; f = next) {
+        next = f->next;
+        SL_ASSERT(server->bytes_in_flight >= f->len);
+        server->bytes_in_flight -= f->len;
+        if (f->answered) {
+            frame_free(f);
+        } else {
+            f->conn = NULL; /* the owner still holds it; freed when it completes */
+            f->next = NULL;
+        }
+    }
+    sl__splitter_deinit(&conn->splitter);
+    sl_free(conn);
+    sl__server_handle_closed(server);
+    sl__server_resume_reading(server);
+}
+
+void sl__conn_close(sl_conn_t *conn)
+{
+    if (conn->closing)
+        return;
+    conn->closing = true;
+    conn->reading = false;
+    sl_server_t *server = conn->server;
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        server->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+    server->conns_count--;
+    uv_close((uv_handle_t *)&conn->tcp, conn_on_close);
+}
+
+void sl__conn_stop_reading(sl_conn_t *conn)
+{
+    if (conn->reading && !conn->closing) {
+        uv_read_stop((uv_stream_t *)&conn->tcp);
+        conn->reading = false;
+    }
+}
+
+bool sl__conn_is_drained(const sl_conn_t *conn)
+{
+    return conn->queue_head == NULL && conn->writes_pending == 0;
+}
+
+static bool conn_over_limits(const sl_conn_t *conn)
+{
+    const sl_server_t *server = conn->server;
+    return conn->bytes_in_flight >= server->limits.conn_bytes_in_flight_max ||
+           conn->frames_in_flight >= SL_CONN_REQUESTS_IN_FLIGHT_MAX ||
+           server->bytes_in_flight >= server->limits.server_bytes_in_flight_max;
+}
+
+static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested; /* sizes come from the frame being read or the shared scratch buffer */
+    sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)handle, sl_conn_t, tcp);
+    size_t room = 0;
+    uint8_t *direct = sl__splitter_direct(&conn->splitter, &room);
+    if (direct != NULL && room >= sizeof(conn->server->scratch) / 2) {
+        /* A large frame: read straight into its payload, no copy. */
+        *buf = uv_buf_init((char *)direct, (unsigned)SL_MIN(room, (size_t)UINT32_MAX));
+        return;
+    }
+    *buf = uv_buf_init((char *)conn->server->scratch, sizeof(conn->server->scratch));
+}
+
+static void conn_enqueue(sl_conn_t *conn, uint8_t *payload, size_t len)
+{
+    sl_frame_t *frame = sl_calloc(1, sizeof(*frame));
+    if (frame == NULL) {
+        sl_free(payload);
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "net", "out of memory peer=%s len=%zu", conn->peer, len);
+        sl__conn_close(conn);
+        return;
+    }
+    frame->conn = conn;
+    frame->payload = payload;
+    frame->len = len;
+    if (conn->queue_tail != NULL)
+        conn->queue_tail->next = frame;
+    else
+        conn->queue_head = frame;
+    conn->queue_tail = frame;
+    conn->frames_in_flight++;
+    conn->bytes_in_flight += len;
+    conn->server->bytes_in_flight += len;
+    conn->server->on_frame(frame, conn->server->data);
+}
+
+static void conn_read_error(sl_conn_t *conn, int rc)
+{
+    if (rc == SL_ELIMIT)
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "net",
+                           "closing connection peer=%s reason=\"request size over "
+                           "socket.request.max.bytes=%zu\"",
+                           conn->peer, conn->server->limits.request_bytes_max);
+    else
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "net", "closing connection peer=%s reason=\"%s\"",
+                           conn->peer, sl_strerror(rc));
+    sl__conn_close(conn);
+}
+
+static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)stream, sl_conn_t, tcp);
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            SL_LOG(SL_LOG_DEBUG, "net", "read failed peer=%s error=\"%s\"", conn->peer,
+                   uv_strerror((int)nread));
+        sl__conn_close(conn);
+        return;
+    }
+    conn->last_active_ms = uv_now(conn->server->loop);
+    const uint8_t *data = (const uint8_t *)buf->base;
+    size_t len = (size_t)nread;
+    while (!conn->closing && !conn->close_when_flushed) {
+        int rc = sl__splitter_feed(&conn->splitter, &data, &len);
+        if (rc < 0) {
+            conn_read_error(conn, rc);
+            return;
+        }
+        if (rc == SL__SPLIT_NEED_MORE)
+            break;
+        size_t frame_len;
+        uint8_t *payload = sl__splitter_take(&conn->splitter, &frame_len);
+        conn_enqueue(conn, payload, frame_len);
+    }
+    if (!conn->closing && conn_over_limits(conn))
+        sl__conn_stop_reading(conn);
+}
+
+void sl__conn_start_reading(sl_conn_t *conn)
+{
+    SL_ASSERT(!conn->closing);
+    if (conn->reading)
+        return;
+    int rc = uv_read_start((uv_stream_t *)&conn->tcp, conn_alloc, conn_read);
+    if (rc != 0) {
+        SL_LOG(SL_LOG_WARN, "net", "read start failed peer=%s error=\"%s\"", conn->peer,
+               uv_strerror(rc));
+        sl__conn_close(conn);
+        return;
+    }
+    conn->reading = true;
+}
+
+static void peer_name(sl_conn_t *conn)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    char host[48] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &len) == 0) {
+        if (addr.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&addr)->sin_port);
+        }
+    }
+    snprintf(conn->peer, sizeof(conn->peer), "%s:%d", host, port);
+}
+
+void sl__conn_accept(sl_listener_t *listener)
+{
+    sl_server_t *server = listener->server;
+    sl_conn_t *conn = sl_calloc(1, sizeof(*conn));
+    if (conn == NULL)
+        return; /* the pending connection stays in the backlog; the next accept retries */
+    conn->server = server;
+    conn->listener_index = listener->index;
+    sl__splitter_init(&conn->splitter, server->limits.request_bytes_max);
+    uv_tcp_init(server->loop, &conn->tcp);
+    server->handles_open++;
+    conn->next = server->conns;
+    if (server->conns != NULL)
+        server->conns->prev = conn;
+    server->conns = conn;
+    server->conns_count++;
+    if (uv_accept((uv_stream_t *)&listener->tcp, (uv_stream_t *)&conn->tcp) != 0) {
+        sl__conn_close(conn);
+        return;
+    }
+    peer_name(conn);
+    if (server->conns_count > server->limits.connections_max) {
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "net", "too many connections peer=%s max=%zu", conn->peer,
+                           server->limits.connections_max);
+        sl__conn_close(conn);
+        return;
+    }
+    uv_tcp_nodelay(&conn->tcp, 1);
+    conn->last_active_ms = uv_now(server->loop);
+    sl__conn_start_reading(conn);
+}
+
+size_t sl_conn_listener_index(const sl_conn_t *conn)
+{
+    return conn->listener_index;
+}
+
+const char *sl_conn_peer(const sl_conn_t *conn)
+{
+    return conn->peer;
+}
+
+static void frame_done(sl_conn_t *conn, sl_frame_t *frame)
+{
+    SL_ASSERT(conn->bytes_in_flight >= frame->len + frame->response_len);
+    conn->bytes_in_flight -= frame->len + frame->response_len;
+    conn->server->bytes_in_flight -= frame->len;
+    conn->frames_in_flight--;
+    frame_free(frame);
+}
+
+static void conn_write_done(uv_write_t *req, int status)
+{
+    conn_write_t *w = SL_CONTAINER_OF(req, conn_write_t, req);
+    sl_conn_t *conn = w->frame->conn;
+    frame_done(conn, w->frame);
+    sl_free(w);
+    conn->writes_pending--;
+    if (conn->closing)
+        return;
+    if (status != 0) {
+        SL_LOG(SL_LOG_DEBUG, "net", "write failed peer=%s error=\"%s\"", conn->peer,
+               uv_strerror(status));
+        sl__conn_close(conn);
+        return;
+    }
+    conn->last_active_ms = uv_now(conn->server->loop);
+    if (conn->close_when_flushed && conn->writes_pending == 0 && conn->queue_head == NULL) {
+        sl__conn_close(conn);
+        return;
+    }
+    if (!conn->reading && !conn_over_limits(conn) && !conn->server->stopping &&
+        !conn->close_when_flushed)
+        sl__conn_start_reading(conn);
+    sl__server_resume_reading(conn->server);
+}
+
+/* Writes every answered frame at the head of the queue; stops at the first unanswered one. */
+static void conn_flush(sl_conn_t *conn)
+{
+    while (conn->queue_head != NULL && conn->queue_head->answered && !conn->closing) {
+        sl_frame_t *frame = conn->queue_head;
+        conn->queue_head = frame->next;
+        if (conn->queue_head == NULL)
+            conn->queue_tail = NULL;
+        frame->next = NULL;
+        if (frame->close_after) {
+            frame_done(conn, frame);
+            conn->close_when_flushed = true;
+            sl__conn_stop_reading(conn);
+            break;
+        }
+        if (frame->response == NULL) { /* acks=0: nothing to write */
+            frame_done(conn, frame);
+            continue;
+        }
+        conn_write_t *w = sl_malloc(sizeof(*w));
+        if (w == NULL) {
+            frame_done(conn, frame);
+            sl__conn_close(conn);
+            return;
+        }
+        w->frame = frame;
+        uv_buf_t buf = uv_buf_init((char *)frame->response, (unsigned)frame->response_len);
+        int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, &buf, 1, conn_write_done);
+        if (rc != 0) {
+            sl_free(w);
+            frame_done(conn, frame);
+            sl__conn_close(conn);
+            return;
+        }
+        conn->writes_pending++;
+    }
+    if (conn->close_when_flushed && conn->writes_pending == 0 && !conn->closing)
+        sl__conn_close(conn);
+}
+
+static bool frame_orphaned(sl_frame_t *frame)
+{
+    if (frame->conn != NULL)
+        return false;
+    frame_free(frame);
+    return true;
+}
+
+void sl_frame_respond(sl_frame_t *frame, uint8_t *response, size_t response_len)
+{
+    SL_ASSERT(!frame->answered);
+    SL_ASSERT(response != NULL);
+    frame->response = response;
+    frame->response_len = response_len;
+    frame->answered = true;
+    if (frame_orphaned(frame))
+        return;
+    frame->conn->bytes_in_flight += response_len;
+    conn_flush(frame->conn);
+}
+
+void sl_frame_respond_none(sl_frame_t *frame)
+{
+    SL_ASSERT(!frame->answered);
+    frame->answered = true;
+    if (frame_orphaned(frame))
+        return;
+    conn_flush(frame->conn);
+}
+
+void sl_frame_close_connection(sl_frame_t *frame)
+{
+    SL_ASSERT(!frame->answered);
+    frame->answered = true;
+    frame->close_after = true;
+    if (frame_orphaned(frame))
+        return;
+    conn_flush(frame->conn);
+}
