@@ -10,7 +10,6 @@ Metadata lists the broker, and kills its whole process group on exit (it is neve
 The session-scoped pytest fixture `kafka_ref` starts one for the whole test session. Missing jars
 make it fail, not skip: install-deps is supposed to have installed them.
 """
-import glob
 import os
 import signal
 import socket
@@ -220,5 +219,36 @@ def kafka_ref(tmp_path_factory):
         yield k
 
 
-def kafka_jars():
-    return sorted(glob.glob(os.path.join(LIBS, "*.jar")))
+def start_sluice(workdir, auto_create=True):
+    """A Sluice (conftest.Broker, default test configuration) that a module-scoped fixture can
+    share between tests; the caller stops it."""
+    from conftest import Broker, broker_config
+    workdir = str(workdir)
+    text = broker_config(os.path.join(workdir, "data"))
+    if not auto_create:
+        text = text.replace("auto.create.topics.enable: true", "auto.create.topics.enable: false")
+    return Broker(text, workdir)
+
+
+@pytest.fixture(scope="module")
+def sluice_module(tmp_path_factory):
+    """One Sluice shared by the tests of a module."""
+    b = start_sluice(tmp_path_factory.mktemp("sluice"))
+    yield b
+    b.stop()
+
+
+@pytest.fixture(params=["kafka", "sluice"])
+def target(request):
+    """Each client test runs against the reference Kafka and against Sluice; .name says which."""
+    t = request.getfixturevalue("kafka_ref" if request.param == "kafka" else "sluice_module")
+    return Target(request.param, t)
+
+
+class Target:
+    def __init__(self, name, server):
+        self.name = name
+        self.server = server
+        self.bootstrap = server.bootstrap
+        self.host, self.port = server.host, server.port
+        self.is_kafka = name == "kafka"

@@ -9,15 +9,13 @@ answer is checked against that record before it is compared.
 
 Both brokers run with topic auto-creation off, so a named topic stays unknown in both.
 """
-import os
 import struct
 import uuid
 
 import pytest
 
 import kproto
-from conftest import Broker, broker_config
-from kafka_ref import kafka_ref  # noqa: F401  (session fixture)
+from kafka_ref import kafka_ref, start_sluice  # noqa: F401  (session fixture)
 
 APIVERSIONS, METADATA = 18, 3
 UNKNOWN_TOPIC_OR_PARTITION, UNSUPPORTED_VERSION, INVALID_REQUEST = 3, 35, 42
@@ -67,10 +65,7 @@ def expected_kafka40_range(key):
 @pytest.fixture(scope="module")
 def sluice(tmp_path_factory):
     """One Sluice for this module, auto-creation off like the reference."""
-    workdir = str(tmp_path_factory.mktemp("sluice-differential"))
-    text = broker_config(os.path.join(workdir, "data"))
-    text = text.replace("auto.create.topics.enable: true", "auto.create.topics.enable: false")
-    b = Broker(text, workdir)
+    b = start_sluice(tmp_path_factory.mktemp("sluice-differential"), auto_create=False)
     yield b
     b.stop()
 
