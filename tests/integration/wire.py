@@ -375,3 +375,27 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+# ---------------------------------------------------------------- broker-level checks
+
+
+def assert_still_serving(broker, timeout=5.0):
+    """The broker process is alive and a fresh client gets a well-formed ApiVersions v0 answer."""
+    rc = broker.proc.poll()
+    assert rc is None, f"broker exited with {rc}:\n{broker.log_text()}"
+    r = api_versions(broker.bootstrap, version=0, timeout=timeout)
+    assert r["error"] == 0, r
+    assert API_API_VERSIONS in r["apis"] and API_METADATA in r["apis"], r
+
+
+def expect_closed_without_response(addr, data, what, timeout=3.0):
+    """Sends data on a fresh connection; the peer must close it and send nothing back."""
+    with connect(addr) as s:
+        try:
+            send_all(s, data)
+        except Closed:
+            return  # closed while we were still writing: nothing could have been answered
+        closed, got = wait_closed(s, timeout)
+    assert got == b"", f"{what}: expected no response, got {got[:64].hex()}"
+    assert closed, f"{what}: connection still open after {timeout}s"
