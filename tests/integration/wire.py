@@ -396,6 +396,8 @@ def expect_closed_without_response(addr, data, what, timeout=3.0):
             send_all(s, data)
         except Closed:
             return  # closed while we were still writing: nothing could have been answered
+        except TimeoutError as e:
+            raise AssertionError(f"{what}: the peer stopped reading but did not close") from e
         closed, got = wait_closed(s, timeout)
     assert got == b"", f"{what}: expected no response, got {got[:64].hex()}"
     assert closed, f"{what}: connection still open after {timeout}s"
