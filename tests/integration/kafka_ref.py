@@ -211,12 +211,31 @@ class KafkaRef:
         self.stop()
 
 
+# Test modules import the fixture below, and pytest then registers one session fixture per
+# importing module; this reference count makes them all share one JVM.
+_shared = {"ref": None, "users": 0, "failed": None}
+
+
 @pytest.fixture(scope="session")
 def kafka_ref(tmp_path_factory):
     """One reference Kafka 4.0.0 for the whole session."""
     require_libs()
-    with KafkaRef(tmp_path_factory.mktemp("kafka-ref")) as k:
-        yield k
+    if _shared["failed"]:
+        pytest.fail(f"reference Kafka did not start: {_shared['failed']}", pytrace=False)
+    if _shared["ref"] is None:
+        try:
+            _shared["ref"] = KafkaRef(tmp_path_factory.mktemp("kafka-ref")).start()
+        except Exception as e:  # one failed start is enough: don't retry per module
+            _shared["failed"] = str(e)
+            raise
+    _shared["users"] += 1
+    try:
+        yield _shared["ref"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            _shared["ref"].stop()
+            _shared["ref"] = None
 
 
 def start_sluice(workdir, auto_create=True):
