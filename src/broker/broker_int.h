@@ -1,0 +1,63 @@
+/* broker internals: the broker struct, the request context handlers receive, and the handler
+ * table that dispatch.c and ApiVersions share. */
+#ifndef SLUICE_BROKER_INT_H
+#define SLUICE_BROKER_INT_H
+
+#include "sluice/broker.h"
+#include "sluice/net.h"
+#include "sluice/protocol.h"
+
+/* An endpoint as clients are told to reach it (advertised.listeners, resolved at start-up). */
+typedef struct {
+    char name[64];
+    char host[256];
+    uint16_t port;
+} sl_endpoint_t;
+
+struct sl_broker {
+    uv_loop_t *loop;
+    const sl_config_t *cfg;
+    sl_server_t *server;
+    sl_uuid_t cluster_id;
+    char cluster_id_text[23];
+    /* advertised[i] is what a client that connected through listener i is told to use */
+    sl_endpoint_t advertised[SL_LISTENERS_MAX];
+    size_t advertised_count;
+    sl_broker_stopped_cb stopped_cb;
+    void *stopped_data;
+};
+
+/* One request being answered. Lives from frame arrival until its response is handed to net.
+ * Everything decoded borrows from frame->payload or lives in arena. */
+typedef struct sl_request {
+    sl_broker_t *broker;
+    sl_frame_t *frame;
+    sl_request_header_t header;
+    sl_arena_t arena;
+    size_t listener_index;
+} sl_request_t;
+
+/* A handler fills response (already initialised to the schema defaults) from request. Returns 0
+ * to send the response, or an error to close the connection (a request Kafka would refuse). */
+typedef int (*sl_handler_fn)(sl_request_t *req, const void *request, void *response);
+
+typedef struct sl_handler {
+    sl_api_support_t support;
+    sl_handler_fn handle;
+} sl_handler_t;
+
+const sl_handler_t *sl__handler_find(int16_t api_key);
+
+void sl__dispatch_frame(sl_frame_t *frame, void *data);
+
+/* Reads (or, for an empty dir, writes) meta.properties in every log dir and returns the cluster
+ * id; refuses a dir formatted for another node or cluster. */
+int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id);
+
+int sl__handle_api_versions(sl_request_t *req, const void *request, void *response);
+int sl__handle_metadata(sl_request_t *req, const void *request, void *response);
+/* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
+ * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
+int sl__api_versions_unsupported(sl_request_t *req);
+
+#endif

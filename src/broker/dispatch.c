@@ -1,0 +1,122 @@
+/* dispatch: turns a frame into an answer. Parses the request header, checks the API and version
+ * against the handler table, decodes the body into the request's arena, runs the handler and
+ * encodes the response with its header and size prefix.
+ * What Kafka does with bytes it cannot take, Sluice does too: an ApiVersions request of an unknown
+ * version gets a v0 answer; any other unknown API, unsupported version or undecodable body closes
+ * the connection (after the answers to earlier requests) with one rate-limited log line. */
+#include <errno.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+static void reject(sl_request_t *req, const char *reason, int rc)
+{
+    SL_LOG_RATELIMITED(SL_LOG_WARN, "broker",
+                       "closing connection peer=%s api_key=%d api_version=%d reason=\"%s: %s\"",
+                       sl_conn_peer(req->frame->conn), (int)req->header.api_key,
+                       (int)req->header.api_version, reason, sl_strerror(rc));
+    sl_frame_close_connection(req->frame);
+}
+
+/* Encodes header + body behind a size prefix into one owned buffer and hands it to net. */
+static int respond(sl_request_t *req, const struct sl_message_desc *desc, int16_t body_version,
+                   const void *body)
+{
+    int16_t key = req->header.api_key;
+    int16_t version = req->header.api_version;
+    size_t header_len = sl_response_header_size(key, version);
+    size_t body_len = sl_message_size(desc, body_version, body);
+    size_t total = 4 + header_len + body_len;
+    if (total - 4 > INT32_MAX)
+        return SL_ELIMIT;
+    uint8_t *out = sl_malloc(total);
+    if (out == NULL)
+        return -ENOMEM;
+    sl_writer_t w = {.pos = out, .end = out + total};
+    uint32_t size = (uint32_t)(total - 4);
+    uint8_t prefix[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+                         (uint8_t)size};
+    memcpy(w.pos, prefix, 4);
+    w.pos += 4;
+    int rc = sl_response_header_encode(&w, key, version, req->header.correlation_id);
+    if (rc == 0)
+        rc = sl_message_encode(desc, &w, body_version, body);
+    if (rc != 0) {
+        sl_free(out);
+        return rc;
+    }
+    SL_ASSERT(w.pos == out + total);
+    sl_frame_respond(req->frame, out, total);
+    return 0;
+}
+
+int sl__api_versions_unsupported(sl_request_t *req)
+{
+    const sl_api_info_t *info = sl_api_info(SL_API_API_VERSIONS);
+    sl_api_versions_response_t *resp = sl_arena_alloc(&req->arena, sizeof(*resp));
+    sl_api_version_t *entry = sl_arena_alloc(&req->arena, sizeof(*entry));
+    if (resp == NULL || entry == NULL)
+        return -ENOMEM;
+    sl_api_versions_response_init(resp);
+    const sl_handler_t *h = sl__handler_find(SL_API_API_VERSIONS);
+    *entry = (sl_api_version_t){.api_key = SL_API_API_VERSIONS,
+                                .min_version = h->support.version_min,
+                                .max_version = h->support.version_max};
+    resp->error_code = SL_KERR_UNSUPPORTED_VERSION;
+    resp->api_keys = entry;
+    resp->api_keys_count = 1;
+    return respond(req, info->response, 0, resp);
+}
+
+static int handle(sl_request_t *req, sl_reader_t *body)
+{
+    int16_t key = req->header.api_key;
+    int16_t version = req->header.api_version;
+    const sl_handler_t *h = sl__handler_find(key);
+    if (h == NULL)
+        return SL_EUNSUPPORTED;
+    if (version < h->support.version_min || version > h->support.version_max)
+        return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;
+    const sl_api_info_t *info = sl_api_info(key);
+    SL_ASSERT(info != NULL);
+    void *request = sl_arena_alloc(&req->arena, info->request_struct_size);
+    void *response = sl_arena_alloc(&req->arena, info->response_struct_size);
+    if (request == NULL || response == NULL)
+        return -ENOMEM;
+    int rc = sl_message_decode(info->request, body, &req->arena, version, request);
+    if (rc != 0)
+        return rc;
+    sl_message_init(info->response, response);
+    rc = h->handle(req, request, response);
+    if (rc != 0)
+        return rc;
+    return respond(req, info->response, version, response);
+}
+
+void sl__dispatch_frame(sl_frame_t *frame, void *data)
+{
+    sl_broker_t *broker = data;
+    sl_request_t req = {
+        .broker = broker, .frame = frame, .listener_index = sl_conn_listener_index(frame->conn)};
+    sl_arena_init(&req.arena, SL_REQUEST_ARENA_BYTES_MAX);
+    sl_reader_t r;
+    sl_reader_init(&r, frame->payload, frame->len);
+    int rc = sl_request_header_decode(&r, &req.header);
+    if (rc == SL_EUNSUPPORTED && req.header.api_key == SL_API_API_VERSIONS) {
+        /* Newer than any schema we know: still answer, so the client can step down (KIP-511). */
+        rc = sl__api_versions_unsupported(&req);
+        if (rc != 0)
+            reject(&req, "cannot answer ApiVersions", rc);
+    } else if (rc == SL_EUNSUPPORTED) {
+        reject(&req, "unknown api key or version", rc);
+    } else if (rc != 0) {
+        reject(&req, "bad request header", rc);
+    } else {
+        rc = handle(&req, &r);
+        if (rc == SL_EUNSUPPORTED)
+            reject(&req, "api or version not served", rc);
+        else if (rc != 0)
+            reject(&req, "cannot decode or answer request", rc);
+    }
+    sl_arena_deinit(&req.arena);
+}

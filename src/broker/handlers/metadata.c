@@ -1,0 +1,87 @@
+/* Metadata (key 3): the brokers, the cluster id, the controller and the topics. Until the log
+ * store exists there are no topics: a named topic answers UNKNOWN_TOPIC_OR_PARTITION (or
+ * INVALID_TOPIC_EXCEPTION for a name Kafka would reject), a topic id UNKNOWN_TOPIC_ID. */
+#include <string.h>
+
+#include "../broker_int.h"
+
+/* Kafka's Topic.validate: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
+static bool topic_name_valid(sl_slice_t name)
+{
+    if (name.ptr == NULL || name.len == 0 || name.len > SL_TOPIC_NAME_BYTES_MAX)
+        return false;
+    if ((name.len == 1 && name.ptr[0] == '.') ||
+        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
+        return false;
+    for (size_t i = 0; i < name.len; i++) {
+        uint8_t c = name.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static sl_kerr_t unknown_topic_error(int16_t version, const sl_metadata_request_topic_t *t)
+{
+    /* Versions 10 and 11 carry the id field but Kafka refuses ids (and null names) before 12. */
+    if (version < 12 && (t->name.ptr == NULL || !sl_uuid_is_zero(&t->topic_id)))
+        return SL_KERR_INVALID_REQUEST;
+    if (t->name.ptr == NULL)
+        return SL_KERR_UNKNOWN_TOPIC_ID;
+    return topic_name_valid(t->name) ? SL_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                     : SL_KERR_INVALID_TOPIC_EXCEPTION;
+}
+
+static int fill_brokers(sl_request_t *req, sl_metadata_response_t *out)
+{
+    const sl_broker_t *broker = req->broker;
+    SL_ASSERT(req->listener_index < broker->advertised_count);
+    const sl_endpoint_t *ep = &broker->advertised[req->listener_index];
+    sl_metadata_response_broker_t *b = sl_arena_alloc(&req->arena, sizeof(*b));
+    if (b == NULL)
+        return SL_ELIMIT;
+    *b = (sl_metadata_response_broker_t){.node_id = broker->cfg->node_id,
+                                         .host = sl_slice_from_str(ep->host),
+                                         .port = ep->port,
+                                         .rack = SL_SLICE_NULL};
+    out->brokers = b;
+    out->brokers_count = 1;
+    return 0;
+}
+
+int sl__handle_metadata(sl_request_t *req, const void *request, void *response)
+{
+    const sl_metadata_request_t *in = request;
+    sl_metadata_response_t *out = response;
+    int16_t version = req->header.api_version;
+    int rc = fill_brokers(req, out);
+    if (rc != 0)
+        return rc;
+    out->throttle_time_ms = 0;
+    out->cluster_id = sl_slice_from_str(req->broker->cluster_id_text);
+    out->controller_id = req->broker->cfg->node_id;
+    /* All topics (v0: an empty list; v1+: null) is the empty set until topics exist. */
+    bool all_topics = in->topics_count < 0 || (version == 0 && in->topics_count == 0);
+    if (all_topics || in->topics_count == 0) {
+        out->topics_count = 0;
+        return 0;
+    }
+    size_t count = (size_t)in->topics_count;
+    sl_metadata_response_topic_t *topics = sl_arena_alloc(&req->arena, count * sizeof(*topics));
+    if (topics == NULL)
+        return SL_ELIMIT;
+    for (size_t i = 0; i < count; i++) {
+        const sl_metadata_request_topic_t *t = &in->topics[i];
+        sl_metadata_response_topic_t *o = &topics[i];
+        *o = (sl_metadata_response_topic_t){0};
+        o->topic_authorized_operations = INT32_MIN; /* "not computed", the schema's default */
+        o->error_code = unknown_topic_error(version, t);
+        o->name = t->name;
+        o->topic_id = t->topic_id;
+        o->partitions_count = 0;
+    }
+    out->topics = topics;
+    out->topics_count = (int32_t)count;
+    return 0;
+}
