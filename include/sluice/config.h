@@ -1,0 +1,202 @@
+/* config: the broker's configuration, loaded from YAML (a Kubernetes ConfigMap) with Kafka's broker
+ * key names, overridden by SLUICE_CFG_* environment variables, with ${VAR} expansion.
+ * Invariants: one table (src/config/schema.c) describes every key and drives parsing, validation,
+ * docs/configuration.md and DescribeConfigs; a loaded sl_config_t is always fully validated, and
+ * bad input is an error naming file:line:column, never a crash or a silent default. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sluice/core.h"
+#include "sluice/limits.h"
+
+/* ---- bounds on configuration input (hostile or careless files cannot grow memory unbounded) ---- */
+/* A config file larger than this is refused before parsing. */
+#define SL_CONFIG_FILE_BYTES_MAX (1 * SL_MiB)
+/* Keys (after flattening) one file may set. */
+#define SL_CONFIG_ENTRIES_MAX 1024
+/* Nested mappings below the top level. */
+#define SL_CONFIG_DEPTH_MAX 16
+/* A flattened key name, including its NUL. */
+#define SL_CONFIG_NAME_BYTES_MAX 256
+/* One value after ${VAR} expansion, including its NUL. */
+#define SL_CONFIG_VALUE_BYTES_MAX (64 * SL_KiB)
+/* Items in one list value (log.dirs, listeners, ...). */
+#define SL_CONFIG_LIST_ITEMS_MAX 256
+/* Keys the table may hold (sl_config_t keeps one source byte per key). */
+#define SL_CONFIG_KEYS_MAX 64
+/* A comfortable size for the err buffer of the load functions. */
+#define SL_CONFIG_ERR_BYTES 512
+/* A listener's name and host, including their NULs. */
+#define SL_LISTENER_NAME_BYTES_MAX 64
+#define SL_LISTENER_HOST_BYTES_MAX 256
+
+_Static_assert(SL_CONFIG_ENTRIES_MAX * SL_CONFIG_NAME_BYTES_MAX <= SL_CONFIG_FILE_BYTES_MAX,
+               "the entry table of a maximal file stays small");
+
+typedef enum {
+    SL_SECURITY_PLAINTEXT,
+    SL_SECURITY_SSL,
+    SL_SECURITY_SASL_PLAINTEXT,
+    SL_SECURITY_SASL_SSL
+} sl_security_protocol_t;
+
+/* One entry of listeners or advertised.listeners: NAME://host:port. The name is upper case (Kafka
+ * normalises listener names); host "" means every interface; an IPv6 host is stored without its
+ * brackets; port 0 asks the kernel for an ephemeral port. */
+typedef struct {
+    char name[SL_LISTENER_NAME_BYTES_MAX];
+    char host[SL_LISTENER_HOST_BYTES_MAX];
+    uint16_t port;
+    sl_security_protocol_t security;
+} sl_listener_config_t;
+
+typedef enum { SL_IO_BACKEND_AUTO, SL_IO_BACKEND_IO_URING, SL_IO_BACKEND_SYNC } sl_io_backend_t;
+
+/* Value types, numbered as Kafka's DescribeConfigs ConfigType so they go on the wire unchanged.
+ * An "enum" key is a STRING with valid_values; a size is a LONG or INT in bytes. */
+typedef enum {
+    SL_CONFIG_TYPE_BOOLEAN = 1,
+    SL_CONFIG_TYPE_STRING = 2,
+    SL_CONFIG_TYPE_INT = 3,
+    SL_CONFIG_TYPE_SHORT = 4,
+    SL_CONFIG_TYPE_LONG = 5,
+    SL_CONFIG_TYPE_DOUBLE = 6,
+    SL_CONFIG_TYPE_LIST = 7,
+    SL_CONFIG_TYPE_CLASS = 8,
+    SL_CONFIG_TYPE_PASSWORD = 9
+} sl_config_type_t;
+
+/* Kafka's "update mode": whether AlterConfigs may change the key at run time, and for whom. */
+typedef enum {
+    SL_CONFIG_READ_ONLY,
+    SL_CONFIG_PER_BROKER,
+    SL_CONFIG_CLUSTER_WIDE
+} sl_config_update_mode_t;
+
+typedef enum {
+    SL_CONFIG_IMPORTANCE_HIGH,
+    SL_CONFIG_IMPORTANCE_MEDIUM,
+    SL_CONFIG_IMPORTANCE_LOW
+} sl_config_importance_t;
+
+/* Where a key's value came from (DescribeConfigs maps FILE and ENV to STATIC_BROKER_CONFIG). */
+typedef enum {
+    SL_CONFIG_SOURCE_DEFAULT = 0,
+    SL_CONFIG_SOURCE_FILE,
+    SL_CONFIG_SOURCE_ENV
+} sl_config_source_t;
+
+/* One row of the key table. The fields up to doc are public; the rest belong to src/config. */
+typedef struct sl_config_key {
+    const char *name;
+    sl_config_type_t type;
+    /* Kafka's default as text; NULL when Kafka's default is null (the doc says what applies). */
+    const char *default_text;
+    /* Inclusive bounds of numeric keys (INT, SHORT, LONG); unused otherwise. */
+    int64_t min, max;
+    /* NULL-terminated list of accepted values (enums; each item of a list); NULL = any. */
+    const char *const *valid_values;
+    sl_config_update_mode_t update_mode;
+    sl_config_importance_t importance;
+    /* Never printed or returned (passwords). */
+    bool sensitive;
+    const char *doc;
+    /* private: how the value is stored in sl_config_t */
+    uint8_t storage;
+    size_t offset, count_offset;
+} sl_config_key_t;
+
+/* The whole configuration, every field typed. Strings and lists are owned by the struct and freed
+ * by sl_config_deinit. Fields hold effective values: log_dirs falls back to log_dir,
+ * log_retention_ms and log_roll_ms already apply Kafka's ms > minutes > hours precedence, and
+ * advertised_listeners falls back to listeners. */
+typedef struct sl_config {
+    int32_t node_id;
+    char *log_dir;                  /* owned */
+    char **log_dirs;                /* owned, log_dirs_count >= 1 */
+    size_t log_dirs_count;
+    sl_listener_config_t listeners[SL_LISTENERS_MAX];
+    size_t listeners_count;
+    sl_listener_config_t advertised_listeners[SL_LISTENERS_MAX];
+    size_t advertised_listeners_count;
+    char **listener_security_protocol_map; /* owned, items "NAME:PROTOCOL" */
+    size_t listener_security_protocol_map_count;
+    int32_t num_partitions;
+    int16_t default_replication_factor;
+    bool auto_create_topics_enable;
+    int64_t log_segment_bytes;
+    int64_t log_roll_ms;
+    int32_t log_roll_hours;
+    int64_t log_retention_ms; /* -1 = unlimited */
+    int32_t log_retention_minutes;
+    int32_t log_retention_hours;
+    int64_t log_retention_bytes; /* -1 = unlimited */
+    int64_t log_retention_check_interval_ms;
+    int64_t log_flush_interval_messages;
+    int64_t log_flush_interval_ms;
+    int32_t log_index_interval_bytes;
+    int32_t log_index_size_max_bytes;
+    char **log_cleanup_policy; /* owned, items "delete" or "compact" */
+    size_t log_cleanup_policy_count;
+    bool delete_topic_enable;
+    int32_t message_max_bytes;
+    int32_t socket_request_max_bytes;
+    int32_t queued_max_request_bytes; /* -1 = unbounded */
+    int64_t connections_max_idle_ms;
+    int32_t offsets_topic_num_partitions;
+    int32_t offsets_retention_minutes;
+    int32_t group_initial_rebalance_delay_ms;
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    sl_io_backend_t storage_io_backend;
+    sl_log_format_t log_format;
+    sl_log_level_t log_level;
+    /* sl_config_source_t of each key, by table index. */
+    uint8_t sources[SL_CONFIG_KEYS_MAX];
+} sl_config_t;
+
+/* Fills cfg with every default (allocates the default log_dirs and friends; sl_config_deinit frees
+ * them). cfg need not be initialised; anything it held is overwritten, not freed. */
+void sl_config_init_defaults(sl_config_t *cfg);
+
+/* Reads a YAML file and then applies SLUICE_CFG_* overrides from the environment. Initialises cfg
+ * itself (like sl_config_init_defaults: do not pass a cfg that owns memory). On failure cfg is
+ * left zeroed, owning nothing (sl_config_deinit on it is harmless).
+ * Returns 0, -errno when the file cannot be read, or SL_ECONFIG; on failure writes one line
+ * "file:line:column: key: reason" (no newline) to err. Kafka broker keys Sluice ignores are
+ * logged as warnings and do not fail. */
+int sl_config_load_file(sl_config_t *cfg, const char *path, char *err, size_t err_len);
+/* The same for YAML text in memory; name is used in messages as the file name. */
+int sl_config_load_string(sl_config_t *cfg, const char *name, const char *yaml, size_t len,
+                          char *err, size_t err_len);
+/* Frees what cfg owns; cfg is left zeroed. Safe to call twice. */
+void sl_config_deinit(sl_config_t *cfg);
+
+/* Writes the markdown reference of every key (docs/configuration.md). Returns 0 or -EIO. */
+int sl_config_write_docs(FILE *out);
+
+/* ---- the key table, for DescribeConfigs/AlterConfigs ---- */
+size_t sl_config_key_count(void);
+/* Returns NULL when index >= sl_config_key_count(). */
+const sl_config_key_t *sl_config_key_at(size_t index);
+/* Returns NULL when no key has that exact name. */
+const sl_config_key_t *sl_config_key_find(const char *name);
+/* Writes key's current value as Kafka would print it (lists comma-separated, listeners as
+ * NAME://host:port). Returns 0; SL_ENOTFOUND when the value is null (a nullable key that was not
+ * set, or a sensitive one), with out set to ""; SL_ELIMIT when out_len is too small (out then holds
+ * a truncated, terminated prefix). */
+int sl_config_value_text(const sl_config_t *cfg, const sl_config_key_t *key, char *out,
+                         size_t out_len);
+/* True when neither the file nor the environment set key. */
+bool sl_config_value_is_default(const sl_config_t *cfg, const sl_config_key_t *key);
+sl_config_source_t sl_config_value_source(const sl_config_t *cfg, const sl_config_key_t *key);
+
+/* Names used in messages and docs. */
+const char *sl_security_protocol_name(sl_security_protocol_t protocol);
+
+#endif

@@ -1,0 +1,379 @@
+/* load.c: the load sequence (defaults, YAML entries, environment entries, rules between keys) and
+ * the rules between keys themselves.
+ * Invariants: on success cfg is complete and valid; on failure cfg is zeroed and err holds
+ * exactly one line; Kafka keys Sluice ignores only warn; unknown keys fail with a suggestion. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config_int.h"
+
+/* "file:line:column" of the entry (its value or its key), or the environment variable. */
+static void entry_where(const sl_cfg_load_t *load, const sl_cfg_entry_t *entry, bool at_key,
+                        char *out, size_t out_len)
+{
+    if (entry->source == SL_CONFIG_SOURCE_ENV) {
+        snprintf(out, out_len, "environment %s", entry->env_name);
+        return;
+    }
+    uint32_t line = at_key ? entry->key_line : entry->value_line;
+    uint32_t column = at_key ? entry->key_column : entry->value_column;
+    snprintf(out, out_len, "%s:%u:%u", load->file_name, line, column);
+}
+
+int sl__config_key_error(const sl_cfg_load_t *load, const sl_config_key_t *key, char *err,
+                         size_t err_len, const char *fmt, ...)
+{
+    char where[SL_CONFIG_ERR_BYTES];
+    const sl_cfg_entry_t *entry = load->set_by[sl__config_key_index(key)];
+    if (entry != NULL)
+        entry_where(load, entry, false, where, sizeof(where));
+    else
+        snprintf(where, sizeof(where), "%s", load->file_name);
+    char why[SL_CONFIG_ERR_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    snprintf(err, err_len, "%s: %s: %s", where, key->name, why);
+    return SL_ECONFIG;
+}
+
+/* ---- rules between keys ---- */
+
+static int resolve_log_dirs(sl_config_t *cfg)
+{
+    const sl_config_key_t *dirs = sl_config_key_find("log.dirs");
+    if (!sl_config_value_is_default(cfg, dirs))
+        return 0;
+    char *copy = sl_strdup(cfg->log_dir);
+    char **list = sl_malloc(sizeof(char *));
+    if (copy == NULL || list == NULL) {
+        sl_free(copy);
+        sl_free(list);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < cfg->log_dirs_count; i++)
+        sl_free(cfg->log_dirs[i]);
+    sl_free(cfg->log_dirs);
+    list[0] = copy;
+    cfg->log_dirs = list;
+    cfg->log_dirs_count = 1;
+    return 0;
+}
+
+/* Kafka: log.retention.ms, else .minutes, else .hours; any negative result means unlimited. The
+ * same for log.roll.ms over log.roll.hours. */
+static void resolve_times(sl_config_t *cfg)
+{
+    if (sl_config_value_is_default(cfg, sl_config_key_find("log.roll.ms")))
+        cfg->log_roll_ms = (int64_t)cfg->log_roll_hours * 3600000;
+    int64_t retention_ms;
+    if (!sl_config_value_is_default(cfg, sl_config_key_find("log.retention.ms")))
+        retention_ms = cfg->log_retention_ms;
+    else if (!sl_config_value_is_default(cfg, sl_config_key_find("log.retention.minutes")))
+        retention_ms = (int64_t)cfg->log_retention_minutes * 60000;
+    else
+        retention_ms = (int64_t)cfg->log_retention_hours * 3600000;
+    cfg->log_retention_ms = retention_ms < 0 ? -1 : retention_ms;
+    if (sl_config_value_is_default(cfg, sl_config_key_find("log.flush.interval.ms")))
+        cfg->log_flush_interval_ms = INT64_MAX;
+}
+
+static int protocol_lookup(const sl_config_t *cfg, const char *name,
+                           sl_security_protocol_t *protocol)
+{
+    char item_name[SL_LISTENER_NAME_BYTES_MAX];
+    char why[SL_CONFIG_ERR_BYTES];
+    for (size_t i = 0; i < cfg->listener_security_protocol_map_count; i++) {
+        int rc = sl__config_protocol_map_item_parse(cfg->listener_security_protocol_map[i],
+                                                    item_name, sizeof(item_name), protocol, why,
+                                                    sizeof(why));
+        /* The map was validated when it was set. */
+        SL_ASSERT(rc == 0);
+        if (strcmp(item_name, name) == 0)
+            return 0;
+    }
+    return SL_ENOTFOUND;
+}
+
+static int resolve_protocol_map(const sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                                size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("listener.security.protocol.map");
+    char names[SL_CONFIG_LIST_ITEMS_MAX][SL_LISTENER_NAME_BYTES_MAX];
+    SL_ASSERT(cfg->listener_security_protocol_map_count <= SL_CONFIG_LIST_ITEMS_MAX);
+    for (size_t i = 0; i < cfg->listener_security_protocol_map_count; i++) {
+        char why[SL_CONFIG_ERR_BYTES];
+        sl_security_protocol_t protocol;
+        const char *item = cfg->listener_security_protocol_map[i];
+        if (sl__config_protocol_map_item_parse(item, names[i], sizeof(names[i]), &protocol, why,
+                                               sizeof(why)) != 0)
+            return sl__config_key_error(load, key, err, err_len, "%s", why);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(names[j], names[i]) == 0)
+                return sl__config_key_error(load, key, err, err_len,
+                                            "listener name \"%s\" is mapped twice", names[i]);
+        }
+    }
+    return 0;
+}
+
+static int resolve_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                             size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("listeners");
+    for (size_t i = 0; i < cfg->listeners_count; i++) {
+        sl_listener_config_t *l = &cfg->listeners[i];
+        if (protocol_lookup(cfg, l->name, &l->security) != 0)
+            return sl__config_key_error(
+                load, key, err, err_len,
+                "listener name \"%s\" is not in listener.security.protocol.map", l->name);
+        if (l->security != SL_SECURITY_PLAINTEXT)
+            return sl__config_key_error(
+                load, key, err, err_len,
+                "listener \"%s\" uses %s, which is not implemented yet (only PLAINTEXT is)",
+                l->name, sl_security_protocol_name(l->security));
+        for (size_t j = 0; j < i; j++) {
+            const sl_listener_config_t *o = &cfg->listeners[j];
+            if (strcmp(o->name, l->name) == 0)
+                return sl__config_key_error(load, key, err, err_len,
+                                            "listener name \"%s\" is used twice", l->name);
+            if (l->port != 0 && o->port == l->port && strcmp(o->host, l->host) == 0)
+                return sl__config_key_error(load, key, err, err_len,
+                                            "listeners \"%s\" and \"%s\" use the same port %u",
+                                            o->name, l->name, (unsigned)l->port);
+        }
+    }
+    return 0;
+}
+
+static int resolve_advertised(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                              size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("advertised.listeners");
+    if (sl_config_value_is_default(cfg, key)) {
+        memcpy(cfg->advertised_listeners, cfg->listeners, sizeof(cfg->listeners));
+        cfg->advertised_listeners_count = cfg->listeners_count;
+        return 0;
+    }
+    for (size_t i = 0; i < cfg->advertised_listeners_count; i++) {
+        sl_listener_config_t *a = &cfg->advertised_listeners[i];
+        bool found = false;
+        for (size_t j = 0; j < cfg->listeners_count && !found; j++) {
+            if (strcmp(cfg->listeners[j].name, a->name) == 0) {
+                a->security = cfg->listeners[j].security;
+                found = true;
+            }
+        }
+        if (!found)
+            return sl__config_key_error(load, key, err, err_len,
+                                        "listener name \"%s\" is not among listeners", a->name);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(cfg->advertised_listeners[j].name, a->name) == 0)
+                return sl__config_key_error(load, key, err, err_len,
+                                            "listener name \"%s\" is advertised twice", a->name);
+        }
+    }
+    return 0;
+}
+
+int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
+{
+    SL_ASSERT(cfg != NULL && load != NULL);
+    int rc = resolve_log_dirs(cfg);
+    if (rc != 0)
+        return rc;
+    resolve_times(cfg);
+    rc = resolve_protocol_map(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_listeners(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_advertised(cfg, load, err, err_len);
+    if (rc == 0 && cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms)
+        rc = sl__config_key_error(load, sl_config_key_find("group.min.session.timeout.ms"), err,
+                                  err_len, "must not be greater than group.max.session.timeout.ms (%d)",
+                                  (int)cfg->group_max_session_timeout_ms);
+    SL_ASSERT(rc != 0 || cfg->log_dirs_count >= 1);
+    SL_ASSERT(rc != 0 || cfg->advertised_listeners_count >= 1);
+    return rc;
+}
+
+/* ---- applying entries ---- */
+
+static void warn_kafka_key(const sl_cfg_load_t *load, const sl_cfg_entry_t *entry)
+{
+    char where[SL_CONFIG_ERR_BYTES];
+    entry_where(load, entry, true, where, sizeof(where));
+    SL_LOG(SL_LOG_WARN, "config", "ignoring Kafka broker key that Sluice does not use key=%s at=%s",
+           entry->name, where);
+    if (sl__config_warning_hook != NULL)
+        sl__config_warning_hook(entry->name, where);
+}
+
+static int unknown_key(const sl_cfg_load_t *load, const sl_cfg_entry_t *entry, char *err,
+                       size_t err_len)
+{
+    char where[SL_CONFIG_ERR_BYTES];
+    entry_where(load, entry, true, where, sizeof(where));
+    const char *suggestion = sl__config_suggest(entry->name);
+    if (suggestion != NULL)
+        snprintf(err, err_len, "%s: unknown key \"%s\" (did you mean \"%s\"?)", where, entry->name,
+                 suggestion);
+    else
+        snprintf(err, err_len, "%s: unknown key \"%s\"", where, entry->name);
+    return SL_ECONFIG;
+}
+
+/* Expands ${VAR} in every item, then sets the key. */
+static int apply_value(sl_config_t *cfg, const sl_config_key_t *key, const sl_cfg_entry_t *entry,
+                       char *why, size_t why_len)
+{
+    char **expanded = sl_calloc(entry->item_count + 1, sizeof(char *));
+    if (expanded == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    size_t done = 0;
+    for (; rc == 0 && done < entry->item_count; done++) {
+        rc = sl__config_expand(entry->items[done], &expanded[done], why, why_len);
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0)
+        rc = sl__config_value_set(cfg, key, expanded, entry->item_count, entry->is_list, why,
+                                  why_len);
+    for (size_t i = 0; i < done; i++)
+        sl_free(expanded[i]);
+    sl_free(expanded);
+    return rc;
+}
+
+static bool overridden_by_env(const sl_cfg_entries_t *entries, size_t index)
+{
+    const sl_cfg_entry_t *entry = &entries->entries[index];
+    if (entry->source == SL_CONFIG_SOURCE_ENV)
+        return false;
+    for (size_t i = index + 1; i < entries->count; i++) {
+        const sl_cfg_entry_t *other = &entries->entries[i];
+        if (other->source == SL_CONFIG_SOURCE_ENV && strcmp(other->name, entry->name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int apply_entries(sl_config_t *cfg, sl_cfg_load_t *load, const sl_cfg_entries_t *entries,
+                         char *err, size_t err_len)
+{
+    for (size_t i = 0; i < entries->count; i++) {
+        const sl_cfg_entry_t *entry = &entries->entries[i];
+        const sl_config_key_t *key = sl_config_key_find(entry->name);
+        if (key == NULL) {
+            if (!sl__config_kafka_key_known(entry->name))
+                return unknown_key(load, entry, err, err_len);
+            warn_kafka_key(load, entry);
+            continue;
+        }
+        if (overridden_by_env(entries, i))
+            continue;
+        size_t index = sl__config_key_index(key);
+        load->set_by[index] = entry;
+        if (entry->is_null)
+            return sl__config_key_error(load, key, err, err_len,
+                                        "has no value (remove the key to use the default)");
+        char why[SL_CONFIG_ERR_BYTES];
+        int rc = apply_value(cfg, key, entry, why, sizeof(why));
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc != 0)
+            return sl__config_key_error(load, key, err, err_len, "%s", why);
+        cfg->sources[index] = (uint8_t)entry->source;
+    }
+    return 0;
+}
+
+int sl_config_load_string(sl_config_t *cfg, const char *name, const char *yaml, size_t len,
+                          char *err, size_t err_len)
+{
+    SL_ASSERT(cfg != NULL && name != NULL);
+    SL_ASSERT(err != NULL && err_len > 0);
+    SL_ASSERT(yaml != NULL || len == 0);
+    err[0] = '\0';
+    sl_cfg_entries_t entries = {0};
+    sl_cfg_load_t load = {.file_name = name};
+    int rc = sl__config_defaults_apply(cfg);
+    if (rc == 0)
+        rc = sl__config_yaml_parse(name, yaml, len, &entries, err, err_len);
+    if (rc == 0)
+        rc = sl__config_env_collect(&entries, err, err_len);
+    if (rc == 0)
+        rc = apply_entries(cfg, &load, &entries, err, err_len);
+    if (rc == 0)
+        rc = sl__config_resolve(cfg, &load, err, err_len);
+    if (rc == -ENOMEM && err[0] == '\0')
+        snprintf(err, err_len, "%s: out of memory while loading the configuration", name);
+    sl__config_entries_deinit(&entries);
+    if (rc != 0)
+        sl_config_deinit(cfg);
+    SL_ASSERT(rc != 0 || err[0] == '\0');
+    return rc;
+}
+
+/* Reads the whole file, refusing anything larger than SL_CONFIG_FILE_BYTES_MAX. */
+static int file_read(const char *path, char **out, size_t *out_len, char *err, size_t err_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, err_len, "%s: cannot open: %s", path, sl_strerror(rc));
+        return rc;
+    }
+    char *buf = sl_malloc(SL_CONFIG_FILE_BYTES_MAX + 1);
+    size_t len = 0;
+    int rc = buf == NULL ? -ENOMEM : 0;
+    while (rc == 0 && len <= SL_CONFIG_FILE_BYTES_MAX) {
+        ssize_t n = read(fd, buf + len, SL_CONFIG_FILE_BYTES_MAX + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -errno;
+        else if (n == 0)
+            break;
+        else
+            len += (size_t)n;
+    }
+    close(fd);
+    if (rc == 0 && len > SL_CONFIG_FILE_BYTES_MAX) {
+        snprintf(err, err_len, "%s: file is larger than %zu bytes", path,
+                 (size_t)SL_CONFIG_FILE_BYTES_MAX);
+        rc = SL_ECONFIG;
+    } else if (rc != 0 && rc != SL_ECONFIG) {
+        snprintf(err, err_len, "%s: cannot read: %s", path, sl_strerror(rc));
+    }
+    if (rc != 0) {
+        sl_free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+int sl_config_load_file(sl_config_t *cfg, const char *path, char *err, size_t err_len)
+{
+    SL_ASSERT(cfg != NULL && path != NULL);
+    SL_ASSERT(err != NULL && err_len > 0);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = file_read(path, &text, &len, err, err_len);
+    if (rc != 0) {
+        memset(cfg, 0, sizeof(*cfg));
+        return rc;
+    }
+    rc = sl_config_load_string(cfg, path, text, len, err, err_len);
+    sl_free(text);
+    return rc;
+}
