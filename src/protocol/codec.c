@@ -67,7 +67,7 @@ static size_t kind_c_size(const sl_field_desc_t *f)
     case SL_FIELD_STRUCT:
         return f->nested->struct_size;
     }
-    SL_ASSERT(!"unknown field kind");
+    SL_ASSERT(false && "unknown field kind");
     return 0;
 }
 
@@ -219,7 +219,7 @@ static int decode_fixed(const sl_field_desc_t *f, sl_reader_t *r, uint8_t *dst)
     case SL_FIELD_UUID:
         return sl_read_uuid(r, (sl_uuid_t *)dst);
     default:
-        SL_ASSERT(!"not a fixed-width kind");
+        SL_ASSERT(false && "not a fixed-width kind");
         return SL_EMALFORMED;
     }
 }
@@ -560,7 +560,7 @@ static int encode_fixed(const sl_field_desc_t *f, sl_writer_t *w, const uint8_t 
     case SL_FIELD_UUID:
         return sl_write_uuid(w, (const sl_uuid_t *)p);
     default:
-        SL_ASSERT(!"not a fixed-width kind");
+        SL_ASSERT(false && "not a fixed-width kind");
         return SL_ELIMIT;
     }
 }

@@ -46,6 +46,12 @@ C_KEYWORDS = set(
 )
 
 
+# Schema struct names too generic to own a global C type name: they collide (or would collide) with
+# Sluice's hand-written types (broker_int.h has sl_endpoint_t), so they get the message prefix as
+# if they were used by several messages. Extend this list rather than renaming hand-written types.
+RESERVED_STRUCT_NAMES = {"Endpoint", "Node", "Coordinator", "BrokerState"}
+
+
 class GenError(Exception):
     pass
 
@@ -71,7 +77,7 @@ def assign_struct_names(msgs):
     for m in msgs:
         for s in sorted(m.structs):
             base = schema.snake_case(s)
-            if len(users[s]) > 1:
+            if len(users[s]) > 1 or s in RESERVED_STRUCT_NAMES:
                 base = message_cname(m) + "_" + base
             if base in taken:
                 raise GenError("C name %s of %s.%s collides with %s" % (base, m.name, s, taken[base]))

@@ -86,15 +86,15 @@ static const sl_field_desc_t find_coordinator_request_fields[] = {
 const sl_message_desc_t sl_find_coordinator_request_desc = {.name = "FindCoordinatorRequest", .fields = find_coordinator_request_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_find_coordinator_request_t), .field_count = 3, .tag_count = 0, .api_key = 10, .valid = {0, 6}, .flexible = {3, SL_VERSION_MAX}};
 
 /* FindCoordinatorResponse */
-static const sl_field_desc_t coordinator_fields[] = {
-    {.name = "Key", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, key), .default_str = ""},
-    {.name = "NodeId", .kind = SL_FIELD_INT32, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, node_id)},
-    {.name = "Host", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, host), .default_str = ""},
-    {.name = "Port", .kind = SL_FIELD_INT32, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, port)},
-    {.name = "ErrorCode", .kind = SL_FIELD_INT16, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, error_code)},
-    {.name = "ErrorMessage", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {4, SL_VERSION_MAX}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_coordinator_t, error_message), .default_str = ""},
+static const sl_field_desc_t find_coordinator_response_coordinator_fields[] = {
+    {.name = "Key", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, key), .default_str = ""},
+    {.name = "NodeId", .kind = SL_FIELD_INT32, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, node_id)},
+    {.name = "Host", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, host), .default_str = ""},
+    {.name = "Port", .kind = SL_FIELD_INT32, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, port)},
+    {.name = "ErrorCode", .kind = SL_FIELD_INT16, .flags = 0, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, error_code)},
+    {.name = "ErrorMessage", .kind = SL_FIELD_STRING, .flags = 0, .versions = {4, 6}, .nullable = {4, SL_VERSION_MAX}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_coordinator_t, error_message), .default_str = ""},
 };
-static const sl_message_desc_t coordinator_desc = {.name = "Coordinator", .fields = coordinator_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_coordinator_t), .field_count = 6, .tag_count = 0, .api_key = -1, .valid = {0, 6}, .flexible = {3, SL_VERSION_MAX}};
+static const sl_message_desc_t find_coordinator_response_coordinator_desc = {.name = "Coordinator", .fields = find_coordinator_response_coordinator_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_find_coordinator_response_coordinator_t), .field_count = 6, .tag_count = 0, .api_key = -1, .valid = {0, 6}, .flexible = {3, SL_VERSION_MAX}};
 static const sl_field_desc_t find_coordinator_response_fields[] = {
     {.name = "ThrottleTimeMs", .kind = SL_FIELD_INT32, .flags = 0, .versions = {1, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, throttle_time_ms)},
     {.name = "ErrorCode", .kind = SL_FIELD_INT16, .flags = 0, .versions = {0, 3}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, error_code)},
@@ -102,7 +102,7 @@ static const sl_field_desc_t find_coordinator_response_fields[] = {
     {.name = "NodeId", .kind = SL_FIELD_INT32, .flags = 0, .versions = {0, 3}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, node_id)},
     {.name = "Host", .kind = SL_FIELD_STRING, .flags = 0, .versions = {0, 3}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, host), .default_str = ""},
     {.name = "Port", .kind = SL_FIELD_INT32, .flags = 0, .versions = {0, 3}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, port)},
-    {.name = "Coordinators", .kind = SL_FIELD_STRUCT, .flags = SL_FIELD_F_ARRAY, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, coordinators), .aux_offset = (uint32_t)offsetof(sl_find_coordinator_response_t, coordinators_count), .nested = &coordinator_desc},
+    {.name = "Coordinators", .kind = SL_FIELD_STRUCT, .flags = SL_FIELD_F_ARRAY, .versions = {4, 6}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_find_coordinator_response_t, coordinators), .aux_offset = (uint32_t)offsetof(sl_find_coordinator_response_t, coordinators_count), .nested = &find_coordinator_response_coordinator_desc},
 };
 const sl_message_desc_t sl_find_coordinator_response_desc = {.name = "FindCoordinatorResponse", .fields = find_coordinator_response_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_find_coordinator_response_t), .field_count = 7, .tag_count = 0, .api_key = 10, .valid = {0, 6}, .flexible = {3, SL_VERSION_MAX}};
 

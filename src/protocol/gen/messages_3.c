@@ -708,12 +708,12 @@ static const uint8_t vote_response_tag_order[] = {2};
 const sl_message_desc_t sl_vote_response_desc = {.name = "VoteResponse", .fields = vote_response_fields, .tag_order = vote_response_tag_order, .struct_size = (uint32_t)sizeof(sl_vote_response_t), .field_count = 3, .tag_count = 1, .api_key = 52, .valid = {0, 1}, .flexible = {0, SL_VERSION_MAX}};
 
 /* VotersRecord */
-static const sl_field_desc_t endpoint_fields[] = {
-    {.name = "Name", .kind = SL_FIELD_STRING, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_endpoint_t, name), .default_str = ""},
-    {.name = "Host", .kind = SL_FIELD_STRING, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_endpoint_t, host), .default_str = ""},
-    {.name = "Port", .kind = SL_FIELD_UINT16, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_endpoint_t, port)},
+static const sl_field_desc_t voters_record_endpoint_fields[] = {
+    {.name = "Name", .kind = SL_FIELD_STRING, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_endpoint_t, name), .default_str = ""},
+    {.name = "Host", .kind = SL_FIELD_STRING, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_endpoint_t, host), .default_str = ""},
+    {.name = "Port", .kind = SL_FIELD_UINT16, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_endpoint_t, port)},
 };
-static const sl_message_desc_t endpoint_desc = {.name = "Endpoint", .fields = endpoint_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_endpoint_t), .field_count = 3, .tag_count = 0, .api_key = -1, .valid = {0, 0}, .flexible = {0, SL_VERSION_MAX}};
+static const sl_message_desc_t voters_record_endpoint_desc = {.name = "Endpoint", .fields = voters_record_endpoint_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_voters_record_endpoint_t), .field_count = 3, .tag_count = 0, .api_key = -1, .valid = {0, 0}, .flexible = {0, SL_VERSION_MAX}};
 static const sl_field_desc_t voters_record_k_raft_version_feature_fields[] = {
     {.name = "MinSupportedVersion", .kind = SL_FIELD_INT16, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_k_raft_version_feature_t, min_supported_version)},
     {.name = "MaxSupportedVersion", .kind = SL_FIELD_INT16, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_k_raft_version_feature_t, max_supported_version)},
@@ -722,7 +722,7 @@ static const sl_message_desc_t voters_record_k_raft_version_feature_desc = {.nam
 static const sl_field_desc_t voters_record_voter_fields[] = {
     {.name = "VoterId", .kind = SL_FIELD_INT32, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_voter_t, voter_id)},
     {.name = "VoterDirectoryId", .kind = SL_FIELD_UUID, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_voter_t, voter_directory_id)},
-    {.name = "Endpoints", .kind = SL_FIELD_STRUCT, .flags = SL_FIELD_F_ARRAY, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_voter_t, endpoints), .aux_offset = (uint32_t)offsetof(sl_voters_record_voter_t, endpoints_count), .nested = &endpoint_desc},
+    {.name = "Endpoints", .kind = SL_FIELD_STRUCT, .flags = SL_FIELD_F_ARRAY, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_voter_t, endpoints), .aux_offset = (uint32_t)offsetof(sl_voters_record_voter_t, endpoints_count), .nested = &voters_record_endpoint_desc},
     {.name = "KRaftVersionFeature", .kind = SL_FIELD_STRUCT, .flags = 0, .versions = {0, 0}, .nullable = {1, 0}, .tagged = {1, 0}, .flexible = {1, 0}, .tag = -1, .offset = (uint32_t)offsetof(sl_voters_record_voter_t, k_raft_version_feature), .nested = &voters_record_k_raft_version_feature_desc},
 };
 static const sl_message_desc_t voters_record_voter_desc = {.name = "Voter", .fields = voters_record_voter_fields, .tag_order = NULL, .struct_size = (uint32_t)sizeof(sl_voters_record_voter_t), .field_count = 4, .tag_count = 0, .api_key = -1, .valid = {0, 0}, .flexible = {0, SL_VERSION_MAX}};

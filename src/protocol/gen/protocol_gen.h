@@ -720,17 +720,17 @@ static inline int sl_alter_partition_reassignments_response_encode(sl_writer_t *
 
 /* ==== AlterPartitionRequest (request api key 56), versions 0-3, flexible 0+ ==== */
 /* AlterPartitionRequest.BrokerState */
-typedef struct sl_broker_state {
+typedef struct sl_alter_partition_request_broker_state {
     int32_t broker_id; /* v3+ */
     int64_t broker_epoch; /* v3+, default -1 */
-} sl_broker_state_t;
+} sl_alter_partition_request_broker_state_t;
 /* AlterPartitionRequest.PartitionData */
 typedef struct sl_alter_partition_request_partition_data {
     int32_t partition_index; /* v0+ */
     int32_t leader_epoch; /* v0+ */
     int32_t *new_isr; /* v0-2 */
     int32_t new_isr_count; /* -1: null */
-    sl_broker_state_t *new_isr_with_epochs; /* v3+ */
+    sl_alter_partition_request_broker_state_t *new_isr_with_epochs; /* v3+ */
     int32_t new_isr_with_epochs_count; /* -1: null */
     int8_t leader_recovery_state; /* v1+, default 0 */
     int32_t partition_epoch; /* v0+ */
@@ -3007,18 +3007,18 @@ typedef struct sl_describe_quorum_response_listener {
     uint16_t port; /* v2+ */
 } sl_describe_quorum_response_listener_t;
 /* DescribeQuorumResponse.Node */
-typedef struct sl_node {
+typedef struct sl_describe_quorum_response_node {
     int32_t node_id; /* v2+ */
     sl_describe_quorum_response_listener_t *listeners; /* v2+ */
     int32_t listeners_count; /* -1: null */
-} sl_node_t;
+} sl_describe_quorum_response_node_t;
 /* DescribeQuorumResponse */
 typedef struct sl_describe_quorum_response {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v2+, nullable 2+ */
     sl_describe_quorum_response_topic_data_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
-    sl_node_t *nodes; /* v2+ */
+    sl_describe_quorum_response_node_t *nodes; /* v2+ */
     int32_t nodes_count; /* -1: null */
 } sl_describe_quorum_response_t;
 extern const sl_message_desc_t sl_describe_quorum_response_desc;
@@ -3864,14 +3864,14 @@ static inline int sl_find_coordinator_request_encode(sl_writer_t *w, int16_t ver
 
 /* ==== FindCoordinatorResponse (response api key 10), versions 0-6, flexible 3+ ==== */
 /* FindCoordinatorResponse.Coordinator */
-typedef struct sl_coordinator {
+typedef struct sl_find_coordinator_response_coordinator {
     sl_slice_t key; /* v4+ */
     int32_t node_id; /* v4+ */
     sl_slice_t host; /* v4+ */
     int32_t port; /* v4+ */
     int16_t error_code; /* v4+ */
     sl_slice_t error_message; /* v4+, nullable 4+ */
-} sl_coordinator_t;
+} sl_find_coordinator_response_coordinator_t;
 /* FindCoordinatorResponse */
 typedef struct sl_find_coordinator_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -3880,7 +3880,7 @@ typedef struct sl_find_coordinator_response {
     int32_t node_id; /* v0-3 */
     sl_slice_t host; /* v0-3 */
     int32_t port; /* v0-3 */
-    sl_coordinator_t *coordinators; /* v4+ */
+    sl_find_coordinator_response_coordinator_t *coordinators; /* v4+ */
     int32_t coordinators_count; /* -1: null */
 } sl_find_coordinator_response_t;
 extern const sl_message_desc_t sl_find_coordinator_response_desc;
@@ -6835,11 +6835,11 @@ static inline int sl_vote_response_encode(sl_writer_t *w, int16_t version, const
 
 /* ==== VotersRecord (data), versions 0, flexible 0+ ==== */
 /* VotersRecord.Endpoint */
-typedef struct sl_endpoint {
+typedef struct sl_voters_record_endpoint {
     sl_slice_t name; /* v0+ */
     sl_slice_t host; /* v0+ */
     uint16_t port; /* v0+ */
-} sl_endpoint_t;
+} sl_voters_record_endpoint_t;
 /* VotersRecord.KRaftVersionFeature */
 typedef struct sl_voters_record_k_raft_version_feature {
     int16_t min_supported_version; /* v0+ */
@@ -6849,7 +6849,7 @@ typedef struct sl_voters_record_k_raft_version_feature {
 typedef struct sl_voters_record_voter {
     int32_t voter_id; /* v0+ */
     sl_uuid_t voter_directory_id; /* v0+ */
-    sl_endpoint_t *endpoints; /* v0+ */
+    sl_voters_record_endpoint_t *endpoints; /* v0+ */
     int32_t endpoints_count; /* -1: null */
     sl_voters_record_k_raft_version_feature_t k_raft_version_feature; /* v0+ */
 } sl_voters_record_voter_t;
