@@ -46,7 +46,8 @@ static inline size_t sl_writer_left(const sl_writer_t *w)
     return (size_t)(w->end - w->pos);
 }
 
-/* ---- primitive readers: big-endian fixed width, Kafka varints; 0 or SL_EMALFORMED -------------- */
+/* ---- primitive readers: big-endian fixed width, Kafka varints; 0 or SL_EMALFORMED --------------
+ */
 static inline int sl_reader_skip(sl_reader_t *r, size_t n)
 {
     if (n > sl_reader_left(r))
@@ -406,7 +407,8 @@ void sl_message_init(const struct sl_message_desc *d, void *m);
 int sl_message_to_json(const struct sl_message_desc *d, int16_t version, const void *m,
                        sl_buf_t *buf);
 
-/* ---- headers ------------------------------------------------------------------------------------ */
+/* ---- headers ------------------------------------------------------------------------------------
+ */
 typedef struct {
     int16_t api_key, api_version;
     int32_t correlation_id;
@@ -437,7 +439,8 @@ int sl_response_header_decode(sl_reader_t *r, int16_t api_key, int16_t api_versi
 /* Skips one tagged-field section (uvarint count, then tag, size, bytes each). */
 int sl_tagged_fields_skip(sl_reader_t *r);
 
-/* ---- the API table (generated from the request and response schemas) --------------------------- */
+/* ---- the API table (generated from the request and response schemas) ---------------------------
+ */
 typedef struct sl_api_info {
     int16_t api_key;
     const char *name; /* "Produce", "ApiVersions", ... */

@@ -90,7 +90,8 @@ static size_t kind_wire_min(const sl_field_desc_t *f, bool compact)
     }
 }
 
-/* ---- init ---------------------------------------------------------------------------------------- */
+/* ---- init
+ * ---------------------------------------------------------------------------------------- */
 static void init_value(const sl_field_desc_t *f, uint8_t *dst)
 {
     switch ((sl_field_kind_t)f->kind) {
@@ -154,7 +155,8 @@ void sl_message_init(const sl_message_desc_t *d, void *m)
     }
 }
 
-/* ---- decode -------------------------------------------------------------------------------------- */
+/* ---- decode
+ * -------------------------------------------------------------------------------------- */
 static int decode_struct(const sl_message_desc_t *d, sl_reader_t *r, const ctx_t *c, uint8_t *base);
 
 /* A length or count prefix: classic int16/int32 or compact uvarint (n + 1); -1 means null. */
@@ -361,7 +363,8 @@ int sl_message_decode(const sl_message_desc_t *d, sl_reader_t *r, sl_arena_t *ar
     return rc;
 }
 
-/* ---- size and encode ---------------------------------------------------------------------------- */
+/* ---- size and encode ----------------------------------------------------------------------------
+ */
 static bool struct_is_default(const sl_message_desc_t *d, const ctx_t *c, const uint8_t *base);
 
 static bool slice_is_default(const sl_field_desc_t *f, const ctx_t *c, const sl_slice_t *s)

@@ -67,7 +67,10 @@ static int json_value(const sl_field_desc_t *f, int16_t version, const uint8_t *
     case SL_FIELD_FLOAT64: {
         double v = *(const double *)p;
         if (!isfinite(v))
-            return sl_buf_appendf(buf, "\"%s\"", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+            return sl_buf_appendf(buf, "\"%s\"",
+                                  isnan(v) ? "NaN"
+                                  : v > 0  ? "Infinity"
+                                           : "-Infinity");
         return sl_buf_appendf(buf, "%.17g", v);
     }
     case SL_FIELD_UUID: {
@@ -105,12 +108,18 @@ static int json_field(const sl_field_desc_t *f, int16_t version, const uint8_t *
     size_t elem = f->kind == SL_FIELD_STRUCT ? f->nested->struct_size : 0;
     if (elem == 0) {
         static const uint8_t sizes[] = {
-            [SL_FIELD_BOOL] = sizeof(bool),        [SL_FIELD_INT8] = 1,
-            [SL_FIELD_INT16] = 2,                  [SL_FIELD_UINT16] = 2,
-            [SL_FIELD_INT32] = 4,                  [SL_FIELD_UINT32] = 4,
-            [SL_FIELD_INT64] = 8,                  [SL_FIELD_FLOAT64] = 8,
-            [SL_FIELD_UUID] = sizeof(sl_uuid_t),   [SL_FIELD_STRING] = sizeof(sl_slice_t),
-            [SL_FIELD_BYTES] = sizeof(sl_slice_t), [SL_FIELD_RECORDS] = sizeof(sl_slice_t),
+            [SL_FIELD_BOOL] = sizeof(bool),
+            [SL_FIELD_INT8] = 1,
+            [SL_FIELD_INT16] = 2,
+            [SL_FIELD_UINT16] = 2,
+            [SL_FIELD_INT32] = 4,
+            [SL_FIELD_UINT32] = 4,
+            [SL_FIELD_INT64] = 8,
+            [SL_FIELD_FLOAT64] = 8,
+            [SL_FIELD_UUID] = sizeof(sl_uuid_t),
+            [SL_FIELD_STRING] = sizeof(sl_slice_t),
+            [SL_FIELD_BYTES] = sizeof(sl_slice_t),
+            [SL_FIELD_RECORDS] = sizeof(sl_slice_t),
         };
         SL_ASSERT(f->kind < SL_ARRAY_LEN(sizes));
         elem = sizes[f->kind];

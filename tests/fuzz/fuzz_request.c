@@ -46,8 +46,7 @@ static uint8_t *encode_exact(const sl_message_desc_t *d, int16_t version, const 
     return out;
 }
 
-static void check_body(const sl_message_desc_t *d, int16_t version, const uint8_t *body,
-                       size_t len)
+static void check_body(const sl_message_desc_t *d, int16_t version, const uint8_t *body, size_t len)
 {
     sl_arena_t arena;
     sl_arena_init(&arena, FUZZ_ARENA_BYTES);

@@ -202,8 +202,8 @@ static void test_tagged_fields(void **state)
     /* Not flexible (v2): no tagged section at all; the fields keep their defaults. */
     assert_int_equal(sl_api_versions_response_size(2, &m), 10);
     /* Reverse order and an unknown tag 9 (2 bytes): decoded and skipped. */
-    static const uint8_t mixed[] = {0, 0, 1, 0, 0, 0, 0, 3, 3, 1, 1, 9, 2, 0xaa, 0xbb,
-                                    1, 8, 0, 0, 0, 0, 0, 0, 0, 6};
+    static const uint8_t mixed[] = {0,    0,    1, 0, 0, 0, 0, 3, 3, 1, 1, 9, 2,
+                                    0xaa, 0xbb, 1, 8, 0, 0, 0, 0, 0, 0, 0, 6};
     assert_int_equal(decode_bytes(d, mixed, sizeof mixed, 3, &m, &arena), 0);
     assert_int_equal(m.finalized_features_epoch, 6);
     assert_true(m.zk_migration_ready);
@@ -289,8 +289,8 @@ static void fill_value(fill_t *f, const sl_field_desc_t *fd, uint8_t *p, int dep
     case SL_FIELD_STRING:
     case SL_FIELD_BYTES:
     case SL_FIELD_RECORDS:
-        *(sl_slice_t *)p = (x % 4 == 0) ? SL_SLICE_NULL
-                                        : (sl_slice_t){(const uint8_t *)"payload", x % 8};
+        *(sl_slice_t *)p =
+            (x % 4 == 0) ? SL_SLICE_NULL : (sl_slice_t){(const uint8_t *)"payload", x % 8};
         break;
     case SL_FIELD_STRUCT:
         fill_struct(f, fd->nested, p, depth + 1);

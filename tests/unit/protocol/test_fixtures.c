@@ -12,8 +12,10 @@ typedef struct {
 } fixture_t;
 
 #define FX(key, name, v)                                                                           \
-    {key, v, name##_request_v##v, name##_response_v##v, sizeof name##_request_v##v,              \
-     sizeof name##_response_v##v}
+    {                                                                                              \
+        key, v, name##_request_v##v, name##_response_v##v, sizeof name##_request_v##v,             \
+            sizeof name##_response_v##v                                                            \
+    }
 
 static const fixture_t fixtures[] = {
     FX(18, api_versions, 0), FX(18, api_versions, 1), FX(18, api_versions, 2),
@@ -61,7 +63,7 @@ static void check_request_fields(const fixture_t *fx, const sl_request_header_t 
     }
     const sl_metadata_request_t *m = msg;
     if (fx->version == 0) {
-        assert_int_equal(m->topics_count, 0); /* v0: empty = all topics (kafka-python) */
+        assert_int_equal(m->topics_count, 0);      /* v0: empty = all topics (kafka-python) */
         assert_true(m->allow_auto_topic_creation); /* absent in v0: the JSON default */
     } else if (fx->version != 4) {
         assert_int_equal(m->topics_count, 1);
