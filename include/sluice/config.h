@@ -14,7 +14,8 @@
 #include "sluice/core.h"
 #include "sluice/limits.h"
 
-/* ---- bounds on configuration input (hostile or careless files cannot grow memory unbounded) ---- */
+/* ---- bounds on configuration input (hostile or careless files cannot grow memory unbounded) ----
+ */
 /* A config file larger than this is refused before parsing. */
 #define SL_CONFIG_FILE_BYTES_MAX (1 * SL_MiB)
 /* Keys (after flattening) one file may set. */
@@ -35,7 +36,7 @@
 #define SL_LISTENER_NAME_BYTES_MAX 64
 #define SL_LISTENER_HOST_BYTES_MAX 256
 
-_Static_assert(SL_CONFIG_ENTRIES_MAX * SL_CONFIG_NAME_BYTES_MAX <= SL_CONFIG_FILE_BYTES_MAX,
+_Static_assert(SL_CONFIG_ENTRIES_MAX *SL_CONFIG_NAME_BYTES_MAX <= SL_CONFIG_FILE_BYTES_MAX,
                "the entry table of a maximal file stays small");
 
 typedef enum {
@@ -117,8 +118,8 @@ typedef struct sl_config_key {
  * advertised_listeners falls back to listeners. */
 typedef struct sl_config {
     int32_t node_id;
-    char *log_dir;                  /* owned */
-    char **log_dirs;                /* owned, log_dirs_count >= 1 */
+    char *log_dir;   /* owned */
+    char **log_dirs; /* owned, log_dirs_count >= 1 */
     size_t log_dirs_count;
     sl_listener_config_t listeners[SL_LISTENERS_MAX];
     size_t listeners_count;

@@ -10,23 +10,23 @@
 
 /* How a key's value is stored in sl_config_t (sl_config_key_t.storage). */
 enum {
-    SL_CFG_STORE_BOOL = 1, /* bool */
-    SL_CFG_STORE_I16,      /* int16_t */
-    SL_CFG_STORE_I32,      /* int32_t */
-    SL_CFG_STORE_I64,      /* int64_t */
-    SL_CFG_STORE_STR,      /* char *, owned */
-    SL_CFG_STORE_STRLIST,  /* char ** at offset, size_t count at count_offset, all owned */
+    SL_CFG_STORE_BOOL = 1,  /* bool */
+    SL_CFG_STORE_I16,       /* int16_t */
+    SL_CFG_STORE_I32,       /* int32_t */
+    SL_CFG_STORE_I64,       /* int64_t */
+    SL_CFG_STORE_STR,       /* char *, owned */
+    SL_CFG_STORE_STRLIST,   /* char ** at offset, size_t count at count_offset, all owned */
     SL_CFG_STORE_LISTENERS, /* sl_listener_config_t[SL_LISTENERS_MAX], size_t at count_offset */
-    SL_CFG_STORE_ENUM      /* an enum (int-sized); the value is the index in valid_values */
+    SL_CFG_STORE_ENUM       /* an enum (int-sized); the value is the index in valid_values */
 };
 
 /* One key = value found in the file or the environment, before it is typed. */
 typedef struct {
-    char *name;     /* owned, the flattened dotted name */
-    char **items;   /* owned; a scalar has exactly one item, a YAML list has item_count items */
+    char *name;   /* owned, the flattened dotted name */
+    char **items; /* owned; a scalar has exactly one item, a YAML list has item_count items */
     size_t item_count;
-    bool is_list;   /* written as a YAML sequence */
-    bool is_null;   /* a plain empty, "~" or "null" scalar */
+    bool is_list; /* written as a YAML sequence */
+    bool is_null; /* a plain empty, "~" or "null" scalar */
     sl_config_source_t source;
     uint32_t key_line, key_column;     /* 1-based; 0 for the environment */
     uint32_t value_line, value_column; /* 1-based; 0 for the environment */
@@ -39,7 +39,8 @@ typedef struct {
 } sl_cfg_entries_t;
 
 void sl__config_entries_deinit(sl_cfg_entries_t *entries);
-/* Appends an entry, taking name and items (freed here on failure). Returns 0 or SL_ELIMIT/-ENOMEM. */
+/* Appends an entry, taking name and items (freed here on failure). Returns 0 or SL_ELIMIT/-ENOMEM.
+ */
 int sl__config_entries_push(sl_cfg_entries_t *entries, sl_cfg_entry_t *entry);
 
 /* Parses YAML text into flattened entries, rejecting duplicates. On failure writes
@@ -50,8 +51,8 @@ int sl__config_yaml_parse(const char *name, const char *yaml, size_t len, sl_cfg
 int sl__config_env_collect(sl_cfg_entries_t *out, char *err, size_t err_len);
 /* "SLUICE_CFG_LOG_RETENTION_MS" for "log.retention.ms"; returns SL_ELIMIT if out is too small. */
 int sl__config_env_name(const char *key, char *out, size_t out_len);
-/* Expands ${VAR} from the environment and $$ to $. *out is owned by the caller. On failure writes the
- * reason (naming the variable) to why and returns SL_ECONFIG or -ENOMEM. */
+/* Expands ${VAR} from the environment and $$ to $. *out is owned by the caller. On failure writes
+ * the reason (naming the variable) to why and returns SL_ECONFIG or -ENOMEM. */
 int sl__config_expand(const char *in, char **out, char *why, size_t why_len);
 
 /* The key table. */
@@ -83,7 +84,8 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
 
 /* True for a real Apache Kafka broker key (or key family) that Sluice accepts and ignores. */
 bool sl__config_kafka_key_known(const char *name);
-/* The known key (Sluice's or Kafka's) closest to name by edit distance, or NULL if none is close. */
+/* The known key (Sluice's or Kafka's) closest to name by edit distance, or NULL if none is close.
+ */
 const char *sl__config_suggest(const char *name);
 size_t sl__config_edit_distance(const char *a, const char *b);
 /* The ignored Kafka keys and key families ("ssl."), for the docs; NULL past the end. */
@@ -97,8 +99,7 @@ int sl__config_listener_parse(const char *text, sl_listener_config_t *out, char 
                               size_t why_len);
 /* Parses one listener.security.protocol.map item NAME:PROTOCOL. */
 int sl__config_protocol_map_item_parse(const char *text, char *name, size_t name_len,
-                                       sl_security_protocol_t *protocol, char *why,
-                                       size_t why_len);
+                                       sl_security_protocol_t *protocol, char *why, size_t why_len);
 /* Formats a listener back into NAME://host:port (IPv6 hosts bracketed). */
 int sl__config_listener_format(const sl_listener_config_t *listener, char *out, size_t out_len);
 

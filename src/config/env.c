@@ -40,8 +40,7 @@ static int env_entry(const char *var, sl_cfg_entries_t *out, char *err, size_t e
     size_t prefix = strlen(ENV_PREFIX);
     size_t key_len = var_len - prefix;
     if (key_len == 0 || key_len >= SL_CONFIG_NAME_BYTES_MAX) {
-        snprintf(err, err_len, "environment %.*s: not a configuration key name", (int)var_len,
-                 var);
+        snprintf(err, err_len, "environment %.*s: not a configuration key name", (int)var_len, var);
         return SL_ECONFIG;
     }
     sl_cfg_entry_t entry = {.source = SL_CONFIG_SOURCE_ENV, .item_count = 1};
@@ -73,8 +72,8 @@ static int env_entry(const char *var, sl_cfg_entries_t *out, char *err, size_t e
     for (size_t i = 0; i < out->count; i++) {
         const sl_cfg_entry_t *other = &out->entries[i];
         if (other->source == SL_CONFIG_SOURCE_ENV && strcmp(other->name, entry.name) == 0) {
-            snprintf(err, err_len, "environment %s: %s: also set by %s", entry.env_name,
-                     entry.name, other->env_name);
+            snprintf(err, err_len, "environment %s: %s: also set by %s", entry.env_name, entry.name,
+                     other->env_name);
             sl_free(entry.name);
             sl_free(entry.env_name);
             sl_free(entry.items[0]);
@@ -137,8 +136,8 @@ static bool var_name_valid(const char *name, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '_';
+        bool ok =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
         if (!ok)
             return false;
     }

@@ -287,10 +287,20 @@ static const char *const kafka_keys[] = {
 
 /* Whole families of Kafka keys (per-listener overrides, TLS, SASL, tiered storage, ZooKeeper). */
 static const char *const kafka_prefixes[] = {
-    "controller.quorum.", "delegation.token.", "group.consumer.",   "group.share.",
-    "listener.name.",     "log.cleaner.",      "metadata.log.",     "password.encoder.",
-    "remote.log.",        "sasl.",             "share.",            "ssl.",
-    "unstable.",          "zookeeper.",
+    "controller.quorum.",
+    "delegation.token.",
+    "group.consumer.",
+    "group.share.",
+    "listener.name.",
+    "log.cleaner.",
+    "metadata.log.",
+    "password.encoder.",
+    "remote.log.",
+    "sasl.",
+    "share.",
+    "ssl.",
+    "unstable.",
+    "zookeeper.",
 };
 
 static int key_compare(const void *a, const void *b)
@@ -301,8 +311,8 @@ static int key_compare(const void *a, const void *b)
 bool sl__config_kafka_key_known(const char *name)
 {
     SL_ASSERT(name != NULL);
-    if (bsearch(&name, kafka_keys, SL_ARRAY_LEN(kafka_keys), sizeof(kafka_keys[0]),
-                key_compare) != NULL)
+    if (bsearch(&name, kafka_keys, SL_ARRAY_LEN(kafka_keys), sizeof(kafka_keys[0]), key_compare) !=
+        NULL)
         return true;
     for (size_t i = 0; i < SL_ARRAY_LEN(kafka_prefixes); i++) {
         size_t len = strlen(kafka_prefixes[i]);

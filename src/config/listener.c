@@ -10,20 +10,20 @@
 
 static bool name_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static bool host_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 static bool ipv6_char(char c)
 {
-    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.' || c == '%' || (c >= 'g' && c <= 'z');
+    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') || c == ':' ||
+           c == '.' || c == '%' || (c >= 'g' && c <= 'z');
 }
 
 /* Copies an upper-cased listener name of len bytes into out. */
@@ -31,15 +31,15 @@ static int name_copy(const char *name, size_t len, char *out, size_t out_len, ch
                      size_t why_len)
 {
     if (len == 0 || len >= out_len) {
-        snprintf(why, why_len, "listener name \"%.*s\" must be 1 to %zu characters", (int)len,
-                 name, out_len - 1);
+        snprintf(why, why_len, "listener name \"%.*s\" must be 1 to %zu characters", (int)len, name,
+                 out_len - 1);
         return SL_ECONFIG;
     }
     for (size_t i = 0; i < len; i++) {
         if (!name_char(name[i])) {
             snprintf(why, why_len,
-                     "listener name \"%.*s\" may only hold letters, digits, '_' and '-'",
-                     (int)len, name);
+                     "listener name \"%.*s\" may only hold letters, digits, '_' and '-'", (int)len,
+                     name);
             return SL_ECONFIG;
         }
         char c = name[i];
@@ -137,8 +137,7 @@ int sl__config_listener_parse(const char *text, sl_listener_config_t *out, char 
 }
 
 int sl__config_protocol_map_item_parse(const char *text, char *name, size_t name_len,
-                                       sl_security_protocol_t *protocol, char *why,
-                                       size_t why_len)
+                                       sl_security_protocol_t *protocol, char *why, size_t why_len)
 {
     SL_ASSERT(text != NULL && name != NULL && protocol != NULL);
     const char *colon = strchr(text, ':');
@@ -167,7 +166,7 @@ int sl__config_listener_format(const sl_listener_config_t *listener, char *out, 
 {
     SL_ASSERT(listener != NULL && out != NULL);
     bool v6 = strchr(listener->host, ':') != NULL;
-    int n = snprintf(out, out_len, "%s://%s%s%s:%u", listener->name, v6 ? "[" : "",
-                     listener->host, v6 ? "]" : "", (unsigned)listener->port);
+    int n = snprintf(out, out_len, "%s://%s%s%s:%u", listener->name, v6 ? "[" : "", listener->host,
+                     v6 ? "]" : "", (unsigned)listener->port);
     return n >= 0 && (size_t)n < out_len ? 0 : SL_ELIMIT;
 }

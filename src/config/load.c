@@ -90,9 +90,9 @@ static int protocol_lookup(const sl_config_t *cfg, const char *name,
     char item_name[SL_LISTENER_NAME_BYTES_MAX];
     char why[SL_CONFIG_ERR_BYTES];
     for (size_t i = 0; i < cfg->listener_security_protocol_map_count; i++) {
-        int rc = sl__config_protocol_map_item_parse(cfg->listener_security_protocol_map[i],
-                                                    item_name, sizeof(item_name), protocol, why,
-                                                    sizeof(why));
+        int rc =
+            sl__config_protocol_map_item_parse(cfg->listener_security_protocol_map[i], item_name,
+                                               sizeof(item_name), protocol, why, sizeof(why));
         /* The map was validated when it was set. */
         SL_ASSERT(rc == 0);
         if (strcmp(item_name, name) == 0)
@@ -123,8 +123,7 @@ static int resolve_protocol_map(const sl_config_t *cfg, const sl_cfg_load_t *loa
     return 0;
 }
 
-static int resolve_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
-                             size_t err_len)
+static int resolve_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
 {
     const sl_config_key_t *key = sl_config_key_find("listeners");
     for (size_t i = 0; i < cfg->listeners_count; i++) {
@@ -196,7 +195,8 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
         rc = resolve_advertised(cfg, load, err, err_len);
     if (rc == 0 && cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms)
         rc = sl__config_key_error(load, sl_config_key_find("group.min.session.timeout.ms"), err,
-                                  err_len, "must not be greater than group.max.session.timeout.ms (%d)",
+                                  err_len,
+                                  "must not be greater than group.max.session.timeout.ms (%d)",
                                   (int)cfg->group_max_session_timeout_ms);
     SL_ASSERT(rc != 0 || cfg->log_dirs_count >= 1);
     SL_ASSERT(rc != 0 || cfg->advertised_listeners_count >= 1);

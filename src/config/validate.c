@@ -71,8 +71,8 @@ static int items_add(char ***list, size_t *count, const char *text, size_t len, 
 
 /* Splits a value into trimmed list items: a YAML list item by item, a scalar on commas (as Kafka's
  * LIST type does). An empty list is an error: no list key of ours may be empty. */
-static int items_split(char *const *items, size_t item_count, bool is_list, size_t max,
-                       char ***out, size_t *out_count, char *why, size_t why_len)
+static int items_split(char *const *items, size_t item_count, bool is_list, size_t max, char ***out,
+                       size_t *out_count, char *why, size_t why_len)
 {
     char **list = NULL;
     size_t count = 0;

@@ -13,8 +13,8 @@
 
 typedef struct {
     yaml_parser_t parser;
-    const char *file;    /* borrowed, for messages */
-    const char *yaml;    /* borrowed, to turn a reader error's offset into line:column */
+    const char *file; /* borrowed, for messages */
+    const char *yaml; /* borrowed, to turn a reader error's offset into line:column */
     size_t yaml_len;
     sl_cfg_entries_t *out;
     char *err;
@@ -203,7 +203,8 @@ static int name_push(yaml_ctx_t *ctx, const yaml_event_t *key, size_t *len_out)
         return error_at(ctx, key->start_mark, "%s", "a key must not contain a NUL character");
     size_t len = prefix + (prefix > 0 ? 1 : 0) + klen;
     if (len >= SL_CONFIG_NAME_BYTES_MAX)
-        return error_at(ctx, key->start_mark, "key is longer than %d bytes", SL_CONFIG_NAME_BYTES_MAX - 1);
+        return error_at(ctx, key->start_mark, "key is longer than %d bytes",
+                        SL_CONFIG_NAME_BYTES_MAX - 1);
     if (prefix > 0)
         ctx->name[prefix] = '.';
     memcpy(ctx->name + len - klen, k, klen);
@@ -302,11 +303,11 @@ static int read_document(yaml_ctx_t *ctx)
     else if (ev.type == YAML_SCALAR_EVENT && scalar_is_null(&ev))
         rc = 0;
     else if (ev.type == YAML_SCALAR_EVENT)
-        rc = error_at(ctx, ev.start_mark, "the top level must be a mapping of keys to values, got %s",
-                      "a scalar");
+        rc = error_at(ctx, ev.start_mark,
+                      "the top level must be a mapping of keys to values, got %s", "a scalar");
     else if (ev.type == YAML_SEQUENCE_START_EVENT)
-        rc = error_at(ctx, ev.start_mark, "the top level must be a mapping of keys to values, got %s",
-                      "a list");
+        rc = error_at(ctx, ev.start_mark,
+                      "the top level must be a mapping of keys to values, got %s", "a list");
     else if (ev.type == YAML_ALIAS_EVENT)
         rc = alias_error(ctx, &ev);
     else

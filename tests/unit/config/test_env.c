@@ -107,7 +107,8 @@ static void test_expand(void **state)
     expand_ok("plain", "plain");
     expand_ok("", "");
     expand_ok("${SL_T_POD}", "sluice-0");
-    expand_ok("PLAINTEXT://${SL_T_POD}.sluice.ns.svc:9092", "PLAINTEXT://sluice-0.sluice.ns.svc:9092");
+    expand_ok("PLAINTEXT://${SL_T_POD}.sluice.ns.svc:9092",
+              "PLAINTEXT://sluice-0.sluice.ns.svc:9092");
     expand_ok("${SL_T_POD}${SL_T_POD}", "sluice-0sluice-0");
     expand_ok("a${SL_T_EMPTY}b", "ab");
     expand_ok("$$", "$");
@@ -117,8 +118,9 @@ static void test_expand(void **state)
     expand_ok("end$", "end$");
     /* A substituted value is never expanded again. */
     expand_ok("${SL_T_DOLLAR}", "${SL_T_POD}");
-    expand_error("${SL_T_UNDEFINED_VAR}",
-                 "environment variable SL_T_UNDEFINED_VAR is not set (used as ${SL_T_UNDEFINED_VAR})");
+    expand_error(
+        "${SL_T_UNDEFINED_VAR}",
+        "environment variable SL_T_UNDEFINED_VAR is not set (used as ${SL_T_UNDEFINED_VAR})");
     expand_error("${SL_T_POD", "unterminated ${ (write $$ for a literal dollar sign)");
     expand_error("${}", "invalid variable name in ${}");
     expand_error("${1A}", "invalid variable name in ${1A}");
@@ -174,8 +176,8 @@ static void test_expand_in_config(void **state)
 int test_env_run(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST(test_env_names),   TEST(test_env_overrides_file), TEST(test_env_errors),
-        TEST(test_expand),      TEST(test_expand_bounded),     TEST(test_expand_in_config),
+        TEST(test_env_names), TEST(test_env_overrides_file), TEST(test_env_errors),
+        TEST(test_expand),    TEST(test_expand_bounded),     TEST(test_expand_in_config),
     };
     return cmocka_run_group_tests_name("config/env", tests, NULL, NULL);
 }

@@ -15,12 +15,19 @@ static void test_kafka_list_shape(void **state)
 static void test_kafka_known(void **state)
 {
     (void)state;
-    const char *known[] = {"num.io.threads", "zookeeper.connect", "num.network.threads",
-                           "log.cleaner.threads", "broker.id", "process.roles",
-                           "ssl.keystore.location", "sasl.enabled.mechanisms",
+    const char *known[] = {"num.io.threads",
+                           "zookeeper.connect",
+                           "num.network.threads",
+                           "log.cleaner.threads",
+                           "broker.id",
+                           "process.roles",
+                           "ssl.keystore.location",
+                           "sasl.enabled.mechanisms",
                            "listener.name.internal.sasl.enabled.mechanisms",
-                           "remote.log.storage.system.enable", "min.insync.replicas",
-                           "unclean.leader.election.enable", "compression.type"};
+                           "remote.log.storage.system.enable",
+                           "min.insync.replicas",
+                           "unclean.leader.election.enable",
+                           "compression.type"};
     for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
         assert_true(sl__config_kafka_key_known(known[i]));
     assert_false(sl__config_kafka_key_known("ssl."));

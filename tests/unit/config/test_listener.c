@@ -29,15 +29,19 @@ static void test_listener_forms(void **state)
     (void)state;
     parse_ok("PLAINTEXT://:9092", "PLAINTEXT", "", 9092);
     parse_ok("PLAINTEXT://0.0.0.0:9092", "PLAINTEXT", "0.0.0.0", 9092);
-    parse_ok("plaintext://broker-0.sluice.default.svc:0", "PLAINTEXT", "broker-0.sluice.default.svc", 0);
+    parse_ok("plaintext://broker-0.sluice.default.svc:0", "PLAINTEXT",
+             "broker-0.sluice.default.svc", 0);
     parse_ok("INTERNAL://[::1]:65535", "INTERNAL", "::1", 65535);
     parse_ok("EXT_1://[fe80::1%eth0]:9093", "EXT_1", "fe80::1%eth0", 9093);
     parse_ok("A://[::]:1", "A", "::", 1);
     parse_error("localhost:9092", "listener \"localhost:9092\" must look like NAME://host:port");
-    parse_error("PLAINTEXT://host", "listener \"PLAINTEXT://host\" must look like NAME://host:port");
-    parse_error("PLAINTEXT://host:", "listener \"PLAINTEXT://host:\": port must be between 0 and 65535, got \"\"");
-    parse_error("PLAINTEXT://host:65536",
-                "listener \"PLAINTEXT://host:65536\": port must be between 0 and 65535, got \"65536\"");
+    parse_error("PLAINTEXT://host",
+                "listener \"PLAINTEXT://host\" must look like NAME://host:port");
+    parse_error("PLAINTEXT://host:",
+                "listener \"PLAINTEXT://host:\": port must be between 0 and 65535, got \"\"");
+    parse_error(
+        "PLAINTEXT://host:65536",
+        "listener \"PLAINTEXT://host:65536\": port must be between 0 and 65535, got \"65536\"");
     parse_error("PLAINTEXT://host:-1",
                 "listener \"PLAINTEXT://host:-1\": port must be between 0 and 65535, got \"-1\"");
     parse_error("PLAINTEXT://host:99999999999",
@@ -45,10 +49,13 @@ static void test_listener_forms(void **state)
                 "\"99999999999\"");
     parse_error("PLAINTEXT://::1:9092",
                 "listener \"PLAINTEXT://::1:9092\": an IPv6 host must be in brackets, like [::1]");
-    parse_error("PLAINTEXT://[::1:9092", "listener \"PLAINTEXT://[::1:9092\": expected [ipv6-address]:port");
-    parse_error("PLAINTEXT://[::1]9092", "listener \"PLAINTEXT://[::1]9092\": expected [ipv6-address]:port");
+    parse_error("PLAINTEXT://[::1:9092",
+                "listener \"PLAINTEXT://[::1:9092\": expected [ipv6-address]:port");
+    parse_error("PLAINTEXT://[::1]9092",
+                "listener \"PLAINTEXT://[::1]9092\": expected [ipv6-address]:port");
     parse_error("PLAINTEXT://[]:9092", "listener \"PLAINTEXT://[]:9092\": bad host length");
-    parse_error("PLAINTEXT://a b:1", "listener \"PLAINTEXT://a b:1\": invalid character ' ' in host");
+    parse_error("PLAINTEXT://a b:1",
+                "listener \"PLAINTEXT://a b:1\": invalid character ' ' in host");
     parse_error("://h:1", "listener name \"\" must be 1 to 63 characters");
     parse_error("PLAIN TEXT://h:1",
                 "listener name \"PLAIN TEXT\" may only hold letters, digits, '_' and '-'");

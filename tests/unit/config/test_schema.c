@@ -110,8 +110,10 @@ static void test_value_text_set(void **state)
     struct {
         const char *key, *text;
     } cases[] = {
-        {"log.retention.minutes", "5"}, {"log.dirs", "/a,/b"},
-        {"default.replication.factor", "3"}, {"auto.create.topics.enable", "false"},
+        {"log.retention.minutes", "5"},
+        {"log.dirs", "/a,/b"},
+        {"default.replication.factor", "3"},
+        {"auto.create.topics.enable", "false"},
         {"log.level", "warn"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
@@ -193,8 +195,11 @@ static void test_docs(void **state)
 int test_schema_run(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST(test_defaults),          TEST(test_table_consistent), TEST(test_value_text_defaults),
-        TEST(test_value_text_set),    TEST(test_docs),
+        TEST(test_defaults),
+        TEST(test_table_consistent),
+        TEST(test_value_text_defaults),
+        TEST(test_value_text_set),
+        TEST(test_docs),
     };
     return cmocka_run_group_tests_name("config/schema", tests, NULL, NULL);
 }

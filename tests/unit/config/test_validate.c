@@ -40,7 +40,8 @@ static void test_ranges(void **state)
     test_expect_error("log.segment.bytes: 2147483648\n",
                       "t.yaml:1:20: log.segment.bytes: must be between 14 and 2147483647, got "
                       "2147483648");
-    test_expect_error("node.id: -1\n", "t.yaml:1:10: node.id: must be between 0 and 2147483647, got -1");
+    test_expect_error("node.id: -1\n",
+                      "t.yaml:1:10: node.id: must be between 0 and 2147483647, got -1");
     test_expect_error("default.replication.factor: 32768\n",
                       "t.yaml:1:29: default.replication.factor: must be between 1 and 32767, got "
                       "32768");
@@ -126,8 +127,9 @@ static void test_unknown_keys(void **state)
     test_expect_error("advertised.listener: PLAINTEXT://:1\n",
                       "t.yaml:1:1: unknown key \"advertised.listener\" (did you mean "
                       "\"advertised.listeners\"?)");
-    test_expect_error("num.io.thread: 8\n",
-                      "t.yaml:1:1: unknown key \"num.io.thread\" (did you mean \"num.io.threads\"?)");
+    test_expect_error(
+        "num.io.thread: 8\n",
+        "t.yaml:1:1: unknown key \"num.io.thread\" (did you mean \"num.io.threads\"?)");
     test_expect_error("completely.different: 1\n",
                       "t.yaml:1:1: unknown key \"completely.different\"");
     test_expect_error("x: 1\n", "t.yaml:1:1: unknown key \"x\"");
@@ -262,12 +264,10 @@ static void test_out_of_memory(void **state)
 int test_validate_run(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST(test_wrong_types),         TEST(test_ranges),
-        TEST(test_boundaries_accepted), TEST(test_bools_enums_lists),
-        TEST(test_unknown_keys),        TEST(test_kafka_keys_warn),
-        TEST(test_retention_precedence), TEST(test_roll_and_flush),
-        TEST(test_log_dir_and_dirs),    TEST(test_session_timeouts),
-        TEST(test_out_of_memory),
+        TEST(test_wrong_types),          TEST(test_ranges),         TEST(test_boundaries_accepted),
+        TEST(test_bools_enums_lists),    TEST(test_unknown_keys),   TEST(test_kafka_keys_warn),
+        TEST(test_retention_precedence), TEST(test_roll_and_flush), TEST(test_log_dir_and_dirs),
+        TEST(test_session_timeouts),     TEST(test_out_of_memory),
     };
     return cmocka_run_group_tests_name("config/validate", tests, NULL, NULL);
 }

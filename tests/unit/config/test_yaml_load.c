@@ -11,10 +11,8 @@ static void test_flat_and_nested_forms_agree(void **state)
 {
     (void)state;
     const char *forms[] = {
-        "log.retention.ms: 5\n",
-        "log:\n  retention.ms: 5\n",
-        "log:\n  retention:\n    ms: 5\n",
-        "log: {retention: {ms: 5}}\n",
+        "log.retention.ms: 5\n",           "log:\n  retention.ms: 5\n",
+        "log:\n  retention:\n    ms: 5\n", "log: {retention: {ms: 5}}\n",
         "log.retention: {ms: 5}\n",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(forms); i++) {
@@ -94,7 +92,8 @@ static void test_malformed_yaml(void **state)
     test_expect_error("log.dir: \"abc\n",
                       "t.yaml:2:1: found unexpected end of stream while scanning a quoted scalar "
                       "(started at 1:10)");
-    test_expect_error("node.id: 1\nlog.dir: \xff\xfe\n", "t.yaml:2:10: invalid leading UTF-8 octet");
+    test_expect_error("node.id: 1\nlog.dir: \xff\xfe\n",
+                      "t.yaml:2:10: invalid leading UTF-8 octet");
 }
 
 static void test_document_shape(void **state)
@@ -102,13 +101,14 @@ static void test_document_shape(void **state)
     (void)state;
     test_expect_error("- node.id: 1\n- num.partitions: 2\n",
                       "t.yaml:1:1: the top level must be a mapping of keys to values, got a list");
-    test_expect_error("hello\n",
-                      "t.yaml:1:1: the top level must be a mapping of keys to values, got a scalar");
+    test_expect_error(
+        "hello\n", "t.yaml:1:1: the top level must be a mapping of keys to values, got a scalar");
     test_expect_error("node.id: 1\n---\nnode.id: 2\n",
                       "t.yaml:2:1: only one YAML document is allowed");
     test_expect_error("? [a, b]\n: 1\n", "t.yaml:1:3: a key must be a plain value");
     test_expect_error("\"\": 1\n", "t.yaml:1:1: empty key");
-    test_expect_error("log.dirs: [[/a]]\n", "t.yaml:1:12: log.dirs: list items must be plain values");
+    test_expect_error("log.dirs: [[/a]]\n",
+                      "t.yaml:1:12: log.dirs: list items must be plain values");
     test_expect_error("log.dirs: [{a: 1}]\n",
                       "t.yaml:1:12: log.dirs: list items must be plain values");
 }
@@ -215,10 +215,12 @@ static void test_entry_and_name_bounds(void **state)
 static void test_null_values(void **state)
 {
     (void)state;
-    test_expect_error("num.partitions:\n",
-                      "t.yaml:1:16: num.partitions: has no value (remove the key to use the default)");
-    test_expect_error("num.partitions: ~\n",
-                      "t.yaml:1:17: num.partitions: has no value (remove the key to use the default)");
+    test_expect_error(
+        "num.partitions:\n",
+        "t.yaml:1:16: num.partitions: has no value (remove the key to use the default)");
+    test_expect_error(
+        "num.partitions: ~\n",
+        "t.yaml:1:17: num.partitions: has no value (remove the key to use the default)");
     test_expect_error("log.dir: null\n",
                       "t.yaml:1:10: log.dir: has no value (remove the key to use the default)");
     /* A quoted empty string is a value, and an empty one for this key. */
