@@ -87,6 +87,77 @@ def test_metadata_named_missing_topic(start_broker, tmp_path):
             "nosuch", wire.UNKNOWN_TOPIC_OR_PARTITION, []), (version, md)
 
 
+def test_null_client_id_answered(broker):
+    """client_id is a nullable string: -1 is legal and must be answered."""
+    with wire.connect(broker.bootstrap) as s:
+        s.sendall(wire.request(wire.API_API_VERSIONS, 0, 21, client_id=None))
+        s.sendall(wire.request(wire.API_METADATA, 1, 22, wire.metadata_body(1), client_id=None))
+        av, md = read_responses(s, [(18, 0, 21), (3, 1, 22)])
+    assert wire.parse_api_versions(av, 0)["error"] == 0
+    assert wire.parse_metadata(md, 1)["controller_id"] == 1
+
+
+def test_unknown_tagged_fields_skipped(broker):
+    """Flexible versions: unknown tags in the request header and body are skipped, not refused."""
+    tag = wire.uvarint(1) + wire.uvarint(7) + wire.uvarint(3) + b"abc"  # one field, tag 7
+    hdr = wire.header(wire.API_METADATA, 12, 31, flexible=False) + tag
+    body = wire.metadata_body(12)[:-1] + tag  # replace the empty tag section at the end
+    av_hdr = wire.header(wire.API_API_VERSIONS, 3, 32, flexible=False) + tag
+    av_body = wire.compact_string("sluice-tests") + wire.compact_string("1.0") + tag
+    with wire.connect(broker.bootstrap) as s:
+        s.sendall(wire.frame(hdr + body) + wire.frame(av_hdr + av_body))
+        md, av = read_responses(s, [(3, 12, 31), (18, 3, 32)])
+    assert wire.parse_metadata(md, 12)["brokers"][0]["node_id"] == 1
+    assert wire.parse_api_versions(av, 3)["error"] == 0
+
+
+@pytest.mark.parametrize("name", ["bad name!", "", "-leading-dash"])
+def test_api_versions_invalid_software_name(broker, name):
+    """ApiVersions v3+ software names must match [a-zA-Z0-9](?:[a-zA-Z0-9-.]*[a-zA-Z0-9])?; Kafka
+    answers INVALID_REQUEST (42) in a v3 body and keeps the connection (librdkafka then retries
+    with v0)."""
+    body = wire.compact_string(name) + wire.compact_string("1.0") + wire.uvarint(0)
+    with wire.connect(broker.bootstrap) as s:
+        s.sendall(wire.request(wire.API_API_VERSIONS, 3, 41, body))
+        (av,) = read_responses(s, [(18, 3, 41)])
+        r = wire.parse_api_versions(av, 3)
+        assert r["error"] == 42, r
+        s.sendall(wire.api_versions_request(0, 42))
+        (av0,) = read_responses(s, [(18, 0, 42)])
+        assert wire.parse_api_versions(av0, 0)["error"] == 0
+
+
+def test_concurrent_clients(broker):
+    """16 clients at once, 50 round trips each, alternating ApiVersions and Metadata."""
+    import threading
+    errors = []
+
+    def client(n):
+        try:
+            with wire.connect(broker.bootstrap) as s:
+                for i in range(50):
+                    corr = n * 1000 + i
+                    if i % 2:
+                        s.sendall(wire.metadata_request(12, corr))
+                        got, body = wire.recv_response(s, 3, 12)
+                        assert wire.parse_metadata(body, 12)["brokers"][0]["port"] == broker.port
+                    else:
+                        s.sendall(wire.api_versions_request(i % 5, corr))
+                        got, body = wire.recv_response(s, 18, i % 5)
+                        assert wire.parse_api_versions(body, i % 5)["error"] == 0
+                    assert got == corr, (got, corr)
+        except Exception as e:
+            errors.append(f"client {n}: {e!r}")
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert not errors, errors
+
+
 # ---------------------------------------------------------------- lying or broken framing
 
 
@@ -252,6 +323,20 @@ def test_pipelined_api_versions_answered_in_order(broker):
         assert r["error"] == 0 and r["trailing"] == 0, (v, c, r)
 
 
+def test_pipelined_beyond_in_flight_limit(broker):
+    """400 requests in one write, more than a connection may have in flight: the broker must
+    pause reading, not drop or reorder anything."""
+    expected = []
+    for i in range(400):
+        expected.append((3, 12, i) if i % 3 == 0 else (18, i % 5, i))
+    data = b"".join(wire.metadata_request(v, c) if k == 3 else wire.api_versions_request(v, c)
+                    for k, v, c in expected)
+    with wire.connect(broker.bootstrap) as s:
+        s.sendall(data)
+        bodies = read_responses(s, expected, timeout=10.0)
+    assert len(bodies) == 400
+
+
 def test_kafka_python_probe_pattern(broker):
     """kafka-python's startup: ApiVersions v0 and Metadata v0 (topics [] = all) in one write."""
     data = wire.api_versions_request(0, 1, client_id="kafka-python-2.0.2") + \
@@ -350,3 +435,34 @@ def test_abuse_keeps_logs_and_memory_bounded(broker):
     assert rss_claims - rss0 < limit, f"RSS {rss0} -> {rss_claims} KiB with 50 open 96 MiB claims"
     assert rss1 - rss0 < limit, f"RSS {rss0} -> {rss1} KiB after the abuse"
     assert_still_serving(broker)
+
+
+def test_client_that_never_reads(broker):
+    """A client pipelines requests and never reads: once the socket buffers are full the broker
+    must stop reading from it (bounded memory: it may not queue responses without limit) and keep
+    serving others; once the client reads, every whole request is answered, in order."""
+    pid = broker.proc.pid
+    rss0 = wire.rss_kib(pid)
+    chunk = b"".join(wire.metadata_request(12, i) for i in range(1000))
+    sent, blocked = 0, False
+    with wire.connect(broker.bootstrap) as s:
+        s.settimeout(0.5)
+        deadline = time.monotonic() + 10.0
+        try:
+            while sent < 1_000_000 and time.monotonic() < deadline:
+                s.sendall(chunk)
+                sent += 1000
+        except socket.timeout:
+            blocked = True  # the broker stopped reading (a part of the last chunk may be sent)
+        rss_blocked = wire.rss_kib(pid)
+        t = time.monotonic()
+        wire.assert_still_serving(broker)
+        assert time.monotonic() - t < 2.0
+        assert rss_blocked - rss0 < 64 * 1024, f"RSS {rss0} -> {rss_blocked} KiB, {sent} requests"
+        assert blocked, f"{sent} requests ({sent * len(chunk) // 1000} bytes) and never pushed back"
+        # Read back the requests that certainly went out whole, in order.
+        for i in range(sent):
+            payload = wire.recv_frame(s, 10.0)
+            corr = struct.unpack(">i", payload[:4])[0]
+            assert corr == i % 1000, f"response {i} has correlation id {corr}"
+    wire.assert_still_serving(broker)

@@ -199,6 +199,36 @@ def test_sigterm_exits_zero_with_log_line(start_broker):
             s.close()
 
 
+def test_sigint_exits_zero(start_broker):
+    b = start_broker()
+    wire.assert_still_serving(b)
+    rc = b.stop(signal.SIGINT, timeout=10.0)
+    assert rc == 0, f"exit status {rc} after SIGINT:\n{b.log_text()}"
+
+
+@pytest.mark.parametrize("args", [[], ["serve"], ["serve", "--config"], ["bogus-command"]],
+                         ids=["no-args", "serve-no-config", "config-no-path", "unknown-command"])
+def test_usage_errors_exit_2(args):
+    p = run_sluice(*args)
+    assert p.returncode == 2, describe(p)
+    assert "usage" in (p.stderr + p.stdout).lower(), describe(p)
+
+
+def test_unknown_argument_exits_2(tmp_path):
+    path, _ = write_config(tmp_path)
+    p = run_sluice("serve", "--config", path, "--bogus")
+    assert p.returncode == 2, describe(p)
+    assert "--bogus" in p.stderr, describe(p)
+
+
+def test_config_docs():
+    p = run_sluice("config", "docs")
+    assert p.returncode == 0, describe(p)
+    for key in ("num.partitions", "log.segment.bytes", "socket.request.max.bytes",
+                "connections.max.idle.ms", "advertised.listeners"):
+        assert key in p.stdout, f"{key} missing from `sluice config docs`"
+
+
 def test_check_good_config(tmp_path):
     path, _ = write_config(tmp_path)
     p = run_sluice("serve", "--config", path, "--check")
