@@ -337,6 +337,33 @@ def test_pipelined_beyond_in_flight_limit(broker):
     assert len(bodies) == 400
 
 
+def test_large_frame_in_random_chunks(broker):
+    """A ~1 MiB Metadata request between two small ones, written in random-sized pieces (seeded),
+    so the frame boundaries fall anywhere: all three answered, in order."""
+    rng = random.Random(7)
+    names = [f"big-{i:05d}-" + "x" * 200 for i in range(5000)]
+    data = (wire.api_versions_request(0, 1) + wire.metadata_request(4, 2, topics=names)
+            + wire.api_versions_request(2, 3))
+    assert len(data) > 1 << 20
+    with wire.connect(broker.bootstrap) as s:
+        pos = 0
+        while pos < len(data):
+            n = rng.choice([1, 3, 7, rng.randint(1, 70000)])
+            s.sendall(data[pos:pos + n])
+            pos += n
+        av0, md, av2 = read_responses(s, [(18, 0, 1), (3, 4, 2), (18, 2, 3)], timeout=10.0)
+    m = wire.parse_metadata(md, 4)
+    assert sorted(t["name"] for t in m["topics"]) == names
+    assert wire.parse_api_versions(av2, 2)["error"] == 0
+
+
+def test_metadata_duplicate_topic_names(start_broker, tmp_path):
+    """Kafka collects the requested names into a set: a name asked twice is answered once."""
+    b = start_broker(config_text=no_autocreate(tmp_path))
+    md = wire.metadata(b.bootstrap, version=1, topics=["dup", "dup", "other"])
+    assert sorted(t["name"] for t in md["topics"]) == ["dup", "other"], md
+
+
 def test_kafka_python_probe_pattern(broker):
     """kafka-python's startup: ApiVersions v0 and Metadata v0 (topics [] = all) in one write."""
     data = wire.api_versions_request(0, 1, client_id="kafka-python-2.0.2") + \

@@ -74,7 +74,9 @@ def test_idle_connections_closed_after_max_idle(start_broker):
     t_silent = time.monotonic()
     spoke = wire.connect(b.bootstrap)
     active = wire.connect(b.bootstrap)
+    half = wire.connect(b.bootstrap)
     try:
+        half.sendall(wire.api_versions_request(0, 2)[:9])  # half a frame, then silence
         spoke.sendall(wire.api_versions_request(0, 1))
         assert wire.recv_response(spoke, 18, 0)[0] == 1
         time.sleep(0.5)
@@ -85,11 +87,11 @@ def test_idle_connections_closed_after_max_idle(start_broker):
             active.sendall(wire.api_versions_request(0, 100 + i))
             assert wire.recv_response(active, 18, 0, timeout=3.0)[0] == 100 + i
             time.sleep(0.3)
-        for name, s in (("silent", silent), ("spoke", spoke)):
+        for name, s in (("silent", silent), ("spoke", spoke), ("half-frame", half)):
             closed, got = wire.wait_closed(s, max(0.1, t_silent + 6.0 - time.monotonic()))
             assert closed and got == b"", f"{name} connection not closed 6s into a 1s idle limit"
     finally:
-        for s in (silent, spoke, active):
+        for s in (silent, spoke, active, half):
             s.close()
     wire.assert_still_serving(b)
 
