@@ -97,8 +97,9 @@ def normalize_metadata(body):
             out[f] = IGNORED
     out["Brokers"] = [{k: (IGNORED if k in ("NodeId", "Host", "Port") else v) for k, v in b.items()}
                       for b in body["Brokers"]]
-    out["Topics"] = [{k: (IGNORED if k == "TopicId" else v) for k, v in t.items()}
-                     for t in body["Topics"]]
+    # Kafka does not keep the request's topic order (it goes through a set): compare sorted.
+    topics = [{k: (IGNORED if k == "TopicId" else v) for k, v in t.items()} for t in body["Topics"]]
+    out["Topics"] = sorted(topics, key=lambda t: t["Name"] or "")
     return out
 
 
@@ -275,11 +276,39 @@ def test_metadata(sluice, kafka_ref, version, fields):
     # The comparison is only as good as what the reference said; pin that down too.
     requested = [t["Name"] for t in fields["Topics"] or []]
     if requested:
-        assert [t["Name"] for t in k["Topics"]] == requested
+        assert sorted(t["Name"] for t in k["Topics"]) == sorted(requested)
         assert all(t["ErrorCode"] == UNKNOWN_TOPIC_OR_PARTITION for t in k["Topics"])
         assert all(t["Partitions"] == [] for t in k["Topics"])
     else:
         assert k["Topics"] == []  # the reference has no topics
+
+
+INVALID_TOPIC_EXCEPTION = 17
+INVALID_NAMES = ["bad name!", "", ".", "..", "a" * 250, "tab\tname", "slash/name"]
+
+
+@pytest.mark.parametrize("version", [0, 1, 4, 9, 12])
+def test_metadata_invalid_topic_names(sluice, kafka_ref, version):
+    """Names Kafka rejects (empty, "." / "..", > 249 chars, characters outside [a-zA-Z0-9._-])."""
+    fields = {"Topics": [{"Name": n} for n in INVALID_NAMES]}
+    if version >= 4:
+        fields["AllowAutoTopicCreation"] = False
+    s, k = metadata_both(sluice, kafka_ref, version, fields)
+    assert sorted((t["Name"], t["ErrorCode"]) for t in k["Topics"]) == \
+        sorted((n, INVALID_TOPIC_EXCEPTION) for n in INVALID_NAMES)
+    assert normalize_metadata(s) == normalize_metadata(k)
+
+
+@pytest.mark.parametrize("version", [0, 4, 12])
+def test_metadata_duplicate_topic_names(sluice, kafka_ref, version):
+    """Kafka collects the requested names into a set: a name asked twice is answered once."""
+    fields = {"Topics": [{"Name": UNKNOWN_TOPIC}, {"Name": UNKNOWN_TOPIC}, {"Name": "dup-b"}]}
+    if version >= 4:
+        fields["AllowAutoTopicCreation"] = False
+    s, k = metadata_both(sluice, kafka_ref, version, fields)
+    assert sorted(t["Name"] for t in k["Topics"]) == sorted(["dup-b", UNKNOWN_TOPIC])
+    assert sorted(t["Name"] for t in s["Topics"]) == sorted(["dup-b", UNKNOWN_TOPIC])
+    assert normalize_metadata(s) == normalize_metadata(k)
 
 
 def test_metadata_reports_configured_node_id(sluice):
