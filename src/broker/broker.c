@@ -45,8 +45,11 @@ int sl_broker_create(uv_loop_t *loop, const sl_config_t *cfg, sl_broker_t **out)
         .idle_timeout_ms =
             cfg->connections_max_idle_ms > 0 ? (uint64_t)cfg->connections_max_idle_ms : 0,
         .conn_bytes_in_flight_max = SL_CONN_BYTES_IN_FLIGHT_MAX,
+        /* queued.max.request.bytes: -1 (Kafka's default) means no setting, not no bound */
         .server_bytes_in_flight_max =
-            SL_MAX((size_t)cfg->queued_max_request_bytes, SL_CONN_BYTES_IN_FLIGHT_MAX),
+            cfg->queued_max_request_bytes > 0
+                ? SL_MAX((size_t)cfg->queued_max_request_bytes, SL_CONN_BYTES_IN_FLIGHT_MAX)
+                : SL_BROKER_BYTES_IN_FLIGHT_MAX,
         .connections_max = SL_CONNECTIONS_MAX,
     };
     int rc = sl_server_create(loop, &limits, sl__dispatch_frame, broker, &broker->server);

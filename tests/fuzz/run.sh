@@ -6,7 +6,7 @@ build_dir=${1:?build dir}
 seconds=${2:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for bin in "$build_dir"/fuzz_*; do
+for bin in "$build_dir"/tests/fuzz/fuzz_*; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin"); target=${name#fuzz_}
     work=$(mktemp -d)

@@ -21,5 +21,6 @@ int main(void)
     failed += test_api_run() != 0;
     failed += test_codec_run() != 0;
     failed += test_fixtures_run() != 0;
+    failed += test_record_batch_run() != 0;
     return failed;
 }
