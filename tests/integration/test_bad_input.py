@@ -12,7 +12,7 @@ import time
 import pytest
 
 import wire
-from conftest import broker_config
+from conftest import SLUICE_BIN, broker_config
 
 CLOSE_TIMEOUT = 3.0
 
@@ -166,7 +166,7 @@ def test_size_prefix_over_limit_closes(broker, size):
     """Above socket.request.max.bytes (default 100 MiB): closed at once, nothing allocated."""
     rss0 = wire.rss_kib(broker.proc.pid)
     expect_closed_without_response(broker, struct.pack(">i", size) + b"\x00" * 64, f"size {size:#x}")
-    assert wire.rss_kib(broker.proc.pid) - rss0 < 16 * 1024
+    assert wire.rss_kib(broker.proc.pid) - rss0 < wire.rss_limit_kib(SLUICE_BIN, 16 * 1024)
     assert_still_serving(broker)
 
 
@@ -458,7 +458,7 @@ def test_abuse_keeps_logs_and_memory_bounded(broker):
             s.close()
     time.sleep(0.3)
     rss1 = wire.rss_kib(pid)
-    limit = 64 * 1024
+    limit = wire.rss_limit_kib(SLUICE_BIN)
     assert rss_claims - rss0 < limit, f"RSS {rss0} -> {rss_claims} KiB with 50 open 96 MiB claims"
     assert rss1 - rss0 < limit, f"RSS {rss0} -> {rss1} KiB after the abuse"
     assert_still_serving(broker)
@@ -485,7 +485,7 @@ def test_client_that_never_reads(broker):
         t = time.monotonic()
         wire.assert_still_serving(broker)
         assert time.monotonic() - t < 2.0
-        assert rss_blocked - rss0 < 64 * 1024, f"RSS {rss0} -> {rss_blocked} KiB, {sent} requests"
+        assert rss_blocked - rss0 < wire.rss_limit_kib(SLUICE_BIN), f"RSS {rss0} -> {rss_blocked} KiB, {sent} requests"
         assert blocked, f"{sent} requests ({sent * len(chunk) // 1000} bytes) and never pushed back"
         # Read back the requests that certainly went out whole, in order.
         for i in range(sent):

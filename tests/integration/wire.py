@@ -368,6 +368,22 @@ def metadata(addr, version=1, topics=None, corr=9, timeout=5.0, allow_auto=False
         return parse_metadata(body, version)
 
 
+_SANITIZED = {}
+
+
+def rss_limit_kib(binary, normal_kib=64 * 1024):
+    """The RSS growth a test allows: normal_kib, or 1 GiB for a sanitizer build, whose shadow memory
+    and free quarantine (256 MiB by default) make RSS say little about the broker's own memory."""
+    if binary not in _SANITIZED:
+        try:
+            with open(binary, "rb") as f:
+                data = f.read()
+                _SANITIZED[binary] = b"__asan_init" in data or b"AddressSanitizer" in data
+        except OSError:
+            _SANITIZED[binary] = False
+    return 1024 * 1024 if _SANITIZED[binary] else normal_kib
+
+
 def rss_kib(pid):
     """Resident set size of pid in KiB, from /proc/<pid>/status (VmRSS)."""
     with open(f"/proc/{pid}/status") as f:
