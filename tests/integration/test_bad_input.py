@@ -294,6 +294,47 @@ def test_random_bytes(start_broker, tmp_path):
     assert not hung, f"seed {seed}: frames neither answered nor closed: {hung}"
     assert_still_serving(b)
 
+    # Mutated valid requests (byte flips, cuts, inserts, lying lengths) on reused connections.
+    valid = [wire.api_versions_request(v, 0)[4:] for v in range(5)]
+    valid += [wire.metadata_request(v, 0, topics=t)[4:] for v in range(13) for t in (None, ["a", "bc"])]
+    answered = closed = 0
+    conn = None
+    try:
+        for i in range(3000):
+            p = bytearray(rng.choice(valid))
+            for _ in range(rng.randint(1, 3)):
+                op, j = rng.random(), rng.randrange(8, len(p)) if len(p) > 8 else len(p)
+                if op < 0.5 and j < len(p):
+                    p[j] = rng.randrange(256)
+                elif op < 0.7:
+                    del p[j:]
+                elif op < 0.85:
+                    p[j:j] = rng.randbytes(rng.randint(1, 8))
+                else:
+                    p[j:j + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x7f\xff\xff\xff", b"\x80\0\0\0"])
+            if len(p) < 8:
+                continue
+            struct.pack_into(">i", p, 4, i)  # a fresh correlation id
+            if conn is None:
+                conn = wire.connect(b.bootstrap)
+            try:
+                wire.send_all(conn, wire.frame(bytes(p)))
+                resp = wire.recv_frame(conn, CLOSE_TIMEOUT)
+            except wire.Closed:
+                closed += 1
+                conn.close()
+                conn = None
+                continue
+            except TimeoutError:
+                pytest.fail(f"seed {seed} mutation {i}: neither answered nor closed: {bytes(p).hex()}")
+            assert struct.unpack(">i", resp[:4])[0] == i, f"seed {seed} mutation {i}: wrong corr"
+            answered += 1
+    finally:
+        if conn is not None:
+            conn.close()
+    assert answered > 0 and closed > 0, (answered, closed)
+    assert_still_serving(b)
+
 
 # ---------------------------------------------------------------- framing that must work
 
