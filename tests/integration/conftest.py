@@ -98,8 +98,12 @@ def start_broker(tmp_path):
         return b
 
     yield start
+    crashed = []
     for b in started:
-        b.stop()
+        rc = b.stop()
+        if rc not in (0, -signal.SIGKILL) and not getattr(b, "expect_failure", False):
+            crashed.append((rc, b.log_text()[-3000:]))
+    assert not crashed, f"a broker did not exit cleanly: {crashed}"
 
 
 @pytest.fixture
