@@ -44,7 +44,8 @@
     X(CLOSED, -5006, "the handle is closing or closed")                                            \
     X(NOTFOUND, -5007, "not found")                                                                \
     X(EXISTS, -5008, "already exists")                                                             \
-    X(CORRUPT, -5009, "data on disk is corrupt")
+    X(CORRUPT, -5009, "data on disk is corrupt")                                                   \
+    X(NORESPONSE, -5010, "the request is answered by silence (acks=0)")
 
 enum sl_errno {
 #define SL__ERRNO_ENUM(name, value, text) SL_E##name = (value),

@@ -35,7 +35,16 @@ typedef struct sl_request {
     sl_request_header_t header;
     sl_arena_t arena;
     size_t listener_index;
+    void *response; /* in arena, initialised to the schema's defaults */
+    const struct sl_message_desc *response_desc;
+    /* Set by a handler that answers later (after disk or a wait); it then calls
+     * sl__request_finish exactly once. */
+    bool pending;
 } sl_request_t;
+
+/* Completes a pending request: status 0 encodes and sends req->response, SL_ENORESPONSE sends
+ * nothing, any other error closes the connection. Frees req. */
+void sl__request_finish(sl_request_t *req, int status);
 
 /* A handler fills response (already initialised to the schema defaults) from request. Returns 0
  * to send the response, or an error to close the connection (a request Kafka would refuse). */

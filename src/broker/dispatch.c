@@ -80,43 +80,75 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     const sl_api_info_t *info = sl_api_info(key);
     SL_ASSERT(info != NULL);
     void *request = sl_arena_alloc(&req->arena, info->request_struct_size);
-    void *response = sl_arena_alloc(&req->arena, info->response_struct_size);
-    if (request == NULL || response == NULL)
+    req->response = sl_arena_alloc(&req->arena, info->response_struct_size);
+    if (request == NULL || req->response == NULL)
         return -ENOMEM;
     int rc = sl_message_decode(info->request, body, &req->arena, version, request);
     if (rc != 0)
         return rc;
-    sl_message_init(info->response, response);
-    rc = h->handle(req, request, response);
-    if (rc != 0)
+    sl_message_init(info->response, req->response);
+    req->response_desc = info->response;
+    rc = h->handle(req, request, req->response);
+    if (rc != 0 || req->pending)
         return rc;
-    return respond(req, info->response, version, response);
+    return respond(req, info->response, version, req->response);
+}
+
+static void request_free(sl_request_t *req)
+{
+    sl_arena_deinit(&req->arena);
+    sl_free(req);
+}
+
+void sl__request_finish(sl_request_t *req, int status)
+{
+    SL_ASSERT(req->pending);
+    if (status == 0)
+        status = respond(req, req->response_desc, req->header.api_version, req->response);
+    if (status == SL_ENORESPONSE)
+        sl_frame_respond_none(req->frame);
+    else if (status != 0)
+        reject(req, "cannot answer request", status);
+    request_free(req);
 }
 
 void sl__dispatch_frame(sl_frame_t *frame, void *data)
 {
     sl_broker_t *broker = data;
-    sl_request_t req = {
-        .broker = broker, .frame = frame, .listener_index = sl_conn_listener_index(frame->conn)};
-    sl_arena_init(&req.arena, SL_REQUEST_ARENA_BYTES_MAX);
+    sl_request_t *req = sl_calloc(1, sizeof(*req));
+    if (req == NULL) {
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "broker", "out of memory peer=%s",
+                           sl_conn_peer(frame->conn));
+        sl_frame_close_connection(frame);
+        return;
+    }
+    req->broker = broker;
+    req->frame = frame;
+    req->listener_index = sl_conn_listener_index(frame->conn);
+    sl_arena_init(&req->arena, SL_REQUEST_ARENA_BYTES_MAX);
     sl_reader_t r;
     sl_reader_init(&r, frame->payload, frame->len);
-    int rc = sl_request_header_decode(&r, &req.header);
-    if (rc == SL_EUNSUPPORTED && req.header.api_key == SL_API_API_VERSIONS) {
+    int rc = sl_request_header_decode(&r, &req->header);
+    if (rc == SL_EUNSUPPORTED && req->header.api_key == SL_API_API_VERSIONS) {
         /* Newer than any schema we know: still answer, so the client can step down (KIP-511). */
-        rc = sl__api_versions_unsupported(&req);
+        rc = sl__api_versions_unsupported(req);
         if (rc != 0)
-            reject(&req, "cannot answer ApiVersions", rc);
+            reject(req, "cannot answer ApiVersions", rc);
     } else if (rc == SL_EUNSUPPORTED) {
-        reject(&req, "unknown api key or version", rc);
+        reject(req, "unknown api key or version", rc);
     } else if (rc != 0) {
-        reject(&req, "bad request header", rc);
+        reject(req, "bad request header", rc);
     } else {
-        rc = handle(&req, &r);
-        if (rc == SL_EUNSUPPORTED)
-            reject(&req, "api or version not served", rc);
+        rc = handle(req, &r);
+        if (req->pending && rc == 0)
+            return; /* the handler finishes it (sl__request_finish) */
+        SL_ASSERT(!req->pending);
+        if (rc == SL_ENORESPONSE)
+            sl_frame_respond_none(frame);
+        else if (rc == SL_EUNSUPPORTED)
+            reject(req, "api or version not served", rc);
         else if (rc != 0)
-            reject(&req, "cannot decode or answer request", rc);
+            reject(req, "cannot decode or answer request", rc);
     }
-    sl_arena_deinit(&req.arena);
+    request_free(req);
 }
