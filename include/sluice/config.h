@@ -58,6 +58,26 @@ typedef struct {
 
 typedef enum { SL_IO_BACKEND_AUTO, SL_IO_BACKEND_IO_URING, SL_IO_BACKEND_SYNC } sl_io_backend_t;
 
+/* storage.sync.policy: ack = a produce with acks=1/all is answered only after fdatasync; interval =
+ * Kafka's page-cache behaviour, flushed in the background per flush.messages / flush.ms. */
+typedef enum { SL_STORAGE_SYNC_ACK, SL_STORAGE_SYNC_INTERVAL } sl_storage_sync_policy_t;
+
+/* log.message.timestamp.type / message.timestamp.type, in valid_values order. */
+typedef enum {
+    SL_CONFIG_TIMESTAMP_CREATE_TIME,
+    SL_CONFIG_TIMESTAMP_LOG_APPEND_TIME
+} sl_timestamp_type_t;
+
+/* compression.type, in Kafka's valid_values order; PRODUCER keeps what the producer sent. */
+typedef enum {
+    SL_CONFIG_COMPRESSION_UNCOMPRESSED,
+    SL_CONFIG_COMPRESSION_ZSTD,
+    SL_CONFIG_COMPRESSION_LZ4,
+    SL_CONFIG_COMPRESSION_SNAPPY,
+    SL_CONFIG_COMPRESSION_GZIP,
+    SL_CONFIG_COMPRESSION_PRODUCER
+} sl_compression_config_t;
+
 /* Value types, numbered as Kafka's DescribeConfigs ConfigType so they go on the wire unchanged.
  * An "enum" key is a STRING with valid_values; a size is a LONG or INT in bytes. */
 typedef enum {
@@ -157,6 +177,17 @@ typedef struct sl_config {
     sl_io_backend_t storage_io_backend;
     sl_log_format_t log_format;
     sl_log_level_t log_level;
+    sl_storage_sync_policy_t storage_sync_policy;
+    sl_timestamp_type_t log_message_timestamp_type;
+    int64_t log_message_timestamp_before_max_ms;
+    int64_t log_message_timestamp_after_max_ms;
+    int32_t min_insync_replicas;
+    sl_compression_config_t compression_type;
+    char *inter_broker_protocol_version; /* owned; informational, read-only */
+    int64_t log_segment_delete_delay_ms;
+    bool unclean_leader_election_enable;
+    bool log_preallocate;
+    char *broker_rack; /* owned; NULL when unset (Kafka: null) */
     /* sl_config_source_t of each key, by table index. */
     uint8_t sources[SL_CONFIG_KEYS_MAX];
 } sl_config_t;
@@ -196,6 +227,89 @@ int sl_config_value_text(const sl_config_t *cfg, const sl_config_key_t *key, cha
 /* True when neither the file nor the environment set key. */
 bool sl_config_value_is_default(const sl_config_t *cfg, const sl_config_key_t *key);
 sl_config_source_t sl_config_value_source(const sl_config_t *cfg, const sl_config_key_t *key);
+
+/* The broker keys that stand for one setting, in Kafka's precedence order (log.retention.ms,
+ * log.retention.minutes, log.retention.hours; log.roll.ms, log.roll.hours): writes up to max names
+ * (the one given is always among them) and returns how many there are; a key without synonyms is
+ * its own chain of one. DescribeConfigs reports synonyms from this chain. */
+size_t sl_config_key_synonyms(const char *name, const char **out, size_t max);
+
+/* ---- topic-level configuration (src/config/topic_config.c) ----
+ * Kafka 3.9's topic configs: what CreateTopics may set per topic, what DescribeConfigs reports for
+ * a topic, and what the log of each partition needs. A topic without an override takes its value
+ * from a broker key, its "synonym" (retention.ms <- log.retention.ms, ...). */
+
+/* A synonym chain holds at most this many names. */
+#define SL_CONFIG_SYNONYMS_MAX 3
+/* The longest text of any topic config value Sluice prints (numbers, enums, short lists). */
+#define SL_TOPIC_CONFIG_VALUE_BYTES_MAX 256
+/* Rows the topic config table may hold. */
+#define SL_TOPIC_CONFIG_KEYS_MAX 64
+
+typedef struct sl_topic_config_key {
+    const char *name;
+    sl_config_type_t type;
+    /* Kafka's default when the broker synonym is not a Sluice key (or there is none). */
+    const char *default_text;
+    /* Inclusive bounds of INT and LONG keys (DOUBLE keys: min and max as whole numbers). */
+    int64_t min, max;
+    /* NULL-terminated accepted values (STRING enums and each item of a LIST); NULL = any. */
+    const char *const *valid_values;
+    /* The broker key the default comes from; NULL for keys without one. */
+    const char *broker_synonym;
+    sl_config_importance_t importance;
+    const char *doc;
+} sl_topic_config_key_t;
+
+size_t sl_topic_config_key_count(void);
+/* Returns NULL when index >= sl_topic_config_key_count(). */
+const sl_topic_config_key_t *sl_topic_config_key_at(size_t index);
+/* Returns NULL when no topic config has that exact name. */
+const sl_topic_config_key_t *sl_topic_config_key_find(const char *name);
+
+/* Checks one override as Kafka's CreateTopics/AlterConfigs would. Returns 0; SL_ENOTFOUND for an
+ * unknown name (err: "Unknown topic config name: x"); SL_ECONFIG for a bad value (err, Kafka's
+ * text: "Invalid value abc for configuration retention.ms: Not a number of type LONG"). err may be
+ * NULL when err_len is 0. */
+int sl_topic_config_validate(const char *name, const char *value, char *err, size_t err_len);
+
+/* The value a topic without an override has for key, derived from the broker configuration, and
+ * where it came from (SL_CONFIG_SOURCE_DEFAULT, or FILE/ENV when a broker key of the synonym chain
+ * was set). Returns 0 or SL_ELIMIT when out_len is too small (SL_TOPIC_CONFIG_VALUE_BYTES_MAX is
+ * always enough). source may be NULL. */
+int sl_topic_config_default(const sl_config_t *broker, const sl_topic_config_key_t *key, char *out,
+                            size_t out_len, sl_config_source_t *source);
+
+/* What a partition log and the produce path need of a topic's effective configuration. The log
+ * module has its own config struct; the broker converts (config must not depend on log). */
+typedef struct sl_topic_log_settings {
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t retention_ms;    /* -1 = unlimited */
+    int64_t retention_bytes; /* -1 = unlimited */
+    int32_t index_interval_bytes;
+    int32_t segment_index_bytes;
+    int32_t max_message_bytes;
+    int32_t min_insync_replicas;
+    int64_t flush_messages; /* INT64_MAX = never by count */
+    int64_t flush_ms;       /* INT64_MAX = never by time */
+    int64_t file_delete_delay_ms;
+    int64_t message_timestamp_before_max_ms;
+    int64_t message_timestamp_after_max_ms;
+    bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    bool sync_on_ack;     /* storage.sync.policy=ack (broker-wide) */
+    bool preallocate;
+    bool cleanup_delete;  /* cleanup.policy contains delete */
+    bool cleanup_compact; /* cleanup.policy contains compact */
+    sl_compression_config_t compression_type;
+} sl_topic_log_settings_t;
+
+/* Fills out from the broker defaults, then applies the overrides names[i]=values[i] (borrowed,
+ * count of them). Overrides are expected to have passed sl_topic_config_validate; one that does
+ * not (or a key with no field here) is ignored. */
+void sl_topic_config_effective(const sl_config_t *broker, const char *const *names,
+                               const char *const *values, size_t count,
+                               sl_topic_log_settings_t *out);
 
 /* Names used in messages and docs. */
 const char *sl_security_protocol_name(sl_security_protocol_t protocol);

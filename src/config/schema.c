@@ -15,6 +15,10 @@ static const char *const io_backend_values[] = {"auto", "io_uring", "sync", NULL
 static const char *const log_format_values[] = {"text", "json", NULL};
 static const char *const log_level_values[] = {"debug", "info", "warn", "error", NULL};
 static const char *const cleanup_policy_values[] = {"compact", "delete", NULL};
+static const char *const sync_policy_values[] = {"ack", "interval", NULL};
+static const char *const timestamp_type_values[] = {"CreateTime", "LogAppendTime", NULL};
+static const char *const compression_values[] = {"uncompressed", "zstd",     "lz4", "snappy",
+                                                 "gzip",         "producer", NULL};
 
 #define OFF(field) .offset = offsetof(sl_config_t, field)
 #define LIST_OFF(field) OFF(field), .count_offset = offsetof(sl_config_t, field##_count)
@@ -138,7 +142,7 @@ const sl_config_key_t sl__config_keys[] = {
      INT_KEY(1, I32_MAX),
      .default_text = "168",
      OFF(log_roll_hours),
-     CLUSTER,
+     RO, /* Kafka: only the .ms key is dynamic */
      HIGH,
      .doc = "Like log.roll.ms, in hours; log.roll.ms wins when both are set."},
     {.name = "log.retention.ms",
@@ -153,7 +157,7 @@ const sl_config_key_t sl__config_keys[] = {
      INT_KEY(-1, I32_MAX),
      .default_text = NULL,
      OFF(log_retention_minutes),
-     CLUSTER,
+     RO, /* Kafka: only the .ms key is dynamic */
      HIGH,
      .doc = "Retention in minutes, used when log.retention.ms is not set; wins over "
             "log.retention.hours."},
@@ -161,7 +165,7 @@ const sl_config_key_t sl__config_keys[] = {
      INT_KEY(-1, I32_MAX),
      .default_text = "168",
      OFF(log_retention_hours),
-     CLUSTER,
+     RO, /* Kafka: only the .ms key is dynamic */
      HIGH,
      .doc = "Retention in hours, used when neither log.retention.ms nor log.retention.minutes is "
             "set."},
@@ -321,6 +325,99 @@ const sl_config_key_t sl__config_keys[] = {
      LOW,
      .doc = "Sluice only. The least severe broker log line written: debug, info, warn or "
             "error."},
+    {.name = "storage.sync.policy",
+     ENUM_KEY(sync_policy_values),
+     .default_text = "ack",
+     OFF(storage_sync_policy),
+     RO,
+     HIGH,
+     .doc = "Sluice only. ack: a produce with acks=1 or acks=all is answered only after its "
+            "records are on disk (fdatasync), so an acknowledged write survives a power cut even "
+            "on a single broker. interval: Kafka's behaviour, where writes sit in the page cache "
+            "and are flushed in the background per log.flush.interval.messages and "
+            "log.flush.interval.ms (flush.messages and flush.ms per topic)."},
+    {.name = "log.message.timestamp.type",
+     ENUM_KEY(timestamp_type_values),
+     .default_text = "CreateTime",
+     OFF(log_message_timestamp_type),
+     CLUSTER,
+     MEDIUM,
+     .doc = "Which timestamp a record keeps: CreateTime (the producer's) or LogAppendTime (the "
+            "broker's clock when the batch is appended). Default of message.timestamp.type."},
+    {.name = "log.message.timestamp.before.max.ms",
+     LONG_KEY(0, I64_MAX),
+     .default_text = "9223372036854775807",
+     OFF(log_message_timestamp_before_max_ms),
+     CLUSTER,
+     MEDIUM,
+     .doc = "With CreateTime, a batch whose timestamp is further than this in the past is "
+            "refused. Default of message.timestamp.before.max.ms."},
+    {.name = "log.message.timestamp.after.max.ms",
+     LONG_KEY(0, I64_MAX),
+     .default_text = "9223372036854775807",
+     OFF(log_message_timestamp_after_max_ms),
+     CLUSTER,
+     MEDIUM,
+     .doc = "With CreateTime, a batch whose timestamp is further than this in the future is "
+            "refused. Kafka 3.9's default (no limit); Kafka 4.0 lowered it to 3600000. Default of "
+            "message.timestamp.after.max.ms."},
+    {.name = "min.insync.replicas",
+     INT_KEY(1, I32_MAX),
+     .default_text = "1",
+     OFF(min_insync_replicas),
+     CLUSTER,
+     HIGH,
+     .doc = "Replicas that must have a batch before a produce with acks=all succeeds. Default of "
+            "the topic config min.insync.replicas."},
+    {.name = "compression.type",
+     ENUM_KEY(compression_values),
+     .default_text = "producer",
+     OFF(compression_type),
+     CLUSTER,
+     HIGH,
+     .doc = "Compression of stored batches: producer keeps what the producer sent; the others "
+            "name a codec. Default of the topic config compression.type."},
+    {.name = "inter.broker.protocol.version",
+     .type = SL_CONFIG_TYPE_STRING,
+     .storage = SL_CFG_STORE_STR,
+     .default_text = "3.9-IV0",
+     OFF(inter_broker_protocol_version),
+     RO,
+     MEDIUM,
+     .doc = "The Kafka protocol level Sluice speaks to clients and tools, reported for tools "
+            "that read it (Kafka UI). Informational: Sluice does not change behaviour by it."},
+    {.name = "log.segment.delete.delay.ms",
+     LONG_KEY(0, I64_MAX),
+     .default_text = "60000",
+     OFF(log_segment_delete_delay_ms),
+     CLUSTER,
+     HIGH,
+     .doc = "How long a segment removed by retention stays on disk (renamed .deleted) before its "
+            "files are deleted. Default of file.delete.delay.ms."},
+    {.name = "unclean.leader.election.enable",
+     BOOL_KEY,
+     .default_text = "false",
+     OFF(unclean_leader_election_enable),
+     CLUSTER,
+     HIGH,
+     .doc = "Whether a replica outside the in-sync set may become leader, at the cost of losing "
+            "acknowledged data. Default of the topic config of the same name."},
+    {.name = "log.preallocate",
+     BOOL_KEY,
+     .default_text = "false",
+     OFF(log_preallocate),
+     CLUSTER,
+     MEDIUM,
+     .doc = "Allocate a new segment's full size on disk when it is created. Default of the topic "
+            "config preallocate."},
+    {.name = "broker.rack",
+     .type = SL_CONFIG_TYPE_STRING,
+     .storage = SL_CFG_STORE_STR,
+     .default_text = NULL,
+     OFF(broker_rack),
+     RO,
+     MEDIUM,
+     .doc = "The rack (or zone) of this broker, reported in Metadata. Unset means no rack."},
 };
 
 const size_t sl__config_keys_count = SL_ARRAY_LEN(sl__config_keys);
@@ -329,6 +426,9 @@ _Static_assert(SL_ARRAY_LEN(sl__config_keys) <= SL_CONFIG_KEYS_MAX,
 _Static_assert(sizeof(sl_io_backend_t) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sl_log_format_t) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sl_log_level_t) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sl_storage_sync_policy_t) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sl_timestamp_type_t) == sizeof(int), "enum keys are stored as int");
+_Static_assert(sizeof(sl_compression_config_t) == sizeof(int), "enum keys are stored as int");
 
 size_t sl_config_key_count(void)
 {

@@ -25,9 +25,9 @@ static void test_kafka_known(void **state)
                            "sasl.enabled.mechanisms",
                            "listener.name.internal.sasl.enabled.mechanisms",
                            "remote.log.storage.system.enable",
-                           "min.insync.replicas",
-                           "unclean.leader.election.enable",
-                           "compression.type"};
+                           "auto.leader.rebalance.enable",
+                           "log.cleaner.dedupe.buffer.size",
+                           "background.threads"};
     for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
         assert_true(sl__config_kafka_key_known(known[i]));
     assert_false(sl__config_kafka_key_known("ssl."));
