@@ -242,7 +242,13 @@ class Gen:
         )
         parts = ["/* ==== %s ==== */" % what]
         for s in self.ordered_structs(m):
+            sn = self.names[(m.name, s)]
             parts.append(self.struct_decl(m, self.struct_type(m, s), m.structs[s].fields, "%s.%s" % (m.name, s)))
+            parts.append("extern const sl_message_desc_t sl_%s_desc;" % sn)
+            parts.append(
+                "static inline void sl_%(n)s_init(sl_%(n)s_t *m)\n{\n    sl_message_init(&sl_%(n)s_desc, m);\n}\n"
+                % {"n": sn}
+            )
         t = "sl_%s_t" % cn
         parts.append(self.struct_decl(m, t, m.fields, m.name))
         parts.append("extern const sl_message_desc_t sl_%s_desc;" % cn)
@@ -286,7 +292,7 @@ class Gen:
         elif "SL_FIELD_F_PRESENT" in flags:
             items.append(".aux_offset = (uint32_t)offsetof(%s, %s_present)" % (ctype, mn))
         if f.is_struct:
-            items.append(".nested = &%s_desc" % self.names[(m.name, f.elem)])
+            items.append(".nested = &sl_%s_desc" % self.names[(m.name, f.elem)])
         elif not f.is_array:
             d = f.default
             if f.elem == "bool" and d:
@@ -317,8 +323,10 @@ class Gen:
             lines.append(
                 "static const uint8_t %s_tag_order[] = {%s};" % (cname, ", ".join(str(i) for _, i in tagged))
             )
-        storage = "const" if is_top else "static const"
-        name = "sl_%s_desc" % cname if is_top else "%s_desc" % cname
+        # Nested descriptors are exported too, so handlers can initialise a nested struct to its
+        # schema defaults (sl_<struct>_init) before filling it.
+        storage = "const"
+        name = "sl_%s_desc" % cname
         lines.append(
             "%s sl_message_desc_t %s = {.name = %s, .fields = %s, .tag_order = %s, "
             ".struct_size = (uint32_t)sizeof(%s), .field_count = %d, .tag_count = %d, .api_key = %d, "

@@ -302,6 +302,12 @@ typedef struct sl_add_partitions_to_txn_topic {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_add_partitions_to_txn_topic_t;
+extern const sl_message_desc_t sl_add_partitions_to_txn_topic_desc;
+static inline void sl_add_partitions_to_txn_topic_init(sl_add_partitions_to_txn_topic_t *m)
+{
+    sl_message_init(&sl_add_partitions_to_txn_topic_desc, m);
+}
+
 /* AddPartitionsToTxnRequest.AddPartitionsToTxnTransaction */
 typedef struct sl_add_partitions_to_txn_transaction {
     sl_slice_t transactional_id; /* v4+ */
@@ -311,6 +317,12 @@ typedef struct sl_add_partitions_to_txn_transaction {
     sl_add_partitions_to_txn_topic_t *topics; /* v4+ */
     int32_t topics_count; /* -1: null */
 } sl_add_partitions_to_txn_transaction_t;
+extern const sl_message_desc_t sl_add_partitions_to_txn_transaction_desc;
+static inline void sl_add_partitions_to_txn_transaction_init(sl_add_partitions_to_txn_transaction_t *m)
+{
+    sl_message_init(&sl_add_partitions_to_txn_transaction_desc, m);
+}
+
 /* AddPartitionsToTxnRequest */
 typedef struct sl_add_partitions_to_txn_request {
     sl_add_partitions_to_txn_transaction_t *transactions; /* v4+ */
@@ -345,18 +357,36 @@ typedef struct sl_add_partitions_to_txn_partition_result {
     int32_t partition_index; /* v0+ */
     int16_t partition_error_code; /* v0+ */
 } sl_add_partitions_to_txn_partition_result_t;
+extern const sl_message_desc_t sl_add_partitions_to_txn_partition_result_desc;
+static inline void sl_add_partitions_to_txn_partition_result_init(sl_add_partitions_to_txn_partition_result_t *m)
+{
+    sl_message_init(&sl_add_partitions_to_txn_partition_result_desc, m);
+}
+
 /* AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult */
 typedef struct sl_add_partitions_to_txn_topic_result {
     sl_slice_t name; /* v0+ */
     sl_add_partitions_to_txn_partition_result_t *results_by_partition; /* v0+ */
     int32_t results_by_partition_count; /* -1: null */
 } sl_add_partitions_to_txn_topic_result_t;
+extern const sl_message_desc_t sl_add_partitions_to_txn_topic_result_desc;
+static inline void sl_add_partitions_to_txn_topic_result_init(sl_add_partitions_to_txn_topic_result_t *m)
+{
+    sl_message_init(&sl_add_partitions_to_txn_topic_result_desc, m);
+}
+
 /* AddPartitionsToTxnResponse.AddPartitionsToTxnResult */
 typedef struct sl_add_partitions_to_txn_result {
     sl_slice_t transactional_id; /* v4+ */
     sl_add_partitions_to_txn_topic_result_t *topic_results; /* v4+ */
     int32_t topic_results_count; /* -1: null */
 } sl_add_partitions_to_txn_result_t;
+extern const sl_message_desc_t sl_add_partitions_to_txn_result_desc;
+static inline void sl_add_partitions_to_txn_result_init(sl_add_partitions_to_txn_result_t *m)
+{
+    sl_message_init(&sl_add_partitions_to_txn_result_desc, m);
+}
+
 /* AddPartitionsToTxnResponse */
 typedef struct sl_add_partitions_to_txn_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -391,6 +421,12 @@ typedef struct sl_add_raft_voter_request_listener {
     sl_slice_t host; /* v0+ */
     uint16_t port; /* v0+ */
 } sl_add_raft_voter_request_listener_t;
+extern const sl_message_desc_t sl_add_raft_voter_request_listener_desc;
+static inline void sl_add_raft_voter_request_listener_init(sl_add_raft_voter_request_listener_t *m)
+{
+    sl_message_init(&sl_add_raft_voter_request_listener_desc, m);
+}
+
 /* AddRaftVoterRequest */
 typedef struct sl_add_raft_voter_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+ */
@@ -499,12 +535,24 @@ typedef struct sl_alter_client_quotas_request_entity_data {
     sl_slice_t entity_type; /* v0+ */
     sl_slice_t entity_name; /* v0+, nullable 0+ */
 } sl_alter_client_quotas_request_entity_data_t;
+extern const sl_message_desc_t sl_alter_client_quotas_request_entity_data_desc;
+static inline void sl_alter_client_quotas_request_entity_data_init(sl_alter_client_quotas_request_entity_data_t *m)
+{
+    sl_message_init(&sl_alter_client_quotas_request_entity_data_desc, m);
+}
+
 /* AlterClientQuotasRequest.OpData */
 typedef struct sl_op_data {
     sl_slice_t key; /* v0+ */
     double value; /* v0+ */
     bool remove; /* v0+ */
 } sl_op_data_t;
+extern const sl_message_desc_t sl_op_data_desc;
+static inline void sl_op_data_init(sl_op_data_t *m)
+{
+    sl_message_init(&sl_op_data_desc, m);
+}
+
 /* AlterClientQuotasRequest.EntryData */
 typedef struct sl_alter_client_quotas_request_entry_data {
     sl_alter_client_quotas_request_entity_data_t *entity; /* v0+ */
@@ -512,6 +560,12 @@ typedef struct sl_alter_client_quotas_request_entry_data {
     sl_op_data_t *ops; /* v0+ */
     int32_t ops_count; /* -1: null */
 } sl_alter_client_quotas_request_entry_data_t;
+extern const sl_message_desc_t sl_alter_client_quotas_request_entry_data_desc;
+static inline void sl_alter_client_quotas_request_entry_data_init(sl_alter_client_quotas_request_entry_data_t *m)
+{
+    sl_message_init(&sl_alter_client_quotas_request_entry_data_desc, m);
+}
+
 /* AlterClientQuotasRequest */
 typedef struct sl_alter_client_quotas_request {
     sl_alter_client_quotas_request_entry_data_t *entries; /* v0+ */
@@ -542,6 +596,12 @@ typedef struct sl_alter_client_quotas_response_entity_data {
     sl_slice_t entity_type; /* v0+ */
     sl_slice_t entity_name; /* v0+, nullable 0+ */
 } sl_alter_client_quotas_response_entity_data_t;
+extern const sl_message_desc_t sl_alter_client_quotas_response_entity_data_desc;
+static inline void sl_alter_client_quotas_response_entity_data_init(sl_alter_client_quotas_response_entity_data_t *m)
+{
+    sl_message_init(&sl_alter_client_quotas_response_entity_data_desc, m);
+}
+
 /* AlterClientQuotasResponse.EntryData */
 typedef struct sl_alter_client_quotas_response_entry_data {
     int16_t error_code; /* v0+ */
@@ -549,6 +609,12 @@ typedef struct sl_alter_client_quotas_response_entry_data {
     sl_alter_client_quotas_response_entity_data_t *entity; /* v0+ */
     int32_t entity_count; /* -1: null */
 } sl_alter_client_quotas_response_entry_data_t;
+extern const sl_message_desc_t sl_alter_client_quotas_response_entry_data_desc;
+static inline void sl_alter_client_quotas_response_entry_data_init(sl_alter_client_quotas_response_entry_data_t *m)
+{
+    sl_message_init(&sl_alter_client_quotas_response_entry_data_desc, m);
+}
+
 /* AlterClientQuotasResponse */
 typedef struct sl_alter_client_quotas_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -579,6 +645,12 @@ typedef struct sl_alter_configs_request_alterable_config {
     sl_slice_t name; /* v0+ */
     sl_slice_t value; /* v0+, nullable 0+ */
 } sl_alter_configs_request_alterable_config_t;
+extern const sl_message_desc_t sl_alter_configs_request_alterable_config_desc;
+static inline void sl_alter_configs_request_alterable_config_init(sl_alter_configs_request_alterable_config_t *m)
+{
+    sl_message_init(&sl_alter_configs_request_alterable_config_desc, m);
+}
+
 /* AlterConfigsRequest.AlterConfigsResource */
 typedef struct sl_alter_configs_request_alter_configs_resource {
     int8_t resource_type; /* v0+ */
@@ -586,6 +658,12 @@ typedef struct sl_alter_configs_request_alter_configs_resource {
     sl_alter_configs_request_alterable_config_t *configs; /* v0+ */
     int32_t configs_count; /* -1: null */
 } sl_alter_configs_request_alter_configs_resource_t;
+extern const sl_message_desc_t sl_alter_configs_request_alter_configs_resource_desc;
+static inline void sl_alter_configs_request_alter_configs_resource_init(sl_alter_configs_request_alter_configs_resource_t *m)
+{
+    sl_message_init(&sl_alter_configs_request_alter_configs_resource_desc, m);
+}
+
 /* AlterConfigsRequest */
 typedef struct sl_alter_configs_request {
     sl_alter_configs_request_alter_configs_resource_t *resources; /* v0+ */
@@ -618,6 +696,12 @@ typedef struct sl_alter_configs_response_alter_configs_resource_response {
     int8_t resource_type; /* v0+ */
     sl_slice_t resource_name; /* v0+ */
 } sl_alter_configs_response_alter_configs_resource_response_t;
+extern const sl_message_desc_t sl_alter_configs_response_alter_configs_resource_response_desc;
+static inline void sl_alter_configs_response_alter_configs_resource_response_init(sl_alter_configs_response_alter_configs_resource_response_t *m)
+{
+    sl_message_init(&sl_alter_configs_response_alter_configs_resource_response_desc, m);
+}
+
 /* AlterConfigsResponse */
 typedef struct sl_alter_configs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -649,12 +733,24 @@ typedef struct sl_reassignable_partition {
     int32_t *replicas; /* v0+, nullable 0+, default null */
     int32_t replicas_count; /* -1: null */
 } sl_reassignable_partition_t;
+extern const sl_message_desc_t sl_reassignable_partition_desc;
+static inline void sl_reassignable_partition_init(sl_reassignable_partition_t *m)
+{
+    sl_message_init(&sl_reassignable_partition_desc, m);
+}
+
 /* AlterPartitionReassignmentsRequest.ReassignableTopic */
 typedef struct sl_reassignable_topic {
     sl_slice_t name; /* v0+ */
     sl_reassignable_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_reassignable_topic_t;
+extern const sl_message_desc_t sl_reassignable_topic_desc;
+static inline void sl_reassignable_topic_init(sl_reassignable_topic_t *m)
+{
+    sl_message_init(&sl_reassignable_topic_desc, m);
+}
+
 /* AlterPartitionReassignmentsRequest */
 typedef struct sl_alter_partition_reassignments_request {
     int32_t timeout_ms; /* v0+, default 60000 */
@@ -686,12 +782,24 @@ typedef struct sl_reassignable_partition_response {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+ */
 } sl_reassignable_partition_response_t;
+extern const sl_message_desc_t sl_reassignable_partition_response_desc;
+static inline void sl_reassignable_partition_response_init(sl_reassignable_partition_response_t *m)
+{
+    sl_message_init(&sl_reassignable_partition_response_desc, m);
+}
+
 /* AlterPartitionReassignmentsResponse.ReassignableTopicResponse */
 typedef struct sl_reassignable_topic_response {
     sl_slice_t name; /* v0+ */
     sl_reassignable_partition_response_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_reassignable_topic_response_t;
+extern const sl_message_desc_t sl_reassignable_topic_response_desc;
+static inline void sl_reassignable_topic_response_init(sl_reassignable_topic_response_t *m)
+{
+    sl_message_init(&sl_reassignable_topic_response_desc, m);
+}
+
 /* AlterPartitionReassignmentsResponse */
 typedef struct sl_alter_partition_reassignments_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -724,6 +832,12 @@ typedef struct sl_alter_partition_request_broker_state {
     int32_t broker_id; /* v3+ */
     int64_t broker_epoch; /* v3+, default -1 */
 } sl_alter_partition_request_broker_state_t;
+extern const sl_message_desc_t sl_alter_partition_request_broker_state_desc;
+static inline void sl_alter_partition_request_broker_state_init(sl_alter_partition_request_broker_state_t *m)
+{
+    sl_message_init(&sl_alter_partition_request_broker_state_desc, m);
+}
+
 /* AlterPartitionRequest.PartitionData */
 typedef struct sl_alter_partition_request_partition_data {
     int32_t partition_index; /* v0+ */
@@ -735,6 +849,12 @@ typedef struct sl_alter_partition_request_partition_data {
     int8_t leader_recovery_state; /* v1+, default 0 */
     int32_t partition_epoch; /* v0+ */
 } sl_alter_partition_request_partition_data_t;
+extern const sl_message_desc_t sl_alter_partition_request_partition_data_desc;
+static inline void sl_alter_partition_request_partition_data_init(sl_alter_partition_request_partition_data_t *m)
+{
+    sl_message_init(&sl_alter_partition_request_partition_data_desc, m);
+}
+
 /* AlterPartitionRequest.TopicData */
 typedef struct sl_alter_partition_request_topic_data {
     sl_slice_t topic_name; /* v0-1 */
@@ -742,6 +862,12 @@ typedef struct sl_alter_partition_request_topic_data {
     sl_alter_partition_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_alter_partition_request_topic_data_t;
+extern const sl_message_desc_t sl_alter_partition_request_topic_data_desc;
+static inline void sl_alter_partition_request_topic_data_init(sl_alter_partition_request_topic_data_t *m)
+{
+    sl_message_init(&sl_alter_partition_request_topic_data_desc, m);
+}
+
 /* AlterPartitionRequest */
 typedef struct sl_alter_partition_request {
     int32_t broker_id; /* v0+ */
@@ -779,6 +905,12 @@ typedef struct sl_alter_partition_response_partition_data {
     int8_t leader_recovery_state; /* v1+, default 0 */
     int32_t partition_epoch; /* v0+ */
 } sl_alter_partition_response_partition_data_t;
+extern const sl_message_desc_t sl_alter_partition_response_partition_data_desc;
+static inline void sl_alter_partition_response_partition_data_init(sl_alter_partition_response_partition_data_t *m)
+{
+    sl_message_init(&sl_alter_partition_response_partition_data_desc, m);
+}
+
 /* AlterPartitionResponse.TopicData */
 typedef struct sl_alter_partition_response_topic_data {
     sl_slice_t topic_name; /* v0-1 */
@@ -786,6 +918,12 @@ typedef struct sl_alter_partition_response_topic_data {
     sl_alter_partition_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_alter_partition_response_topic_data_t;
+extern const sl_message_desc_t sl_alter_partition_response_topic_data_desc;
+static inline void sl_alter_partition_response_topic_data_init(sl_alter_partition_response_topic_data_t *m)
+{
+    sl_message_init(&sl_alter_partition_response_topic_data_desc, m);
+}
+
 /* AlterPartitionResponse */
 typedef struct sl_alter_partition_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -818,12 +956,24 @@ typedef struct sl_alter_replica_log_dir_topic {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_alter_replica_log_dir_topic_t;
+extern const sl_message_desc_t sl_alter_replica_log_dir_topic_desc;
+static inline void sl_alter_replica_log_dir_topic_init(sl_alter_replica_log_dir_topic_t *m)
+{
+    sl_message_init(&sl_alter_replica_log_dir_topic_desc, m);
+}
+
 /* AlterReplicaLogDirsRequest.AlterReplicaLogDir */
 typedef struct sl_alter_replica_log_dir {
     sl_slice_t path; /* v0+ */
     sl_alter_replica_log_dir_topic_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
 } sl_alter_replica_log_dir_t;
+extern const sl_message_desc_t sl_alter_replica_log_dir_desc;
+static inline void sl_alter_replica_log_dir_init(sl_alter_replica_log_dir_t *m)
+{
+    sl_message_init(&sl_alter_replica_log_dir_desc, m);
+}
+
 /* AlterReplicaLogDirsRequest */
 typedef struct sl_alter_replica_log_dirs_request {
     sl_alter_replica_log_dir_t *dirs; /* v0+ */
@@ -853,12 +1003,24 @@ typedef struct sl_alter_replica_log_dir_partition_result {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_alter_replica_log_dir_partition_result_t;
+extern const sl_message_desc_t sl_alter_replica_log_dir_partition_result_desc;
+static inline void sl_alter_replica_log_dir_partition_result_init(sl_alter_replica_log_dir_partition_result_t *m)
+{
+    sl_message_init(&sl_alter_replica_log_dir_partition_result_desc, m);
+}
+
 /* AlterReplicaLogDirsResponse.AlterReplicaLogDirTopicResult */
 typedef struct sl_alter_replica_log_dir_topic_result {
     sl_slice_t topic_name; /* v0+ */
     sl_alter_replica_log_dir_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_alter_replica_log_dir_topic_result_t;
+extern const sl_message_desc_t sl_alter_replica_log_dir_topic_result_desc;
+static inline void sl_alter_replica_log_dir_topic_result_init(sl_alter_replica_log_dir_topic_result_t *m)
+{
+    sl_message_init(&sl_alter_replica_log_dir_topic_result_desc, m);
+}
+
 /* AlterReplicaLogDirsResponse */
 typedef struct sl_alter_replica_log_dirs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -889,6 +1051,12 @@ typedef struct sl_scram_credential_deletion {
     sl_slice_t name; /* v0+ */
     int8_t mechanism; /* v0+ */
 } sl_scram_credential_deletion_t;
+extern const sl_message_desc_t sl_scram_credential_deletion_desc;
+static inline void sl_scram_credential_deletion_init(sl_scram_credential_deletion_t *m)
+{
+    sl_message_init(&sl_scram_credential_deletion_desc, m);
+}
+
 /* AlterUserScramCredentialsRequest.ScramCredentialUpsertion */
 typedef struct sl_scram_credential_upsertion {
     sl_slice_t name; /* v0+ */
@@ -897,6 +1065,12 @@ typedef struct sl_scram_credential_upsertion {
     sl_slice_t salt; /* v0+ */
     sl_slice_t salted_password; /* v0+ */
 } sl_scram_credential_upsertion_t;
+extern const sl_message_desc_t sl_scram_credential_upsertion_desc;
+static inline void sl_scram_credential_upsertion_init(sl_scram_credential_upsertion_t *m)
+{
+    sl_message_init(&sl_scram_credential_upsertion_desc, m);
+}
+
 /* AlterUserScramCredentialsRequest */
 typedef struct sl_alter_user_scram_credentials_request {
     sl_scram_credential_deletion_t *deletions; /* v0+ */
@@ -929,6 +1103,12 @@ typedef struct sl_alter_user_scram_credentials_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+ */
 } sl_alter_user_scram_credentials_result_t;
+extern const sl_message_desc_t sl_alter_user_scram_credentials_result_desc;
+static inline void sl_alter_user_scram_credentials_result_init(sl_alter_user_scram_credentials_result_t *m)
+{
+    sl_message_init(&sl_alter_user_scram_credentials_result_desc, m);
+}
+
 /* AlterUserScramCredentialsResponse */
 typedef struct sl_alter_user_scram_credentials_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -984,18 +1164,36 @@ typedef struct sl_api_version {
     int16_t min_version; /* v0+ */
     int16_t max_version; /* v0+ */
 } sl_api_version_t;
+extern const sl_message_desc_t sl_api_version_desc;
+static inline void sl_api_version_init(sl_api_version_t *m)
+{
+    sl_message_init(&sl_api_version_desc, m);
+}
+
 /* ApiVersionsResponse.SupportedFeatureKey */
 typedef struct sl_supported_feature_key {
     sl_slice_t name; /* v3+ */
     int16_t min_version; /* v3+ */
     int16_t max_version; /* v3+ */
 } sl_supported_feature_key_t;
+extern const sl_message_desc_t sl_supported_feature_key_desc;
+static inline void sl_supported_feature_key_init(sl_supported_feature_key_t *m)
+{
+    sl_message_init(&sl_supported_feature_key_desc, m);
+}
+
 /* ApiVersionsResponse.FinalizedFeatureKey */
 typedef struct sl_finalized_feature_key {
     sl_slice_t name; /* v3+ */
     int16_t max_version_level; /* v3+ */
     int16_t min_version_level; /* v3+ */
 } sl_finalized_feature_key_t;
+extern const sl_message_desc_t sl_finalized_feature_key_desc;
+static inline void sl_finalized_feature_key_init(sl_finalized_feature_key_t *m)
+{
+    sl_message_init(&sl_finalized_feature_key_desc, m);
+}
+
 /* ApiVersionsResponse */
 typedef struct sl_api_versions_response {
     int16_t error_code; /* v0+ */
@@ -1032,18 +1230,36 @@ static inline int sl_api_versions_response_encode(sl_writer_t *w, int16_t versio
 typedef struct sl_assign_replicas_to_dirs_request_partition_data {
     int32_t partition_index; /* v0+ */
 } sl_assign_replicas_to_dirs_request_partition_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_request_partition_data_desc;
+static inline void sl_assign_replicas_to_dirs_request_partition_data_init(sl_assign_replicas_to_dirs_request_partition_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_request_partition_data_desc, m);
+}
+
 /* AssignReplicasToDirsRequest.TopicData */
 typedef struct sl_assign_replicas_to_dirs_request_topic_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_assign_replicas_to_dirs_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_assign_replicas_to_dirs_request_topic_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_request_topic_data_desc;
+static inline void sl_assign_replicas_to_dirs_request_topic_data_init(sl_assign_replicas_to_dirs_request_topic_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_request_topic_data_desc, m);
+}
+
 /* AssignReplicasToDirsRequest.DirectoryData */
 typedef struct sl_assign_replicas_to_dirs_request_directory_data {
     sl_uuid_t id; /* v0+ */
     sl_assign_replicas_to_dirs_request_topic_data_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
 } sl_assign_replicas_to_dirs_request_directory_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_request_directory_data_desc;
+static inline void sl_assign_replicas_to_dirs_request_directory_data_init(sl_assign_replicas_to_dirs_request_directory_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_request_directory_data_desc, m);
+}
+
 /* AssignReplicasToDirsRequest */
 typedef struct sl_assign_replicas_to_dirs_request {
     int32_t broker_id; /* v0+ */
@@ -1075,18 +1291,36 @@ typedef struct sl_assign_replicas_to_dirs_response_partition_data {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_assign_replicas_to_dirs_response_partition_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_response_partition_data_desc;
+static inline void sl_assign_replicas_to_dirs_response_partition_data_init(sl_assign_replicas_to_dirs_response_partition_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_response_partition_data_desc, m);
+}
+
 /* AssignReplicasToDirsResponse.TopicData */
 typedef struct sl_assign_replicas_to_dirs_response_topic_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_assign_replicas_to_dirs_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_assign_replicas_to_dirs_response_topic_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_response_topic_data_desc;
+static inline void sl_assign_replicas_to_dirs_response_topic_data_init(sl_assign_replicas_to_dirs_response_topic_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_response_topic_data_desc, m);
+}
+
 /* AssignReplicasToDirsResponse.DirectoryData */
 typedef struct sl_assign_replicas_to_dirs_response_directory_data {
     sl_uuid_t id; /* v0+ */
     sl_assign_replicas_to_dirs_response_topic_data_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
 } sl_assign_replicas_to_dirs_response_directory_data_t;
+extern const sl_message_desc_t sl_assign_replicas_to_dirs_response_directory_data_desc;
+static inline void sl_assign_replicas_to_dirs_response_directory_data_init(sl_assign_replicas_to_dirs_response_directory_data_t *m)
+{
+    sl_message_init(&sl_assign_replicas_to_dirs_response_directory_data_desc, m);
+}
+
 /* AssignReplicasToDirsResponse */
 typedef struct sl_assign_replicas_to_dirs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -1120,18 +1354,36 @@ typedef struct sl_begin_quorum_epoch_request_partition_data {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_begin_quorum_epoch_request_partition_data_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_request_partition_data_desc;
+static inline void sl_begin_quorum_epoch_request_partition_data_init(sl_begin_quorum_epoch_request_partition_data_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_request_partition_data_desc, m);
+}
+
 /* BeginQuorumEpochRequest.TopicData */
 typedef struct sl_begin_quorum_epoch_request_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_begin_quorum_epoch_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_begin_quorum_epoch_request_topic_data_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_request_topic_data_desc;
+static inline void sl_begin_quorum_epoch_request_topic_data_init(sl_begin_quorum_epoch_request_topic_data_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_request_topic_data_desc, m);
+}
+
 /* BeginQuorumEpochRequest.LeaderEndpoint */
 typedef struct sl_begin_quorum_epoch_request_leader_endpoint {
     sl_slice_t name; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_begin_quorum_epoch_request_leader_endpoint_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_request_leader_endpoint_desc;
+static inline void sl_begin_quorum_epoch_request_leader_endpoint_init(sl_begin_quorum_epoch_request_leader_endpoint_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_request_leader_endpoint_desc, m);
+}
+
 /* BeginQuorumEpochRequest */
 typedef struct sl_begin_quorum_epoch_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+, default null */
@@ -1167,18 +1419,36 @@ typedef struct sl_begin_quorum_epoch_response_partition_data {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_begin_quorum_epoch_response_partition_data_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_response_partition_data_desc;
+static inline void sl_begin_quorum_epoch_response_partition_data_init(sl_begin_quorum_epoch_response_partition_data_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_response_partition_data_desc, m);
+}
+
 /* BeginQuorumEpochResponse.TopicData */
 typedef struct sl_begin_quorum_epoch_response_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_begin_quorum_epoch_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_begin_quorum_epoch_response_topic_data_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_response_topic_data_desc;
+static inline void sl_begin_quorum_epoch_response_topic_data_init(sl_begin_quorum_epoch_response_topic_data_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_response_topic_data_desc, m);
+}
+
 /* BeginQuorumEpochResponse.NodeEndpoint */
 typedef struct sl_begin_quorum_epoch_response_node_endpoint {
     int32_t node_id; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_begin_quorum_epoch_response_node_endpoint_t;
+extern const sl_message_desc_t sl_begin_quorum_epoch_response_node_endpoint_desc;
+static inline void sl_begin_quorum_epoch_response_node_endpoint_init(sl_begin_quorum_epoch_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_begin_quorum_epoch_response_node_endpoint_desc, m);
+}
+
 /* BeginQuorumEpochResponse */
 typedef struct sl_begin_quorum_epoch_response {
     int16_t error_code; /* v0+ */
@@ -1269,12 +1539,24 @@ typedef struct sl_broker_registration_request_listener {
     uint16_t port; /* v0+ */
     int16_t security_protocol; /* v0+ */
 } sl_broker_registration_request_listener_t;
+extern const sl_message_desc_t sl_broker_registration_request_listener_desc;
+static inline void sl_broker_registration_request_listener_init(sl_broker_registration_request_listener_t *m)
+{
+    sl_message_init(&sl_broker_registration_request_listener_desc, m);
+}
+
 /* BrokerRegistrationRequest.Feature */
 typedef struct sl_broker_registration_request_feature {
     sl_slice_t name; /* v0+ */
     int16_t min_supported_version; /* v0+ */
     int16_t max_supported_version; /* v0+ */
 } sl_broker_registration_request_feature_t;
+extern const sl_message_desc_t sl_broker_registration_request_feature_desc;
+static inline void sl_broker_registration_request_feature_init(sl_broker_registration_request_feature_t *m)
+{
+    sl_message_init(&sl_broker_registration_request_feature_desc, m);
+}
+
 /* BrokerRegistrationRequest */
 typedef struct sl_broker_registration_request {
     int32_t broker_id; /* v0+ */
@@ -1366,11 +1648,23 @@ typedef struct sl_consumer_group_describe_response_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_consumer_group_describe_response_topic_partitions_t;
+extern const sl_message_desc_t sl_consumer_group_describe_response_topic_partitions_desc;
+static inline void sl_consumer_group_describe_response_topic_partitions_init(sl_consumer_group_describe_response_topic_partitions_t *m)
+{
+    sl_message_init(&sl_consumer_group_describe_response_topic_partitions_desc, m);
+}
+
 /* ConsumerGroupDescribeResponse.Assignment */
 typedef struct sl_consumer_group_describe_response_assignment {
     sl_consumer_group_describe_response_topic_partitions_t *topic_partitions; /* v0+ */
     int32_t topic_partitions_count; /* -1: null */
 } sl_consumer_group_describe_response_assignment_t;
+extern const sl_message_desc_t sl_consumer_group_describe_response_assignment_desc;
+static inline void sl_consumer_group_describe_response_assignment_init(sl_consumer_group_describe_response_assignment_t *m)
+{
+    sl_message_init(&sl_consumer_group_describe_response_assignment_desc, m);
+}
+
 /* ConsumerGroupDescribeResponse.Member */
 typedef struct sl_consumer_group_describe_response_member {
     sl_slice_t member_id; /* v0+ */
@@ -1385,6 +1679,12 @@ typedef struct sl_consumer_group_describe_response_member {
     sl_consumer_group_describe_response_assignment_t assignment; /* v0+ */
     sl_consumer_group_describe_response_assignment_t target_assignment; /* v0+ */
 } sl_consumer_group_describe_response_member_t;
+extern const sl_message_desc_t sl_consumer_group_describe_response_member_desc;
+static inline void sl_consumer_group_describe_response_member_init(sl_consumer_group_describe_response_member_t *m)
+{
+    sl_message_init(&sl_consumer_group_describe_response_member_desc, m);
+}
+
 /* ConsumerGroupDescribeResponse.DescribedGroup */
 typedef struct sl_consumer_group_describe_response_described_group {
     int16_t error_code; /* v0+ */
@@ -1398,6 +1698,12 @@ typedef struct sl_consumer_group_describe_response_described_group {
     int32_t members_count; /* -1: null */
     int32_t authorized_operations; /* v0+, default -2147483648 */
 } sl_consumer_group_describe_response_described_group_t;
+extern const sl_message_desc_t sl_consumer_group_describe_response_described_group_desc;
+static inline void sl_consumer_group_describe_response_described_group_init(sl_consumer_group_describe_response_described_group_t *m)
+{
+    sl_message_init(&sl_consumer_group_describe_response_described_group_desc, m);
+}
+
 /* ConsumerGroupDescribeResponse */
 typedef struct sl_consumer_group_describe_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -1429,6 +1735,12 @@ typedef struct sl_consumer_group_heartbeat_request_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_consumer_group_heartbeat_request_topic_partitions_t;
+extern const sl_message_desc_t sl_consumer_group_heartbeat_request_topic_partitions_desc;
+static inline void sl_consumer_group_heartbeat_request_topic_partitions_init(sl_consumer_group_heartbeat_request_topic_partitions_t *m)
+{
+    sl_message_init(&sl_consumer_group_heartbeat_request_topic_partitions_desc, m);
+}
+
 /* ConsumerGroupHeartbeatRequest */
 typedef struct sl_consumer_group_heartbeat_request {
     sl_slice_t group_id; /* v0+ */
@@ -1468,11 +1780,23 @@ typedef struct sl_consumer_group_heartbeat_response_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_consumer_group_heartbeat_response_topic_partitions_t;
+extern const sl_message_desc_t sl_consumer_group_heartbeat_response_topic_partitions_desc;
+static inline void sl_consumer_group_heartbeat_response_topic_partitions_init(sl_consumer_group_heartbeat_response_topic_partitions_t *m)
+{
+    sl_message_init(&sl_consumer_group_heartbeat_response_topic_partitions_desc, m);
+}
+
 /* ConsumerGroupHeartbeatResponse.Assignment */
 typedef struct sl_consumer_group_heartbeat_response_assignment {
     sl_consumer_group_heartbeat_response_topic_partitions_t *topic_partitions; /* v0+ */
     int32_t topic_partitions_count; /* -1: null */
 } sl_consumer_group_heartbeat_response_assignment_t;
+extern const sl_message_desc_t sl_consumer_group_heartbeat_response_assignment_desc;
+static inline void sl_consumer_group_heartbeat_response_assignment_init(sl_consumer_group_heartbeat_response_assignment_t *m)
+{
+    sl_message_init(&sl_consumer_group_heartbeat_response_assignment_desc, m);
+}
+
 /* ConsumerGroupHeartbeatResponse */
 typedef struct sl_consumer_group_heartbeat_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -1509,6 +1833,12 @@ typedef struct sl_consumer_protocol_assignment_topic_partition {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_consumer_protocol_assignment_topic_partition_t;
+extern const sl_message_desc_t sl_consumer_protocol_assignment_topic_partition_desc;
+static inline void sl_consumer_protocol_assignment_topic_partition_init(sl_consumer_protocol_assignment_topic_partition_t *m)
+{
+    sl_message_init(&sl_consumer_protocol_assignment_topic_partition_desc, m);
+}
+
 /* ConsumerProtocolAssignment */
 typedef struct sl_consumer_protocol_assignment {
     sl_consumer_protocol_assignment_topic_partition_t *assigned_partitions; /* v0+ */
@@ -1540,6 +1870,12 @@ typedef struct sl_consumer_protocol_subscription_topic_partition {
     int32_t *partitions; /* v1+ */
     int32_t partitions_count; /* -1: null */
 } sl_consumer_protocol_subscription_topic_partition_t;
+extern const sl_message_desc_t sl_consumer_protocol_subscription_topic_partition_desc;
+static inline void sl_consumer_protocol_subscription_topic_partition_init(sl_consumer_protocol_subscription_topic_partition_t *m)
+{
+    sl_message_init(&sl_consumer_protocol_subscription_topic_partition_desc, m);
+}
+
 /* ConsumerProtocolSubscription */
 typedef struct sl_consumer_protocol_subscription {
     sl_slice_t *topics; /* v0+ */
@@ -1598,6 +1934,12 @@ typedef struct sl_remaining_partition {
     sl_slice_t topic_name; /* v0+ */
     int32_t partition_index; /* v0+ */
 } sl_remaining_partition_t;
+extern const sl_message_desc_t sl_remaining_partition_desc;
+static inline void sl_remaining_partition_init(sl_remaining_partition_t *m)
+{
+    sl_message_init(&sl_remaining_partition_desc, m);
+}
+
 /* ControlledShutdownResponse */
 typedef struct sl_controlled_shutdown_response {
     int16_t error_code; /* v0+ */
@@ -1630,12 +1972,24 @@ typedef struct sl_controller_registration_request_listener {
     uint16_t port; /* v0+ */
     int16_t security_protocol; /* v0+ */
 } sl_controller_registration_request_listener_t;
+extern const sl_message_desc_t sl_controller_registration_request_listener_desc;
+static inline void sl_controller_registration_request_listener_init(sl_controller_registration_request_listener_t *m)
+{
+    sl_message_init(&sl_controller_registration_request_listener_desc, m);
+}
+
 /* ControllerRegistrationRequest.Feature */
 typedef struct sl_controller_registration_request_feature {
     sl_slice_t name; /* v0+ */
     int16_t min_supported_version; /* v0+ */
     int16_t max_supported_version; /* v0+ */
 } sl_controller_registration_request_feature_t;
+extern const sl_message_desc_t sl_controller_registration_request_feature_desc;
+static inline void sl_controller_registration_request_feature_init(sl_controller_registration_request_feature_t *m)
+{
+    sl_message_init(&sl_controller_registration_request_feature_desc, m);
+}
+
 /* ControllerRegistrationRequest */
 typedef struct sl_controller_registration_request {
     int32_t controller_id; /* v0+ */
@@ -1700,6 +2054,12 @@ typedef struct sl_acl_creation {
     int8_t operation; /* v0+ */
     int8_t permission_type; /* v0+ */
 } sl_acl_creation_t;
+extern const sl_message_desc_t sl_acl_creation_desc;
+static inline void sl_acl_creation_init(sl_acl_creation_t *m)
+{
+    sl_message_init(&sl_acl_creation_desc, m);
+}
+
 /* CreateAclsRequest */
 typedef struct sl_create_acls_request {
     sl_acl_creation_t *creations; /* v0+ */
@@ -1729,6 +2089,12 @@ typedef struct sl_acl_creation_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+ */
 } sl_acl_creation_result_t;
+extern const sl_message_desc_t sl_acl_creation_result_desc;
+static inline void sl_acl_creation_result_init(sl_acl_creation_result_t *m)
+{
+    sl_message_init(&sl_acl_creation_result_desc, m);
+}
+
 /* CreateAclsResponse */
 typedef struct sl_create_acls_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -1759,6 +2125,12 @@ typedef struct sl_creatable_renewers {
     sl_slice_t principal_type; /* v0+ */
     sl_slice_t principal_name; /* v0+ */
 } sl_creatable_renewers_t;
+extern const sl_message_desc_t sl_creatable_renewers_desc;
+static inline void sl_creatable_renewers_init(sl_creatable_renewers_t *m)
+{
+    sl_message_init(&sl_creatable_renewers_desc, m);
+}
+
 /* CreateDelegationTokenRequest */
 typedef struct sl_create_delegation_token_request {
     sl_slice_t owner_principal_type; /* v3+, nullable 3+ */
@@ -1824,6 +2196,12 @@ typedef struct sl_create_partitions_assignment {
     int32_t *broker_ids; /* v0+ */
     int32_t broker_ids_count; /* -1: null */
 } sl_create_partitions_assignment_t;
+extern const sl_message_desc_t sl_create_partitions_assignment_desc;
+static inline void sl_create_partitions_assignment_init(sl_create_partitions_assignment_t *m)
+{
+    sl_message_init(&sl_create_partitions_assignment_desc, m);
+}
+
 /* CreatePartitionsRequest.CreatePartitionsTopic */
 typedef struct sl_create_partitions_topic {
     sl_slice_t name; /* v0+ */
@@ -1831,6 +2209,12 @@ typedef struct sl_create_partitions_topic {
     sl_create_partitions_assignment_t *assignments; /* v0+, nullable 0+ */
     int32_t assignments_count; /* -1: null */
 } sl_create_partitions_topic_t;
+extern const sl_message_desc_t sl_create_partitions_topic_desc;
+static inline void sl_create_partitions_topic_init(sl_create_partitions_topic_t *m)
+{
+    sl_message_init(&sl_create_partitions_topic_desc, m);
+}
+
 /* CreatePartitionsRequest */
 typedef struct sl_create_partitions_request {
     sl_create_partitions_topic_t *topics; /* v0+ */
@@ -1863,6 +2247,12 @@ typedef struct sl_create_partitions_topic_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+, default null */
 } sl_create_partitions_topic_result_t;
+extern const sl_message_desc_t sl_create_partitions_topic_result_desc;
+static inline void sl_create_partitions_topic_result_init(sl_create_partitions_topic_result_t *m)
+{
+    sl_message_init(&sl_create_partitions_topic_result_desc, m);
+}
+
 /* CreatePartitionsResponse */
 typedef struct sl_create_partitions_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -1894,11 +2284,23 @@ typedef struct sl_creatable_replica_assignment {
     int32_t *broker_ids; /* v0+ */
     int32_t broker_ids_count; /* -1: null */
 } sl_creatable_replica_assignment_t;
+extern const sl_message_desc_t sl_creatable_replica_assignment_desc;
+static inline void sl_creatable_replica_assignment_init(sl_creatable_replica_assignment_t *m)
+{
+    sl_message_init(&sl_creatable_replica_assignment_desc, m);
+}
+
 /* CreateTopicsRequest.CreatableTopicConfig */
 typedef struct sl_creatable_topic_config {
     sl_slice_t name; /* v0+ */
     sl_slice_t value; /* v0+, nullable 0+ */
 } sl_creatable_topic_config_t;
+extern const sl_message_desc_t sl_creatable_topic_config_desc;
+static inline void sl_creatable_topic_config_init(sl_creatable_topic_config_t *m)
+{
+    sl_message_init(&sl_creatable_topic_config_desc, m);
+}
+
 /* CreateTopicsRequest.CreatableTopic */
 typedef struct sl_creatable_topic {
     sl_slice_t name; /* v0+ */
@@ -1909,6 +2311,12 @@ typedef struct sl_creatable_topic {
     sl_creatable_topic_config_t *configs; /* v0+ */
     int32_t configs_count; /* -1: null */
 } sl_creatable_topic_t;
+extern const sl_message_desc_t sl_creatable_topic_desc;
+static inline void sl_creatable_topic_init(sl_creatable_topic_t *m)
+{
+    sl_message_init(&sl_creatable_topic_desc, m);
+}
+
 /* CreateTopicsRequest */
 typedef struct sl_create_topics_request {
     sl_creatable_topic_t *topics; /* v0+ */
@@ -1943,6 +2351,12 @@ typedef struct sl_creatable_topic_configs {
     int8_t config_source; /* v5+, default -1 */
     bool is_sensitive; /* v5+ */
 } sl_creatable_topic_configs_t;
+extern const sl_message_desc_t sl_creatable_topic_configs_desc;
+static inline void sl_creatable_topic_configs_init(sl_creatable_topic_configs_t *m)
+{
+    sl_message_init(&sl_creatable_topic_configs_desc, m);
+}
+
 /* CreateTopicsResponse.CreatableTopicResult */
 typedef struct sl_creatable_topic_result {
     sl_slice_t name; /* v0+ */
@@ -1955,6 +2369,12 @@ typedef struct sl_creatable_topic_result {
     sl_creatable_topic_configs_t *configs; /* v5+, nullable 5+ */
     int32_t configs_count; /* -1: null */
 } sl_creatable_topic_result_t;
+extern const sl_message_desc_t sl_creatable_topic_result_desc;
+static inline void sl_creatable_topic_result_init(sl_creatable_topic_result_t *m)
+{
+    sl_message_init(&sl_creatable_topic_result_desc, m);
+}
+
 /* CreateTopicsResponse */
 typedef struct sl_create_topics_response {
     int32_t throttle_time_ms; /* v2+ */
@@ -2015,6 +2435,12 @@ typedef struct sl_delete_acls_filter {
     int8_t operation; /* v0+ */
     int8_t permission_type; /* v0+ */
 } sl_delete_acls_filter_t;
+extern const sl_message_desc_t sl_delete_acls_filter_desc;
+static inline void sl_delete_acls_filter_init(sl_delete_acls_filter_t *m)
+{
+    sl_message_init(&sl_delete_acls_filter_desc, m);
+}
+
 /* DeleteAclsRequest */
 typedef struct sl_delete_acls_request {
     sl_delete_acls_filter_t *filters; /* v0+ */
@@ -2051,6 +2477,12 @@ typedef struct sl_delete_acls_matching_acl {
     int8_t operation; /* v0+ */
     int8_t permission_type; /* v0+ */
 } sl_delete_acls_matching_acl_t;
+extern const sl_message_desc_t sl_delete_acls_matching_acl_desc;
+static inline void sl_delete_acls_matching_acl_init(sl_delete_acls_matching_acl_t *m)
+{
+    sl_message_init(&sl_delete_acls_matching_acl_desc, m);
+}
+
 /* DeleteAclsResponse.DeleteAclsFilterResult */
 typedef struct sl_delete_acls_filter_result {
     int16_t error_code; /* v0+ */
@@ -2058,6 +2490,12 @@ typedef struct sl_delete_acls_filter_result {
     sl_delete_acls_matching_acl_t *matching_acls; /* v0+ */
     int32_t matching_acls_count; /* -1: null */
 } sl_delete_acls_filter_result_t;
+extern const sl_message_desc_t sl_delete_acls_filter_result_desc;
+static inline void sl_delete_acls_filter_result_init(sl_delete_acls_filter_result_t *m)
+{
+    sl_message_init(&sl_delete_acls_filter_result_desc, m);
+}
+
 /* DeleteAclsResponse */
 typedef struct sl_delete_acls_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2112,6 +2550,12 @@ typedef struct sl_deletable_group_result {
     sl_slice_t group_id; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_deletable_group_result_t;
+extern const sl_message_desc_t sl_deletable_group_result_desc;
+static inline void sl_deletable_group_result_init(sl_deletable_group_result_t *m)
+{
+    sl_message_init(&sl_deletable_group_result_desc, m);
+}
+
 /* DeleteGroupsResponse */
 typedef struct sl_delete_groups_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2142,12 +2586,24 @@ typedef struct sl_delete_records_partition {
     int32_t partition_index; /* v0+ */
     int64_t offset; /* v0+ */
 } sl_delete_records_partition_t;
+extern const sl_message_desc_t sl_delete_records_partition_desc;
+static inline void sl_delete_records_partition_init(sl_delete_records_partition_t *m)
+{
+    sl_message_init(&sl_delete_records_partition_desc, m);
+}
+
 /* DeleteRecordsRequest.DeleteRecordsTopic */
 typedef struct sl_delete_records_topic {
     sl_slice_t name; /* v0+ */
     sl_delete_records_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_delete_records_topic_t;
+extern const sl_message_desc_t sl_delete_records_topic_desc;
+static inline void sl_delete_records_topic_init(sl_delete_records_topic_t *m)
+{
+    sl_message_init(&sl_delete_records_topic_desc, m);
+}
+
 /* DeleteRecordsRequest */
 typedef struct sl_delete_records_request {
     sl_delete_records_topic_t *topics; /* v0+ */
@@ -2179,12 +2635,24 @@ typedef struct sl_delete_records_partition_result {
     int64_t low_watermark; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_delete_records_partition_result_t;
+extern const sl_message_desc_t sl_delete_records_partition_result_desc;
+static inline void sl_delete_records_partition_result_init(sl_delete_records_partition_result_t *m)
+{
+    sl_message_init(&sl_delete_records_partition_result_desc, m);
+}
+
 /* DeleteRecordsResponse.DeleteRecordsTopicResult */
 typedef struct sl_delete_records_topic_result {
     sl_slice_t name; /* v0+ */
     sl_delete_records_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_delete_records_topic_result_t;
+extern const sl_message_desc_t sl_delete_records_topic_result_desc;
+static inline void sl_delete_records_topic_result_init(sl_delete_records_topic_result_t *m)
+{
+    sl_message_init(&sl_delete_records_topic_result_desc, m);
+}
+
 /* DeleteRecordsResponse */
 typedef struct sl_delete_records_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2214,12 +2682,24 @@ static inline int sl_delete_records_response_encode(sl_writer_t *w, int16_t vers
 typedef struct sl_delete_share_group_state_request_partition_data {
     int32_t partition; /* v0+ */
 } sl_delete_share_group_state_request_partition_data_t;
+extern const sl_message_desc_t sl_delete_share_group_state_request_partition_data_desc;
+static inline void sl_delete_share_group_state_request_partition_data_init(sl_delete_share_group_state_request_partition_data_t *m)
+{
+    sl_message_init(&sl_delete_share_group_state_request_partition_data_desc, m);
+}
+
 /* DeleteShareGroupStateRequest.DeleteStateData */
 typedef struct sl_delete_state_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_delete_share_group_state_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_delete_state_data_t;
+extern const sl_message_desc_t sl_delete_state_data_desc;
+static inline void sl_delete_state_data_init(sl_delete_state_data_t *m)
+{
+    sl_message_init(&sl_delete_state_data_desc, m);
+}
+
 /* DeleteShareGroupStateRequest */
 typedef struct sl_delete_share_group_state_request {
     sl_slice_t group_id; /* v0+ */
@@ -2251,12 +2731,24 @@ typedef struct sl_delete_share_group_state_response_partition_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+, default null */
 } sl_delete_share_group_state_response_partition_result_t;
+extern const sl_message_desc_t sl_delete_share_group_state_response_partition_result_desc;
+static inline void sl_delete_share_group_state_response_partition_result_init(sl_delete_share_group_state_response_partition_result_t *m)
+{
+    sl_message_init(&sl_delete_share_group_state_response_partition_result_desc, m);
+}
+
 /* DeleteShareGroupStateResponse.DeleteStateResult */
 typedef struct sl_delete_state_result {
     sl_uuid_t topic_id; /* v0+ */
     sl_delete_share_group_state_response_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_delete_state_result_t;
+extern const sl_message_desc_t sl_delete_state_result_desc;
+static inline void sl_delete_state_result_init(sl_delete_state_result_t *m)
+{
+    sl_message_init(&sl_delete_state_result_desc, m);
+}
+
 /* DeleteShareGroupStateResponse */
 typedef struct sl_delete_share_group_state_response {
     sl_delete_state_result_t *results; /* v0+ */
@@ -2286,6 +2778,12 @@ typedef struct sl_delete_topic_state {
     sl_slice_t name; /* v6+, nullable 6+, default null */
     sl_uuid_t topic_id; /* v6+ */
 } sl_delete_topic_state_t;
+extern const sl_message_desc_t sl_delete_topic_state_desc;
+static inline void sl_delete_topic_state_init(sl_delete_topic_state_t *m)
+{
+    sl_message_init(&sl_delete_topic_state_desc, m);
+}
+
 /* DeleteTopicsRequest */
 typedef struct sl_delete_topics_request {
     sl_delete_topic_state_t *topics; /* v6+ */
@@ -2320,6 +2818,12 @@ typedef struct sl_deletable_topic_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v5+, nullable 5+, default null */
 } sl_deletable_topic_result_t;
+extern const sl_message_desc_t sl_deletable_topic_result_desc;
+static inline void sl_deletable_topic_result_init(sl_deletable_topic_result_t *m)
+{
+    sl_message_init(&sl_deletable_topic_result_desc, m);
+}
+
 /* DeleteTopicsResponse */
 typedef struct sl_delete_topics_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -2381,6 +2885,12 @@ typedef struct sl_acl_description {
     int8_t operation; /* v0+ */
     int8_t permission_type; /* v0+ */
 } sl_acl_description_t;
+extern const sl_message_desc_t sl_acl_description_desc;
+static inline void sl_acl_description_init(sl_acl_description_t *m)
+{
+    sl_message_init(&sl_acl_description_desc, m);
+}
+
 /* DescribeAclsResponse.DescribeAclsResource */
 typedef struct sl_describe_acls_resource {
     int8_t resource_type; /* v0+ */
@@ -2389,6 +2899,12 @@ typedef struct sl_describe_acls_resource {
     sl_acl_description_t *acls; /* v0+ */
     int32_t acls_count; /* -1: null */
 } sl_describe_acls_resource_t;
+extern const sl_message_desc_t sl_describe_acls_resource_desc;
+static inline void sl_describe_acls_resource_init(sl_describe_acls_resource_t *m)
+{
+    sl_message_init(&sl_describe_acls_resource_desc, m);
+}
+
 /* DescribeAclsResponse */
 typedef struct sl_describe_acls_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2422,6 +2938,12 @@ typedef struct sl_component_data {
     int8_t match_type; /* v0+ */
     sl_slice_t match; /* v0+, nullable 0+ */
 } sl_component_data_t;
+extern const sl_message_desc_t sl_component_data_desc;
+static inline void sl_component_data_init(sl_component_data_t *m)
+{
+    sl_message_init(&sl_component_data_desc, m);
+}
+
 /* DescribeClientQuotasRequest */
 typedef struct sl_describe_client_quotas_request {
     sl_component_data_t *components; /* v0+ */
@@ -2452,11 +2974,23 @@ typedef struct sl_describe_client_quotas_response_entity_data {
     sl_slice_t entity_type; /* v0+ */
     sl_slice_t entity_name; /* v0+, nullable 0+ */
 } sl_describe_client_quotas_response_entity_data_t;
+extern const sl_message_desc_t sl_describe_client_quotas_response_entity_data_desc;
+static inline void sl_describe_client_quotas_response_entity_data_init(sl_describe_client_quotas_response_entity_data_t *m)
+{
+    sl_message_init(&sl_describe_client_quotas_response_entity_data_desc, m);
+}
+
 /* DescribeClientQuotasResponse.ValueData */
 typedef struct sl_value_data {
     sl_slice_t key; /* v0+ */
     double value; /* v0+ */
 } sl_value_data_t;
+extern const sl_message_desc_t sl_value_data_desc;
+static inline void sl_value_data_init(sl_value_data_t *m)
+{
+    sl_message_init(&sl_value_data_desc, m);
+}
+
 /* DescribeClientQuotasResponse.EntryData */
 typedef struct sl_describe_client_quotas_response_entry_data {
     sl_describe_client_quotas_response_entity_data_t *entity; /* v0+ */
@@ -2464,6 +2998,12 @@ typedef struct sl_describe_client_quotas_response_entry_data {
     sl_value_data_t *values; /* v0+ */
     int32_t values_count; /* -1: null */
 } sl_describe_client_quotas_response_entry_data_t;
+extern const sl_message_desc_t sl_describe_client_quotas_response_entry_data_desc;
+static inline void sl_describe_client_quotas_response_entry_data_init(sl_describe_client_quotas_response_entry_data_t *m)
+{
+    sl_message_init(&sl_describe_client_quotas_response_entry_data_desc, m);
+}
+
 /* DescribeClientQuotasResponse */
 typedef struct sl_describe_client_quotas_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2522,6 +3062,12 @@ typedef struct sl_describe_cluster_broker {
     int32_t port; /* v0+ */
     sl_slice_t rack; /* v0+, nullable 0+, default null */
 } sl_describe_cluster_broker_t;
+extern const sl_message_desc_t sl_describe_cluster_broker_desc;
+static inline void sl_describe_cluster_broker_init(sl_describe_cluster_broker_t *m)
+{
+    sl_message_init(&sl_describe_cluster_broker_desc, m);
+}
+
 /* DescribeClusterResponse */
 typedef struct sl_describe_cluster_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2560,6 +3106,12 @@ typedef struct sl_describe_configs_resource {
     sl_slice_t *configuration_keys; /* v0+, nullable 0+ */
     int32_t configuration_keys_count; /* -1: null */
 } sl_describe_configs_resource_t;
+extern const sl_message_desc_t sl_describe_configs_resource_desc;
+static inline void sl_describe_configs_resource_init(sl_describe_configs_resource_t *m)
+{
+    sl_message_init(&sl_describe_configs_resource_desc, m);
+}
+
 /* DescribeConfigsRequest */
 typedef struct sl_describe_configs_request {
     sl_describe_configs_resource_t *resources; /* v0+ */
@@ -2592,6 +3144,12 @@ typedef struct sl_describe_configs_synonym {
     sl_slice_t value; /* v1+, nullable 0+ */
     int8_t source; /* v1+ */
 } sl_describe_configs_synonym_t;
+extern const sl_message_desc_t sl_describe_configs_synonym_desc;
+static inline void sl_describe_configs_synonym_init(sl_describe_configs_synonym_t *m)
+{
+    sl_message_init(&sl_describe_configs_synonym_desc, m);
+}
+
 /* DescribeConfigsResponse.DescribeConfigsResourceResult */
 typedef struct sl_describe_configs_resource_result {
     sl_slice_t name; /* v0+ */
@@ -2605,6 +3163,12 @@ typedef struct sl_describe_configs_resource_result {
     int8_t config_type; /* v3+, default 0 */
     sl_slice_t documentation; /* v3+, nullable 0+ */
 } sl_describe_configs_resource_result_t;
+extern const sl_message_desc_t sl_describe_configs_resource_result_desc;
+static inline void sl_describe_configs_resource_result_init(sl_describe_configs_resource_result_t *m)
+{
+    sl_message_init(&sl_describe_configs_resource_result_desc, m);
+}
+
 /* DescribeConfigsResponse.DescribeConfigsResult */
 typedef struct sl_describe_configs_result {
     int16_t error_code; /* v0+ */
@@ -2614,6 +3178,12 @@ typedef struct sl_describe_configs_result {
     sl_describe_configs_resource_result_t *configs; /* v0+ */
     int32_t configs_count; /* -1: null */
 } sl_describe_configs_result_t;
+extern const sl_message_desc_t sl_describe_configs_result_desc;
+static inline void sl_describe_configs_result_init(sl_describe_configs_result_t *m)
+{
+    sl_message_init(&sl_describe_configs_result_desc, m);
+}
+
 /* DescribeConfigsResponse */
 typedef struct sl_describe_configs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2644,6 +3214,12 @@ typedef struct sl_describe_delegation_token_owner {
     sl_slice_t principal_type; /* v0+ */
     sl_slice_t principal_name; /* v0+ */
 } sl_describe_delegation_token_owner_t;
+extern const sl_message_desc_t sl_describe_delegation_token_owner_desc;
+static inline void sl_describe_delegation_token_owner_init(sl_describe_delegation_token_owner_t *m)
+{
+    sl_message_init(&sl_describe_delegation_token_owner_desc, m);
+}
+
 /* DescribeDelegationTokenRequest */
 typedef struct sl_describe_delegation_token_request {
     sl_describe_delegation_token_owner_t *owners; /* v0+, nullable 0+ */
@@ -2673,6 +3249,12 @@ typedef struct sl_described_delegation_token_renewer {
     sl_slice_t principal_type; /* v0+ */
     sl_slice_t principal_name; /* v0+ */
 } sl_described_delegation_token_renewer_t;
+extern const sl_message_desc_t sl_described_delegation_token_renewer_desc;
+static inline void sl_described_delegation_token_renewer_init(sl_described_delegation_token_renewer_t *m)
+{
+    sl_message_init(&sl_described_delegation_token_renewer_desc, m);
+}
+
 /* DescribeDelegationTokenResponse.DescribedDelegationToken */
 typedef struct sl_described_delegation_token {
     sl_slice_t principal_type; /* v0+ */
@@ -2687,6 +3269,12 @@ typedef struct sl_described_delegation_token {
     sl_described_delegation_token_renewer_t *renewers; /* v0+ */
     int32_t renewers_count; /* -1: null */
 } sl_described_delegation_token_t;
+extern const sl_message_desc_t sl_described_delegation_token_desc;
+static inline void sl_described_delegation_token_init(sl_described_delegation_token_t *m)
+{
+    sl_message_init(&sl_described_delegation_token_desc, m);
+}
+
 /* DescribeDelegationTokenResponse */
 typedef struct sl_describe_delegation_token_response {
     int16_t error_code; /* v0+ */
@@ -2747,6 +3335,12 @@ typedef struct sl_described_group_member {
     sl_slice_t member_metadata; /* v0+ */
     sl_slice_t member_assignment; /* v0+ */
 } sl_described_group_member_t;
+extern const sl_message_desc_t sl_described_group_member_desc;
+static inline void sl_described_group_member_init(sl_described_group_member_t *m)
+{
+    sl_message_init(&sl_described_group_member_desc, m);
+}
+
 /* DescribeGroupsResponse.DescribedGroup */
 typedef struct sl_describe_groups_response_described_group {
     int16_t error_code; /* v0+ */
@@ -2758,6 +3352,12 @@ typedef struct sl_describe_groups_response_described_group {
     int32_t members_count; /* -1: null */
     int32_t authorized_operations; /* v3+, default -2147483648 */
 } sl_describe_groups_response_described_group_t;
+extern const sl_message_desc_t sl_describe_groups_response_described_group_desc;
+static inline void sl_describe_groups_response_described_group_init(sl_describe_groups_response_described_group_t *m)
+{
+    sl_message_init(&sl_describe_groups_response_described_group_desc, m);
+}
+
 /* DescribeGroupsResponse */
 typedef struct sl_describe_groups_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -2789,6 +3389,12 @@ typedef struct sl_describable_log_dir_topic {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_describable_log_dir_topic_t;
+extern const sl_message_desc_t sl_describable_log_dir_topic_desc;
+static inline void sl_describable_log_dir_topic_init(sl_describable_log_dir_topic_t *m)
+{
+    sl_message_init(&sl_describable_log_dir_topic_desc, m);
+}
+
 /* DescribeLogDirsRequest */
 typedef struct sl_describe_log_dirs_request {
     sl_describable_log_dir_topic_t *topics; /* v0+, nullable 0+ */
@@ -2820,12 +3426,24 @@ typedef struct sl_describe_log_dirs_partition {
     int64_t offset_lag; /* v0+ */
     bool is_future_key; /* v0+ */
 } sl_describe_log_dirs_partition_t;
+extern const sl_message_desc_t sl_describe_log_dirs_partition_desc;
+static inline void sl_describe_log_dirs_partition_init(sl_describe_log_dirs_partition_t *m)
+{
+    sl_message_init(&sl_describe_log_dirs_partition_desc, m);
+}
+
 /* DescribeLogDirsResponse.DescribeLogDirsTopic */
 typedef struct sl_describe_log_dirs_topic {
     sl_slice_t name; /* v0+ */
     sl_describe_log_dirs_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_describe_log_dirs_topic_t;
+extern const sl_message_desc_t sl_describe_log_dirs_topic_desc;
+static inline void sl_describe_log_dirs_topic_init(sl_describe_log_dirs_topic_t *m)
+{
+    sl_message_init(&sl_describe_log_dirs_topic_desc, m);
+}
+
 /* DescribeLogDirsResponse.DescribeLogDirsResult */
 typedef struct sl_describe_log_dirs_result {
     int16_t error_code; /* v0+ */
@@ -2835,6 +3453,12 @@ typedef struct sl_describe_log_dirs_result {
     int64_t total_bytes; /* v4+, default -1 */
     int64_t usable_bytes; /* v4+, default -1 */
 } sl_describe_log_dirs_result_t;
+extern const sl_message_desc_t sl_describe_log_dirs_result_desc;
+static inline void sl_describe_log_dirs_result_init(sl_describe_log_dirs_result_t *m)
+{
+    sl_message_init(&sl_describe_log_dirs_result_desc, m);
+}
+
 /* DescribeLogDirsResponse */
 typedef struct sl_describe_log_dirs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2867,6 +3491,12 @@ typedef struct sl_describe_producers_request_topic_request {
     int32_t *partition_indexes; /* v0+ */
     int32_t partition_indexes_count; /* -1: null */
 } sl_describe_producers_request_topic_request_t;
+extern const sl_message_desc_t sl_describe_producers_request_topic_request_desc;
+static inline void sl_describe_producers_request_topic_request_init(sl_describe_producers_request_topic_request_t *m)
+{
+    sl_message_init(&sl_describe_producers_request_topic_request_desc, m);
+}
+
 /* DescribeProducersRequest */
 typedef struct sl_describe_producers_request {
     sl_describe_producers_request_topic_request_t *topics; /* v0+ */
@@ -2900,6 +3530,12 @@ typedef struct sl_producer_state {
     int32_t coordinator_epoch; /* v0+ */
     int64_t current_txn_start_offset; /* v0+, default -1 */
 } sl_producer_state_t;
+extern const sl_message_desc_t sl_producer_state_desc;
+static inline void sl_producer_state_init(sl_producer_state_t *m)
+{
+    sl_message_init(&sl_producer_state_desc, m);
+}
+
 /* DescribeProducersResponse.PartitionResponse */
 typedef struct sl_partition_response {
     int32_t partition_index; /* v0+ */
@@ -2908,12 +3544,24 @@ typedef struct sl_partition_response {
     sl_producer_state_t *active_producers; /* v0+ */
     int32_t active_producers_count; /* -1: null */
 } sl_partition_response_t;
+extern const sl_message_desc_t sl_partition_response_desc;
+static inline void sl_partition_response_init(sl_partition_response_t *m)
+{
+    sl_message_init(&sl_partition_response_desc, m);
+}
+
 /* DescribeProducersResponse.TopicResponse */
 typedef struct sl_topic_response {
     sl_slice_t name; /* v0+ */
     sl_partition_response_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_topic_response_t;
+extern const sl_message_desc_t sl_topic_response_desc;
+static inline void sl_topic_response_init(sl_topic_response_t *m)
+{
+    sl_message_init(&sl_topic_response_desc, m);
+}
+
 /* DescribeProducersResponse */
 typedef struct sl_describe_producers_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -2943,12 +3591,24 @@ static inline int sl_describe_producers_response_encode(sl_writer_t *w, int16_t 
 typedef struct sl_describe_quorum_request_partition_data {
     int32_t partition_index; /* v0+ */
 } sl_describe_quorum_request_partition_data_t;
+extern const sl_message_desc_t sl_describe_quorum_request_partition_data_desc;
+static inline void sl_describe_quorum_request_partition_data_init(sl_describe_quorum_request_partition_data_t *m)
+{
+    sl_message_init(&sl_describe_quorum_request_partition_data_desc, m);
+}
+
 /* DescribeQuorumRequest.TopicData */
 typedef struct sl_describe_quorum_request_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_describe_quorum_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_describe_quorum_request_topic_data_t;
+extern const sl_message_desc_t sl_describe_quorum_request_topic_data_desc;
+static inline void sl_describe_quorum_request_topic_data_init(sl_describe_quorum_request_topic_data_t *m)
+{
+    sl_message_init(&sl_describe_quorum_request_topic_data_desc, m);
+}
+
 /* DescribeQuorumRequest */
 typedef struct sl_describe_quorum_request {
     sl_describe_quorum_request_topic_data_t *topics; /* v0+ */
@@ -2981,6 +3641,12 @@ typedef struct sl_describe_quorum_response_replica_state {
     int64_t last_fetch_timestamp; /* v1+, default -1 */
     int64_t last_caught_up_timestamp; /* v1+, default -1 */
 } sl_describe_quorum_response_replica_state_t;
+extern const sl_message_desc_t sl_describe_quorum_response_replica_state_desc;
+static inline void sl_describe_quorum_response_replica_state_init(sl_describe_quorum_response_replica_state_t *m)
+{
+    sl_message_init(&sl_describe_quorum_response_replica_state_desc, m);
+}
+
 /* DescribeQuorumResponse.PartitionData */
 typedef struct sl_describe_quorum_response_partition_data {
     int32_t partition_index; /* v0+ */
@@ -2994,24 +3660,48 @@ typedef struct sl_describe_quorum_response_partition_data {
     sl_describe_quorum_response_replica_state_t *observers; /* v0+ */
     int32_t observers_count; /* -1: null */
 } sl_describe_quorum_response_partition_data_t;
+extern const sl_message_desc_t sl_describe_quorum_response_partition_data_desc;
+static inline void sl_describe_quorum_response_partition_data_init(sl_describe_quorum_response_partition_data_t *m)
+{
+    sl_message_init(&sl_describe_quorum_response_partition_data_desc, m);
+}
+
 /* DescribeQuorumResponse.TopicData */
 typedef struct sl_describe_quorum_response_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_describe_quorum_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_describe_quorum_response_topic_data_t;
+extern const sl_message_desc_t sl_describe_quorum_response_topic_data_desc;
+static inline void sl_describe_quorum_response_topic_data_init(sl_describe_quorum_response_topic_data_t *m)
+{
+    sl_message_init(&sl_describe_quorum_response_topic_data_desc, m);
+}
+
 /* DescribeQuorumResponse.Listener */
 typedef struct sl_describe_quorum_response_listener {
     sl_slice_t name; /* v2+ */
     sl_slice_t host; /* v2+ */
     uint16_t port; /* v2+ */
 } sl_describe_quorum_response_listener_t;
+extern const sl_message_desc_t sl_describe_quorum_response_listener_desc;
+static inline void sl_describe_quorum_response_listener_init(sl_describe_quorum_response_listener_t *m)
+{
+    sl_message_init(&sl_describe_quorum_response_listener_desc, m);
+}
+
 /* DescribeQuorumResponse.Node */
 typedef struct sl_describe_quorum_response_node {
     int32_t node_id; /* v2+ */
     sl_describe_quorum_response_listener_t *listeners; /* v2+ */
     int32_t listeners_count; /* -1: null */
 } sl_describe_quorum_response_node_t;
+extern const sl_message_desc_t sl_describe_quorum_response_node_desc;
+static inline void sl_describe_quorum_response_node_init(sl_describe_quorum_response_node_t *m)
+{
+    sl_message_init(&sl_describe_quorum_response_node_desc, m);
+}
+
 /* DescribeQuorumResponse */
 typedef struct sl_describe_quorum_response {
     int16_t error_code; /* v0+ */
@@ -3044,11 +3734,23 @@ static inline int sl_describe_quorum_response_encode(sl_writer_t *w, int16_t ver
 typedef struct sl_describe_topic_partitions_request_topic_request {
     sl_slice_t name; /* v0+ */
 } sl_describe_topic_partitions_request_topic_request_t;
+extern const sl_message_desc_t sl_describe_topic_partitions_request_topic_request_desc;
+static inline void sl_describe_topic_partitions_request_topic_request_init(sl_describe_topic_partitions_request_topic_request_t *m)
+{
+    sl_message_init(&sl_describe_topic_partitions_request_topic_request_desc, m);
+}
+
 /* DescribeTopicPartitionsRequest.Cursor */
 typedef struct sl_describe_topic_partitions_request_cursor {
     sl_slice_t topic_name; /* v0+ */
     int32_t partition_index; /* v0+ */
 } sl_describe_topic_partitions_request_cursor_t;
+extern const sl_message_desc_t sl_describe_topic_partitions_request_cursor_desc;
+static inline void sl_describe_topic_partitions_request_cursor_init(sl_describe_topic_partitions_request_cursor_t *m)
+{
+    sl_message_init(&sl_describe_topic_partitions_request_cursor_desc, m);
+}
+
 /* DescribeTopicPartitionsRequest */
 typedef struct sl_describe_topic_partitions_request {
     sl_describe_topic_partitions_request_topic_request_t *topics; /* v0+ */
@@ -3093,6 +3795,12 @@ typedef struct sl_describe_topic_partitions_response_partition {
     int32_t *offline_replicas; /* v0+ */
     int32_t offline_replicas_count; /* -1: null */
 } sl_describe_topic_partitions_response_partition_t;
+extern const sl_message_desc_t sl_describe_topic_partitions_response_partition_desc;
+static inline void sl_describe_topic_partitions_response_partition_init(sl_describe_topic_partitions_response_partition_t *m)
+{
+    sl_message_init(&sl_describe_topic_partitions_response_partition_desc, m);
+}
+
 /* DescribeTopicPartitionsResponse.DescribeTopicPartitionsResponseTopic */
 typedef struct sl_describe_topic_partitions_response_topic {
     int16_t error_code; /* v0+ */
@@ -3103,11 +3811,23 @@ typedef struct sl_describe_topic_partitions_response_topic {
     int32_t partitions_count; /* -1: null */
     int32_t topic_authorized_operations; /* v0+, default -2147483648 */
 } sl_describe_topic_partitions_response_topic_t;
+extern const sl_message_desc_t sl_describe_topic_partitions_response_topic_desc;
+static inline void sl_describe_topic_partitions_response_topic_init(sl_describe_topic_partitions_response_topic_t *m)
+{
+    sl_message_init(&sl_describe_topic_partitions_response_topic_desc, m);
+}
+
 /* DescribeTopicPartitionsResponse.Cursor */
 typedef struct sl_describe_topic_partitions_response_cursor {
     sl_slice_t topic_name; /* v0+ */
     int32_t partition_index; /* v0+ */
 } sl_describe_topic_partitions_response_cursor_t;
+extern const sl_message_desc_t sl_describe_topic_partitions_response_cursor_desc;
+static inline void sl_describe_topic_partitions_response_cursor_init(sl_describe_topic_partitions_response_cursor_t *m)
+{
+    sl_message_init(&sl_describe_topic_partitions_response_cursor_desc, m);
+}
+
 /* DescribeTopicPartitionsResponse */
 typedef struct sl_describe_topic_partitions_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -3165,6 +3885,12 @@ typedef struct sl_describe_transactions_response_topic_data {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_describe_transactions_response_topic_data_t;
+extern const sl_message_desc_t sl_describe_transactions_response_topic_data_desc;
+static inline void sl_describe_transactions_response_topic_data_init(sl_describe_transactions_response_topic_data_t *m)
+{
+    sl_message_init(&sl_describe_transactions_response_topic_data_desc, m);
+}
+
 /* DescribeTransactionsResponse.TransactionState */
 typedef struct sl_describe_transactions_response_transaction_state {
     int16_t error_code; /* v0+ */
@@ -3177,6 +3903,12 @@ typedef struct sl_describe_transactions_response_transaction_state {
     sl_describe_transactions_response_topic_data_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
 } sl_describe_transactions_response_transaction_state_t;
+extern const sl_message_desc_t sl_describe_transactions_response_transaction_state_desc;
+static inline void sl_describe_transactions_response_transaction_state_init(sl_describe_transactions_response_transaction_state_t *m)
+{
+    sl_message_init(&sl_describe_transactions_response_transaction_state_desc, m);
+}
+
 /* DescribeTransactionsResponse */
 typedef struct sl_describe_transactions_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -3206,6 +3938,12 @@ static inline int sl_describe_transactions_response_encode(sl_writer_t *w, int16
 typedef struct sl_user_name {
     sl_slice_t name; /* v0+ */
 } sl_user_name_t;
+extern const sl_message_desc_t sl_user_name_desc;
+static inline void sl_user_name_init(sl_user_name_t *m)
+{
+    sl_message_init(&sl_user_name_desc, m);
+}
+
 /* DescribeUserScramCredentialsRequest */
 typedef struct sl_describe_user_scram_credentials_request {
     sl_user_name_t *users; /* v0+, nullable 0+ */
@@ -3235,6 +3973,12 @@ typedef struct sl_credential_info {
     int8_t mechanism; /* v0+ */
     int32_t iterations; /* v0+ */
 } sl_credential_info_t;
+extern const sl_message_desc_t sl_credential_info_desc;
+static inline void sl_credential_info_init(sl_credential_info_t *m)
+{
+    sl_message_init(&sl_credential_info_desc, m);
+}
+
 /* DescribeUserScramCredentialsResponse.DescribeUserScramCredentialsResult */
 typedef struct sl_describe_user_scram_credentials_result {
     sl_slice_t user; /* v0+ */
@@ -3243,6 +3987,12 @@ typedef struct sl_describe_user_scram_credentials_result {
     sl_credential_info_t *credential_infos; /* v0+ */
     int32_t credential_infos_count; /* -1: null */
 } sl_describe_user_scram_credentials_result_t;
+extern const sl_message_desc_t sl_describe_user_scram_credentials_result_desc;
+static inline void sl_describe_user_scram_credentials_result_init(sl_describe_user_scram_credentials_result_t *m)
+{
+    sl_message_init(&sl_describe_user_scram_credentials_result_desc, m);
+}
+
 /* DescribeUserScramCredentialsResponse */
 typedef struct sl_describe_user_scram_credentials_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -3276,6 +4026,12 @@ typedef struct sl_elect_leaders_request_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_elect_leaders_request_topic_partitions_t;
+extern const sl_message_desc_t sl_elect_leaders_request_topic_partitions_desc;
+static inline void sl_elect_leaders_request_topic_partitions_init(sl_elect_leaders_request_topic_partitions_t *m)
+{
+    sl_message_init(&sl_elect_leaders_request_topic_partitions_desc, m);
+}
+
 /* ElectLeadersRequest */
 typedef struct sl_elect_leaders_request {
     int8_t election_type; /* v1+ */
@@ -3308,12 +4064,24 @@ typedef struct sl_elect_leaders_response_partition_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+ */
 } sl_elect_leaders_response_partition_result_t;
+extern const sl_message_desc_t sl_elect_leaders_response_partition_result_desc;
+static inline void sl_elect_leaders_response_partition_result_init(sl_elect_leaders_response_partition_result_t *m)
+{
+    sl_message_init(&sl_elect_leaders_response_partition_result_desc, m);
+}
+
 /* ElectLeadersResponse.ReplicaElectionResult */
 typedef struct sl_replica_election_result {
     sl_slice_t topic; /* v0+ */
     sl_elect_leaders_response_partition_result_t *partition_result; /* v0+ */
     int32_t partition_result_count; /* -1: null */
 } sl_replica_election_result_t;
+extern const sl_message_desc_t sl_replica_election_result_desc;
+static inline void sl_replica_election_result_init(sl_replica_election_result_t *m)
+{
+    sl_message_init(&sl_replica_election_result_desc, m);
+}
+
 /* ElectLeadersResponse */
 typedef struct sl_elect_leaders_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -3345,6 +4113,12 @@ typedef struct sl_replica_info {
     int32_t candidate_id; /* v1+ */
     sl_uuid_t candidate_directory_id; /* v1+ */
 } sl_replica_info_t;
+extern const sl_message_desc_t sl_replica_info_desc;
+static inline void sl_replica_info_init(sl_replica_info_t *m)
+{
+    sl_message_init(&sl_replica_info_desc, m);
+}
+
 /* EndQuorumEpochRequest.PartitionData */
 typedef struct sl_end_quorum_epoch_request_partition_data {
     int32_t partition_index; /* v0+ */
@@ -3355,18 +4129,36 @@ typedef struct sl_end_quorum_epoch_request_partition_data {
     sl_replica_info_t *preferred_candidates; /* v1+ */
     int32_t preferred_candidates_count; /* -1: null */
 } sl_end_quorum_epoch_request_partition_data_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_request_partition_data_desc;
+static inline void sl_end_quorum_epoch_request_partition_data_init(sl_end_quorum_epoch_request_partition_data_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_request_partition_data_desc, m);
+}
+
 /* EndQuorumEpochRequest.TopicData */
 typedef struct sl_end_quorum_epoch_request_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_end_quorum_epoch_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_end_quorum_epoch_request_topic_data_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_request_topic_data_desc;
+static inline void sl_end_quorum_epoch_request_topic_data_init(sl_end_quorum_epoch_request_topic_data_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_request_topic_data_desc, m);
+}
+
 /* EndQuorumEpochRequest.LeaderEndpoint */
 typedef struct sl_end_quorum_epoch_request_leader_endpoint {
     sl_slice_t name; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_end_quorum_epoch_request_leader_endpoint_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_request_leader_endpoint_desc;
+static inline void sl_end_quorum_epoch_request_leader_endpoint_init(sl_end_quorum_epoch_request_leader_endpoint_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_request_leader_endpoint_desc, m);
+}
+
 /* EndQuorumEpochRequest */
 typedef struct sl_end_quorum_epoch_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+, default null */
@@ -3401,18 +4193,36 @@ typedef struct sl_end_quorum_epoch_response_partition_data {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_end_quorum_epoch_response_partition_data_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_response_partition_data_desc;
+static inline void sl_end_quorum_epoch_response_partition_data_init(sl_end_quorum_epoch_response_partition_data_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_response_partition_data_desc, m);
+}
+
 /* EndQuorumEpochResponse.TopicData */
 typedef struct sl_end_quorum_epoch_response_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_end_quorum_epoch_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_end_quorum_epoch_response_topic_data_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_response_topic_data_desc;
+static inline void sl_end_quorum_epoch_response_topic_data_init(sl_end_quorum_epoch_response_topic_data_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_response_topic_data_desc, m);
+}
+
 /* EndQuorumEpochResponse.NodeEndpoint */
 typedef struct sl_end_quorum_epoch_response_node_endpoint {
     int32_t node_id; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_end_quorum_epoch_response_node_endpoint_t;
+extern const sl_message_desc_t sl_end_quorum_epoch_response_node_endpoint_desc;
+static inline void sl_end_quorum_epoch_response_node_endpoint_init(sl_end_quorum_epoch_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_end_quorum_epoch_response_node_endpoint_desc, m);
+}
+
 /* EndQuorumEpochResponse */
 typedef struct sl_end_quorum_epoch_response {
     int16_t error_code; /* v0+ */
@@ -3593,6 +4403,12 @@ typedef struct sl_fetch_request_replica_state {
     int32_t replica_id; /* v15+, default -1 */
     int64_t replica_epoch; /* v15+, default -1 */
 } sl_fetch_request_replica_state_t;
+extern const sl_message_desc_t sl_fetch_request_replica_state_desc;
+static inline void sl_fetch_request_replica_state_init(sl_fetch_request_replica_state_t *m)
+{
+    sl_message_init(&sl_fetch_request_replica_state_desc, m);
+}
+
 /* FetchRequest.FetchPartition */
 typedef struct sl_fetch_request_fetch_partition {
     int32_t partition; /* v0+ */
@@ -3603,6 +4419,12 @@ typedef struct sl_fetch_request_fetch_partition {
     int32_t partition_max_bytes; /* v0+ */
     sl_uuid_t replica_directory_id; /* v17+, tag 0 in 17+ */
 } sl_fetch_request_fetch_partition_t;
+extern const sl_message_desc_t sl_fetch_request_fetch_partition_desc;
+static inline void sl_fetch_request_fetch_partition_init(sl_fetch_request_fetch_partition_t *m)
+{
+    sl_message_init(&sl_fetch_request_fetch_partition_desc, m);
+}
+
 /* FetchRequest.FetchTopic */
 typedef struct sl_fetch_request_fetch_topic {
     sl_slice_t topic; /* v0-12 */
@@ -3610,6 +4432,12 @@ typedef struct sl_fetch_request_fetch_topic {
     sl_fetch_request_fetch_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_fetch_request_fetch_topic_t;
+extern const sl_message_desc_t sl_fetch_request_fetch_topic_desc;
+static inline void sl_fetch_request_fetch_topic_init(sl_fetch_request_fetch_topic_t *m)
+{
+    sl_message_init(&sl_fetch_request_fetch_topic_desc, m);
+}
+
 /* FetchRequest.ForgottenTopic */
 typedef struct sl_fetch_request_forgotten_topic {
     sl_slice_t topic; /* v7-12 */
@@ -3617,6 +4445,12 @@ typedef struct sl_fetch_request_forgotten_topic {
     int32_t *partitions; /* v7+ */
     int32_t partitions_count; /* -1: null */
 } sl_fetch_request_forgotten_topic_t;
+extern const sl_message_desc_t sl_fetch_request_forgotten_topic_desc;
+static inline void sl_fetch_request_forgotten_topic_init(sl_fetch_request_forgotten_topic_t *m)
+{
+    sl_message_init(&sl_fetch_request_forgotten_topic_desc, m);
+}
+
 /* FetchRequest */
 typedef struct sl_fetch_request {
     sl_slice_t cluster_id; /* v12+, nullable 12+, tag 0 in 12+, default null */
@@ -3658,21 +4492,45 @@ typedef struct sl_fetch_response_epoch_end_offset {
     int32_t epoch; /* v12+, default -1 */
     int64_t end_offset; /* v12+, default -1 */
 } sl_fetch_response_epoch_end_offset_t;
+extern const sl_message_desc_t sl_fetch_response_epoch_end_offset_desc;
+static inline void sl_fetch_response_epoch_end_offset_init(sl_fetch_response_epoch_end_offset_t *m)
+{
+    sl_message_init(&sl_fetch_response_epoch_end_offset_desc, m);
+}
+
 /* FetchResponse.LeaderIdAndEpoch */
 typedef struct sl_fetch_response_leader_id_and_epoch {
     int32_t leader_id; /* v12+, default -1 */
     int32_t leader_epoch; /* v12+, default -1 */
 } sl_fetch_response_leader_id_and_epoch_t;
+extern const sl_message_desc_t sl_fetch_response_leader_id_and_epoch_desc;
+static inline void sl_fetch_response_leader_id_and_epoch_init(sl_fetch_response_leader_id_and_epoch_t *m)
+{
+    sl_message_init(&sl_fetch_response_leader_id_and_epoch_desc, m);
+}
+
 /* FetchResponse.SnapshotId */
 typedef struct sl_fetch_response_snapshot_id {
     int64_t end_offset; /* v0+, default -1 */
     int32_t epoch; /* v0+, default -1 */
 } sl_fetch_response_snapshot_id_t;
+extern const sl_message_desc_t sl_fetch_response_snapshot_id_desc;
+static inline void sl_fetch_response_snapshot_id_init(sl_fetch_response_snapshot_id_t *m)
+{
+    sl_message_init(&sl_fetch_response_snapshot_id_desc, m);
+}
+
 /* FetchResponse.AbortedTransaction */
 typedef struct sl_aborted_transaction {
     int64_t producer_id; /* v4+ */
     int64_t first_offset; /* v4+ */
 } sl_aborted_transaction_t;
+extern const sl_message_desc_t sl_aborted_transaction_desc;
+static inline void sl_aborted_transaction_init(sl_aborted_transaction_t *m)
+{
+    sl_message_init(&sl_aborted_transaction_desc, m);
+}
+
 /* FetchResponse.PartitionData */
 typedef struct sl_fetch_response_partition_data {
     int32_t partition_index; /* v0+ */
@@ -3688,6 +4546,12 @@ typedef struct sl_fetch_response_partition_data {
     int32_t preferred_read_replica; /* v11+, default -1 */
     sl_slice_t records; /* v0+, nullable 0+ */
 } sl_fetch_response_partition_data_t;
+extern const sl_message_desc_t sl_fetch_response_partition_data_desc;
+static inline void sl_fetch_response_partition_data_init(sl_fetch_response_partition_data_t *m)
+{
+    sl_message_init(&sl_fetch_response_partition_data_desc, m);
+}
+
 /* FetchResponse.FetchableTopicResponse */
 typedef struct sl_fetchable_topic_response {
     sl_slice_t topic; /* v0-12 */
@@ -3695,6 +4559,12 @@ typedef struct sl_fetchable_topic_response {
     sl_fetch_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_fetchable_topic_response_t;
+extern const sl_message_desc_t sl_fetchable_topic_response_desc;
+static inline void sl_fetchable_topic_response_init(sl_fetchable_topic_response_t *m)
+{
+    sl_message_init(&sl_fetchable_topic_response_desc, m);
+}
+
 /* FetchResponse.NodeEndpoint */
 typedef struct sl_fetch_response_node_endpoint {
     int32_t node_id; /* v16+ */
@@ -3702,6 +4572,12 @@ typedef struct sl_fetch_response_node_endpoint {
     int32_t port; /* v16+ */
     sl_slice_t rack; /* v16+, nullable 16+, default null */
 } sl_fetch_response_node_endpoint_t;
+extern const sl_message_desc_t sl_fetch_response_node_endpoint_desc;
+static inline void sl_fetch_response_node_endpoint_init(sl_fetch_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_fetch_response_node_endpoint_desc, m);
+}
+
 /* FetchResponse */
 typedef struct sl_fetch_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -3736,6 +4612,12 @@ typedef struct sl_fetch_snapshot_request_snapshot_id {
     int64_t end_offset; /* v0+ */
     int32_t epoch; /* v0+ */
 } sl_fetch_snapshot_request_snapshot_id_t;
+extern const sl_message_desc_t sl_fetch_snapshot_request_snapshot_id_desc;
+static inline void sl_fetch_snapshot_request_snapshot_id_init(sl_fetch_snapshot_request_snapshot_id_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_request_snapshot_id_desc, m);
+}
+
 /* FetchSnapshotRequest.PartitionSnapshot */
 typedef struct sl_fetch_snapshot_request_partition_snapshot {
     int32_t partition; /* v0+ */
@@ -3744,12 +4626,24 @@ typedef struct sl_fetch_snapshot_request_partition_snapshot {
     int64_t position; /* v0+ */
     sl_uuid_t replica_directory_id; /* v1+, tag 0 in 1+ */
 } sl_fetch_snapshot_request_partition_snapshot_t;
+extern const sl_message_desc_t sl_fetch_snapshot_request_partition_snapshot_desc;
+static inline void sl_fetch_snapshot_request_partition_snapshot_init(sl_fetch_snapshot_request_partition_snapshot_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_request_partition_snapshot_desc, m);
+}
+
 /* FetchSnapshotRequest.TopicSnapshot */
 typedef struct sl_fetch_snapshot_request_topic_snapshot {
     sl_slice_t name; /* v0+ */
     sl_fetch_snapshot_request_partition_snapshot_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_fetch_snapshot_request_topic_snapshot_t;
+extern const sl_message_desc_t sl_fetch_snapshot_request_topic_snapshot_desc;
+static inline void sl_fetch_snapshot_request_topic_snapshot_init(sl_fetch_snapshot_request_topic_snapshot_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_request_topic_snapshot_desc, m);
+}
+
 /* FetchSnapshotRequest */
 typedef struct sl_fetch_snapshot_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+, tag 0 in 0+, default null */
@@ -3782,11 +4676,23 @@ typedef struct sl_fetch_snapshot_response_snapshot_id {
     int64_t end_offset; /* v0+ */
     int32_t epoch; /* v0+ */
 } sl_fetch_snapshot_response_snapshot_id_t;
+extern const sl_message_desc_t sl_fetch_snapshot_response_snapshot_id_desc;
+static inline void sl_fetch_snapshot_response_snapshot_id_init(sl_fetch_snapshot_response_snapshot_id_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_response_snapshot_id_desc, m);
+}
+
 /* FetchSnapshotResponse.LeaderIdAndEpoch */
 typedef struct sl_fetch_snapshot_response_leader_id_and_epoch {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_fetch_snapshot_response_leader_id_and_epoch_t;
+extern const sl_message_desc_t sl_fetch_snapshot_response_leader_id_and_epoch_desc;
+static inline void sl_fetch_snapshot_response_leader_id_and_epoch_init(sl_fetch_snapshot_response_leader_id_and_epoch_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_response_leader_id_and_epoch_desc, m);
+}
+
 /* FetchSnapshotResponse.PartitionSnapshot */
 typedef struct sl_fetch_snapshot_response_partition_snapshot {
     int32_t index; /* v0+ */
@@ -3797,18 +4703,36 @@ typedef struct sl_fetch_snapshot_response_partition_snapshot {
     int64_t position; /* v0+ */
     sl_slice_t unaligned_records; /* v0+ */
 } sl_fetch_snapshot_response_partition_snapshot_t;
+extern const sl_message_desc_t sl_fetch_snapshot_response_partition_snapshot_desc;
+static inline void sl_fetch_snapshot_response_partition_snapshot_init(sl_fetch_snapshot_response_partition_snapshot_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_response_partition_snapshot_desc, m);
+}
+
 /* FetchSnapshotResponse.TopicSnapshot */
 typedef struct sl_fetch_snapshot_response_topic_snapshot {
     sl_slice_t name; /* v0+ */
     sl_fetch_snapshot_response_partition_snapshot_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_fetch_snapshot_response_topic_snapshot_t;
+extern const sl_message_desc_t sl_fetch_snapshot_response_topic_snapshot_desc;
+static inline void sl_fetch_snapshot_response_topic_snapshot_init(sl_fetch_snapshot_response_topic_snapshot_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_response_topic_snapshot_desc, m);
+}
+
 /* FetchSnapshotResponse.NodeEndpoint */
 typedef struct sl_fetch_snapshot_response_node_endpoint {
     int32_t node_id; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_fetch_snapshot_response_node_endpoint_t;
+extern const sl_message_desc_t sl_fetch_snapshot_response_node_endpoint_desc;
+static inline void sl_fetch_snapshot_response_node_endpoint_init(sl_fetch_snapshot_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_fetch_snapshot_response_node_endpoint_desc, m);
+}
+
 /* FetchSnapshotResponse */
 typedef struct sl_fetch_snapshot_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -3872,6 +4796,12 @@ typedef struct sl_find_coordinator_response_coordinator {
     int16_t error_code; /* v4+ */
     sl_slice_t error_message; /* v4+, nullable 4+ */
 } sl_find_coordinator_response_coordinator_t;
+extern const sl_message_desc_t sl_find_coordinator_response_coordinator_desc;
+static inline void sl_find_coordinator_response_coordinator_init(sl_find_coordinator_response_coordinator_t *m)
+{
+    sl_message_init(&sl_find_coordinator_response_coordinator_desc, m);
+}
+
 /* FindCoordinatorResponse */
 typedef struct sl_find_coordinator_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -4014,6 +4944,12 @@ typedef struct sl_incremental_alter_configs_request_alterable_config {
     int8_t config_operation; /* v0+ */
     sl_slice_t value; /* v0+, nullable 0+ */
 } sl_incremental_alter_configs_request_alterable_config_t;
+extern const sl_message_desc_t sl_incremental_alter_configs_request_alterable_config_desc;
+static inline void sl_incremental_alter_configs_request_alterable_config_init(sl_incremental_alter_configs_request_alterable_config_t *m)
+{
+    sl_message_init(&sl_incremental_alter_configs_request_alterable_config_desc, m);
+}
+
 /* IncrementalAlterConfigsRequest.AlterConfigsResource */
 typedef struct sl_incremental_alter_configs_request_alter_configs_resource {
     int8_t resource_type; /* v0+ */
@@ -4021,6 +4957,12 @@ typedef struct sl_incremental_alter_configs_request_alter_configs_resource {
     sl_incremental_alter_configs_request_alterable_config_t *configs; /* v0+ */
     int32_t configs_count; /* -1: null */
 } sl_incremental_alter_configs_request_alter_configs_resource_t;
+extern const sl_message_desc_t sl_incremental_alter_configs_request_alter_configs_resource_desc;
+static inline void sl_incremental_alter_configs_request_alter_configs_resource_init(sl_incremental_alter_configs_request_alter_configs_resource_t *m)
+{
+    sl_message_init(&sl_incremental_alter_configs_request_alter_configs_resource_desc, m);
+}
+
 /* IncrementalAlterConfigsRequest */
 typedef struct sl_incremental_alter_configs_request {
     sl_incremental_alter_configs_request_alter_configs_resource_t *resources; /* v0+ */
@@ -4053,6 +4995,12 @@ typedef struct sl_incremental_alter_configs_response_alter_configs_resource_resp
     int8_t resource_type; /* v0+ */
     sl_slice_t resource_name; /* v0+ */
 } sl_incremental_alter_configs_response_alter_configs_resource_response_t;
+extern const sl_message_desc_t sl_incremental_alter_configs_response_alter_configs_resource_response_desc;
+static inline void sl_incremental_alter_configs_response_alter_configs_resource_response_init(sl_incremental_alter_configs_response_alter_configs_resource_response_t *m)
+{
+    sl_message_init(&sl_incremental_alter_configs_response_alter_configs_resource_response_desc, m);
+}
+
 /* IncrementalAlterConfigsResponse */
 typedef struct sl_incremental_alter_configs_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -4136,12 +5084,24 @@ typedef struct sl_initialize_share_group_state_request_partition_data {
     int32_t state_epoch; /* v0+ */
     int64_t start_offset; /* v0+ */
 } sl_initialize_share_group_state_request_partition_data_t;
+extern const sl_message_desc_t sl_initialize_share_group_state_request_partition_data_desc;
+static inline void sl_initialize_share_group_state_request_partition_data_init(sl_initialize_share_group_state_request_partition_data_t *m)
+{
+    sl_message_init(&sl_initialize_share_group_state_request_partition_data_desc, m);
+}
+
 /* InitializeShareGroupStateRequest.InitializeStateData */
 typedef struct sl_initialize_state_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_initialize_share_group_state_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_initialize_state_data_t;
+extern const sl_message_desc_t sl_initialize_state_data_desc;
+static inline void sl_initialize_state_data_init(sl_initialize_state_data_t *m)
+{
+    sl_message_init(&sl_initialize_state_data_desc, m);
+}
+
 /* InitializeShareGroupStateRequest */
 typedef struct sl_initialize_share_group_state_request {
     sl_slice_t group_id; /* v0+ */
@@ -4173,12 +5133,24 @@ typedef struct sl_initialize_share_group_state_response_partition_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+, default null */
 } sl_initialize_share_group_state_response_partition_result_t;
+extern const sl_message_desc_t sl_initialize_share_group_state_response_partition_result_desc;
+static inline void sl_initialize_share_group_state_response_partition_result_init(sl_initialize_share_group_state_response_partition_result_t *m)
+{
+    sl_message_init(&sl_initialize_share_group_state_response_partition_result_desc, m);
+}
+
 /* InitializeShareGroupStateResponse.InitializeStateResult */
 typedef struct sl_initialize_state_result {
     sl_uuid_t topic_id; /* v0+ */
     sl_initialize_share_group_state_response_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_initialize_state_result_t;
+extern const sl_message_desc_t sl_initialize_state_result_desc;
+static inline void sl_initialize_state_result_init(sl_initialize_state_result_t *m)
+{
+    sl_message_init(&sl_initialize_state_result_desc, m);
+}
+
 /* InitializeShareGroupStateResponse */
 typedef struct sl_initialize_share_group_state_response {
     sl_initialize_state_result_t *results; /* v0+ */
@@ -4208,6 +5180,12 @@ typedef struct sl_join_group_request_protocol {
     sl_slice_t name; /* v0+ */
     sl_slice_t metadata; /* v0+ */
 } sl_join_group_request_protocol_t;
+extern const sl_message_desc_t sl_join_group_request_protocol_desc;
+static inline void sl_join_group_request_protocol_init(sl_join_group_request_protocol_t *m)
+{
+    sl_message_init(&sl_join_group_request_protocol_desc, m);
+}
+
 /* JoinGroupRequest */
 typedef struct sl_join_group_request {
     sl_slice_t group_id; /* v0+ */
@@ -4245,6 +5223,12 @@ typedef struct sl_join_group_response_member {
     sl_slice_t group_instance_id; /* v5+, nullable 5+, default null */
     sl_slice_t metadata; /* v0+ */
 } sl_join_group_response_member_t;
+extern const sl_message_desc_t sl_join_group_response_member_desc;
+static inline void sl_join_group_response_member_init(sl_join_group_response_member_t *m)
+{
+    sl_message_init(&sl_join_group_response_member_desc, m);
+}
+
 /* JoinGroupResponse */
 typedef struct sl_join_group_response {
     int32_t throttle_time_ms; /* v2+ */
@@ -4320,6 +5304,12 @@ typedef struct sl_leader_and_isr_partition_state {
     bool is_new; /* v1+, default false */
     int8_t leader_recovery_state; /* v6+, default 0 */
 } sl_leader_and_isr_partition_state_t;
+extern const sl_message_desc_t sl_leader_and_isr_partition_state_desc;
+static inline void sl_leader_and_isr_partition_state_init(sl_leader_and_isr_partition_state_t *m)
+{
+    sl_message_init(&sl_leader_and_isr_partition_state_desc, m);
+}
+
 /* LeaderAndIsrRequest.LeaderAndIsrTopicState */
 typedef struct sl_leader_and_isr_topic_state {
     sl_slice_t topic_name; /* v2+ */
@@ -4327,12 +5317,24 @@ typedef struct sl_leader_and_isr_topic_state {
     sl_leader_and_isr_partition_state_t *partition_states; /* v2+ */
     int32_t partition_states_count; /* -1: null */
 } sl_leader_and_isr_topic_state_t;
+extern const sl_message_desc_t sl_leader_and_isr_topic_state_desc;
+static inline void sl_leader_and_isr_topic_state_init(sl_leader_and_isr_topic_state_t *m)
+{
+    sl_message_init(&sl_leader_and_isr_topic_state_desc, m);
+}
+
 /* LeaderAndIsrRequest.LeaderAndIsrLiveLeader */
 typedef struct sl_leader_and_isr_live_leader {
     int32_t broker_id; /* v0+ */
     sl_slice_t host_name; /* v0+ */
     int32_t port; /* v0+ */
 } sl_leader_and_isr_live_leader_t;
+extern const sl_message_desc_t sl_leader_and_isr_live_leader_desc;
+static inline void sl_leader_and_isr_live_leader_init(sl_leader_and_isr_live_leader_t *m)
+{
+    sl_message_init(&sl_leader_and_isr_live_leader_desc, m);
+}
+
 /* LeaderAndIsrRequest */
 typedef struct sl_leader_and_isr_request {
     int32_t controller_id; /* v0+ */
@@ -4372,12 +5374,24 @@ typedef struct sl_leader_and_isr_partition_error {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_leader_and_isr_partition_error_t;
+extern const sl_message_desc_t sl_leader_and_isr_partition_error_desc;
+static inline void sl_leader_and_isr_partition_error_init(sl_leader_and_isr_partition_error_t *m)
+{
+    sl_message_init(&sl_leader_and_isr_partition_error_desc, m);
+}
+
 /* LeaderAndIsrResponse.LeaderAndIsrTopicError */
 typedef struct sl_leader_and_isr_topic_error {
     sl_uuid_t topic_id; /* v5+ */
     sl_leader_and_isr_partition_error_t *partition_errors; /* v5+ */
     int32_t partition_errors_count; /* -1: null */
 } sl_leader_and_isr_topic_error_t;
+extern const sl_message_desc_t sl_leader_and_isr_topic_error_desc;
+static inline void sl_leader_and_isr_topic_error_init(sl_leader_and_isr_topic_error_t *m)
+{
+    sl_message_init(&sl_leader_and_isr_topic_error_desc, m);
+}
+
 /* LeaderAndIsrResponse */
 typedef struct sl_leader_and_isr_response {
     int16_t error_code; /* v0+ */
@@ -4410,6 +5424,12 @@ typedef struct sl_leader_change_message_voter {
     int32_t voter_id; /* v0+ */
     sl_uuid_t voter_directory_id; /* v1+ */
 } sl_leader_change_message_voter_t;
+extern const sl_message_desc_t sl_leader_change_message_voter_desc;
+static inline void sl_leader_change_message_voter_init(sl_leader_change_message_voter_t *m)
+{
+    sl_message_init(&sl_leader_change_message_voter_desc, m);
+}
+
 /* LeaderChangeMessage */
 typedef struct sl_leader_change_message {
     int16_t version; /* v0+ */
@@ -4444,6 +5464,12 @@ typedef struct sl_member_identity {
     sl_slice_t group_instance_id; /* v3+, nullable 3+, default null */
     sl_slice_t reason; /* v5+, nullable 5+, default null */
 } sl_member_identity_t;
+extern const sl_message_desc_t sl_member_identity_desc;
+static inline void sl_member_identity_init(sl_member_identity_t *m)
+{
+    sl_message_init(&sl_member_identity_desc, m);
+}
+
 /* LeaveGroupRequest */
 typedef struct sl_leave_group_request {
     sl_slice_t group_id; /* v0+ */
@@ -4476,6 +5502,12 @@ typedef struct sl_member_response {
     sl_slice_t group_instance_id; /* v3+, nullable 3+ */
     int16_t error_code; /* v3+ */
 } sl_member_response_t;
+extern const sl_message_desc_t sl_member_response_desc;
+static inline void sl_member_response_init(sl_member_response_t *m)
+{
+    sl_message_init(&sl_member_response_desc, m);
+}
+
 /* LeaveGroupResponse */
 typedef struct sl_leave_group_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -4529,6 +5561,12 @@ static inline int sl_list_client_metrics_resources_request_encode(sl_writer_t *w
 typedef struct sl_client_metrics_resource {
     sl_slice_t name; /* v0+ */
 } sl_client_metrics_resource_t;
+extern const sl_message_desc_t sl_client_metrics_resource_desc;
+static inline void sl_client_metrics_resource_init(sl_client_metrics_resource_t *m)
+{
+    sl_message_init(&sl_client_metrics_resource_desc, m);
+}
+
 /* ListClientMetricsResourcesResponse */
 typedef struct sl_list_client_metrics_resources_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -4588,6 +5626,12 @@ typedef struct sl_listed_group {
     sl_slice_t group_state; /* v4+ */
     sl_slice_t group_type; /* v5+ */
 } sl_listed_group_t;
+extern const sl_message_desc_t sl_listed_group_desc;
+static inline void sl_listed_group_init(sl_listed_group_t *m)
+{
+    sl_message_init(&sl_listed_group_desc, m);
+}
+
 /* ListGroupsResponse */
 typedef struct sl_list_groups_response {
     int32_t throttle_time_ms; /* v1+ */
@@ -4621,12 +5665,24 @@ typedef struct sl_list_offsets_partition {
     int64_t timestamp; /* v0+ */
     int32_t max_num_offsets; /* v0, default 1 */
 } sl_list_offsets_partition_t;
+extern const sl_message_desc_t sl_list_offsets_partition_desc;
+static inline void sl_list_offsets_partition_init(sl_list_offsets_partition_t *m)
+{
+    sl_message_init(&sl_list_offsets_partition_desc, m);
+}
+
 /* ListOffsetsRequest.ListOffsetsTopic */
 typedef struct sl_list_offsets_topic {
     sl_slice_t name; /* v0+ */
     sl_list_offsets_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_list_offsets_topic_t;
+extern const sl_message_desc_t sl_list_offsets_topic_desc;
+static inline void sl_list_offsets_topic_init(sl_list_offsets_topic_t *m)
+{
+    sl_message_init(&sl_list_offsets_topic_desc, m);
+}
+
 /* ListOffsetsRequest */
 typedef struct sl_list_offsets_request {
     int32_t replica_id; /* v0+ */
@@ -4663,12 +5719,24 @@ typedef struct sl_list_offsets_partition_response {
     int64_t offset; /* v1+, default -1 */
     int32_t leader_epoch; /* v4+, default -1 */
 } sl_list_offsets_partition_response_t;
+extern const sl_message_desc_t sl_list_offsets_partition_response_desc;
+static inline void sl_list_offsets_partition_response_init(sl_list_offsets_partition_response_t *m)
+{
+    sl_message_init(&sl_list_offsets_partition_response_desc, m);
+}
+
 /* ListOffsetsResponse.ListOffsetsTopicResponse */
 typedef struct sl_list_offsets_topic_response {
     sl_slice_t name; /* v0+ */
     sl_list_offsets_partition_response_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_list_offsets_topic_response_t;
+extern const sl_message_desc_t sl_list_offsets_topic_response_desc;
+static inline void sl_list_offsets_topic_response_init(sl_list_offsets_topic_response_t *m)
+{
+    sl_message_init(&sl_list_offsets_topic_response_desc, m);
+}
+
 /* ListOffsetsResponse */
 typedef struct sl_list_offsets_response {
     int32_t throttle_time_ms; /* v2+ */
@@ -4700,6 +5768,12 @@ typedef struct sl_list_partition_reassignments_topics {
     int32_t *partition_indexes; /* v0+ */
     int32_t partition_indexes_count; /* -1: null */
 } sl_list_partition_reassignments_topics_t;
+extern const sl_message_desc_t sl_list_partition_reassignments_topics_desc;
+static inline void sl_list_partition_reassignments_topics_init(sl_list_partition_reassignments_topics_t *m)
+{
+    sl_message_init(&sl_list_partition_reassignments_topics_desc, m);
+}
+
 /* ListPartitionReassignmentsRequest */
 typedef struct sl_list_partition_reassignments_request {
     int32_t timeout_ms; /* v0+, default 60000 */
@@ -4735,12 +5809,24 @@ typedef struct sl_ongoing_partition_reassignment {
     int32_t *removing_replicas; /* v0+ */
     int32_t removing_replicas_count; /* -1: null */
 } sl_ongoing_partition_reassignment_t;
+extern const sl_message_desc_t sl_ongoing_partition_reassignment_desc;
+static inline void sl_ongoing_partition_reassignment_init(sl_ongoing_partition_reassignment_t *m)
+{
+    sl_message_init(&sl_ongoing_partition_reassignment_desc, m);
+}
+
 /* ListPartitionReassignmentsResponse.OngoingTopicReassignment */
 typedef struct sl_ongoing_topic_reassignment {
     sl_slice_t name; /* v0+ */
     sl_ongoing_partition_reassignment_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_ongoing_topic_reassignment_t;
+extern const sl_message_desc_t sl_ongoing_topic_reassignment_desc;
+static inline void sl_ongoing_topic_reassignment_init(sl_ongoing_topic_reassignment_t *m)
+{
+    sl_message_init(&sl_ongoing_topic_reassignment_desc, m);
+}
+
 /* ListPartitionReassignmentsResponse */
 typedef struct sl_list_partition_reassignments_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -4801,6 +5887,12 @@ typedef struct sl_list_transactions_response_transaction_state {
     int64_t producer_id; /* v0+ */
     sl_slice_t transaction_state; /* v0+ */
 } sl_list_transactions_response_transaction_state_t;
+extern const sl_message_desc_t sl_list_transactions_response_transaction_state_desc;
+static inline void sl_list_transactions_response_transaction_state_init(sl_list_transactions_response_transaction_state_t *m)
+{
+    sl_message_init(&sl_list_transactions_response_transaction_state_desc, m);
+}
+
 /* ListTransactionsResponse */
 typedef struct sl_list_transactions_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -4834,6 +5926,12 @@ typedef struct sl_metadata_request_topic {
     sl_uuid_t topic_id; /* v10+ */
     sl_slice_t name; /* v0+, nullable 10+ */
 } sl_metadata_request_topic_t;
+extern const sl_message_desc_t sl_metadata_request_topic_desc;
+static inline void sl_metadata_request_topic_init(sl_metadata_request_topic_t *m)
+{
+    sl_message_init(&sl_metadata_request_topic_desc, m);
+}
+
 /* MetadataRequest */
 typedef struct sl_metadata_request {
     sl_metadata_request_topic_t *topics; /* v0+, nullable 1+ */
@@ -4868,6 +5966,12 @@ typedef struct sl_metadata_response_broker {
     int32_t port; /* v0+ */
     sl_slice_t rack; /* v1+, nullable 1+, default null */
 } sl_metadata_response_broker_t;
+extern const sl_message_desc_t sl_metadata_response_broker_desc;
+static inline void sl_metadata_response_broker_init(sl_metadata_response_broker_t *m)
+{
+    sl_message_init(&sl_metadata_response_broker_desc, m);
+}
+
 /* MetadataResponse.MetadataResponsePartition */
 typedef struct sl_metadata_response_partition {
     int16_t error_code; /* v0+ */
@@ -4881,6 +5985,12 @@ typedef struct sl_metadata_response_partition {
     int32_t *offline_replicas; /* v5+ */
     int32_t offline_replicas_count; /* -1: null */
 } sl_metadata_response_partition_t;
+extern const sl_message_desc_t sl_metadata_response_partition_desc;
+static inline void sl_metadata_response_partition_init(sl_metadata_response_partition_t *m)
+{
+    sl_message_init(&sl_metadata_response_partition_desc, m);
+}
+
 /* MetadataResponse.MetadataResponseTopic */
 typedef struct sl_metadata_response_topic {
     int16_t error_code; /* v0+ */
@@ -4891,6 +6001,12 @@ typedef struct sl_metadata_response_topic {
     int32_t partitions_count; /* -1: null */
     int32_t topic_authorized_operations; /* v8+, default -2147483648 */
 } sl_metadata_response_topic_t;
+extern const sl_message_desc_t sl_metadata_response_topic_desc;
+static inline void sl_metadata_response_topic_init(sl_metadata_response_topic_t *m)
+{
+    sl_message_init(&sl_metadata_response_topic_desc, m);
+}
+
 /* MetadataResponse */
 typedef struct sl_metadata_response {
     int32_t throttle_time_ms; /* v3+ */
@@ -4929,12 +6045,24 @@ typedef struct sl_offset_commit_request_partition {
     int64_t commit_timestamp; /* v1, default -1 */
     sl_slice_t committed_metadata; /* v0+, nullable 0+ */
 } sl_offset_commit_request_partition_t;
+extern const sl_message_desc_t sl_offset_commit_request_partition_desc;
+static inline void sl_offset_commit_request_partition_init(sl_offset_commit_request_partition_t *m)
+{
+    sl_message_init(&sl_offset_commit_request_partition_desc, m);
+}
+
 /* OffsetCommitRequest.OffsetCommitRequestTopic */
 typedef struct sl_offset_commit_request_topic {
     sl_slice_t name; /* v0+ */
     sl_offset_commit_request_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_commit_request_topic_t;
+extern const sl_message_desc_t sl_offset_commit_request_topic_desc;
+static inline void sl_offset_commit_request_topic_init(sl_offset_commit_request_topic_t *m)
+{
+    sl_message_init(&sl_offset_commit_request_topic_desc, m);
+}
+
 /* OffsetCommitRequest */
 typedef struct sl_offset_commit_request {
     sl_slice_t group_id; /* v0+ */
@@ -4969,12 +6097,24 @@ typedef struct sl_offset_commit_response_partition {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_offset_commit_response_partition_t;
+extern const sl_message_desc_t sl_offset_commit_response_partition_desc;
+static inline void sl_offset_commit_response_partition_init(sl_offset_commit_response_partition_t *m)
+{
+    sl_message_init(&sl_offset_commit_response_partition_desc, m);
+}
+
 /* OffsetCommitResponse.OffsetCommitResponseTopic */
 typedef struct sl_offset_commit_response_topic {
     sl_slice_t name; /* v0+ */
     sl_offset_commit_response_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_commit_response_topic_t;
+extern const sl_message_desc_t sl_offset_commit_response_topic_desc;
+static inline void sl_offset_commit_response_topic_init(sl_offset_commit_response_topic_t *m)
+{
+    sl_message_init(&sl_offset_commit_response_topic_desc, m);
+}
+
 /* OffsetCommitResponse */
 typedef struct sl_offset_commit_response {
     int32_t throttle_time_ms; /* v3+ */
@@ -5004,12 +6144,24 @@ static inline int sl_offset_commit_response_encode(sl_writer_t *w, int16_t versi
 typedef struct sl_offset_delete_request_partition {
     int32_t partition_index; /* v0+ */
 } sl_offset_delete_request_partition_t;
+extern const sl_message_desc_t sl_offset_delete_request_partition_desc;
+static inline void sl_offset_delete_request_partition_init(sl_offset_delete_request_partition_t *m)
+{
+    sl_message_init(&sl_offset_delete_request_partition_desc, m);
+}
+
 /* OffsetDeleteRequest.OffsetDeleteRequestTopic */
 typedef struct sl_offset_delete_request_topic {
     sl_slice_t name; /* v0+ */
     sl_offset_delete_request_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_delete_request_topic_t;
+extern const sl_message_desc_t sl_offset_delete_request_topic_desc;
+static inline void sl_offset_delete_request_topic_init(sl_offset_delete_request_topic_t *m)
+{
+    sl_message_init(&sl_offset_delete_request_topic_desc, m);
+}
+
 /* OffsetDeleteRequest */
 typedef struct sl_offset_delete_request {
     sl_slice_t group_id; /* v0+ */
@@ -5040,12 +6192,24 @@ typedef struct sl_offset_delete_response_partition {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_offset_delete_response_partition_t;
+extern const sl_message_desc_t sl_offset_delete_response_partition_desc;
+static inline void sl_offset_delete_response_partition_init(sl_offset_delete_response_partition_t *m)
+{
+    sl_message_init(&sl_offset_delete_response_partition_desc, m);
+}
+
 /* OffsetDeleteResponse.OffsetDeleteResponseTopic */
 typedef struct sl_offset_delete_response_topic {
     sl_slice_t name; /* v0+ */
     sl_offset_delete_response_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_delete_response_topic_t;
+extern const sl_message_desc_t sl_offset_delete_response_topic_desc;
+static inline void sl_offset_delete_response_topic_init(sl_offset_delete_response_topic_t *m)
+{
+    sl_message_init(&sl_offset_delete_response_topic_desc, m);
+}
+
 /* OffsetDeleteResponse */
 typedef struct sl_offset_delete_response {
     int16_t error_code; /* v0+ */
@@ -5078,12 +6242,24 @@ typedef struct sl_offset_fetch_request_topic {
     int32_t *partition_indexes; /* v0-7 */
     int32_t partition_indexes_count; /* -1: null */
 } sl_offset_fetch_request_topic_t;
+extern const sl_message_desc_t sl_offset_fetch_request_topic_desc;
+static inline void sl_offset_fetch_request_topic_init(sl_offset_fetch_request_topic_t *m)
+{
+    sl_message_init(&sl_offset_fetch_request_topic_desc, m);
+}
+
 /* OffsetFetchRequest.OffsetFetchRequestTopics */
 typedef struct sl_offset_fetch_request_topics {
     sl_slice_t name; /* v8+ */
     int32_t *partition_indexes; /* v8+ */
     int32_t partition_indexes_count; /* -1: null */
 } sl_offset_fetch_request_topics_t;
+extern const sl_message_desc_t sl_offset_fetch_request_topics_desc;
+static inline void sl_offset_fetch_request_topics_init(sl_offset_fetch_request_topics_t *m)
+{
+    sl_message_init(&sl_offset_fetch_request_topics_desc, m);
+}
+
 /* OffsetFetchRequest.OffsetFetchRequestGroup */
 typedef struct sl_offset_fetch_request_group {
     sl_slice_t group_id; /* v8+ */
@@ -5092,6 +6268,12 @@ typedef struct sl_offset_fetch_request_group {
     sl_offset_fetch_request_topics_t *topics; /* v8+, nullable 8+ */
     int32_t topics_count; /* -1: null */
 } sl_offset_fetch_request_group_t;
+extern const sl_message_desc_t sl_offset_fetch_request_group_desc;
+static inline void sl_offset_fetch_request_group_init(sl_offset_fetch_request_group_t *m)
+{
+    sl_message_init(&sl_offset_fetch_request_group_desc, m);
+}
+
 /* OffsetFetchRequest */
 typedef struct sl_offset_fetch_request {
     sl_slice_t group_id; /* v0-7 */
@@ -5128,12 +6310,24 @@ typedef struct sl_offset_fetch_response_partition {
     sl_slice_t metadata; /* v0-7, nullable 0-7 */
     int16_t error_code; /* v0-7 */
 } sl_offset_fetch_response_partition_t;
+extern const sl_message_desc_t sl_offset_fetch_response_partition_desc;
+static inline void sl_offset_fetch_response_partition_init(sl_offset_fetch_response_partition_t *m)
+{
+    sl_message_init(&sl_offset_fetch_response_partition_desc, m);
+}
+
 /* OffsetFetchResponse.OffsetFetchResponseTopic */
 typedef struct sl_offset_fetch_response_topic {
     sl_slice_t name; /* v0-7 */
     sl_offset_fetch_response_partition_t *partitions; /* v0-7 */
     int32_t partitions_count; /* -1: null */
 } sl_offset_fetch_response_topic_t;
+extern const sl_message_desc_t sl_offset_fetch_response_topic_desc;
+static inline void sl_offset_fetch_response_topic_init(sl_offset_fetch_response_topic_t *m)
+{
+    sl_message_init(&sl_offset_fetch_response_topic_desc, m);
+}
+
 /* OffsetFetchResponse.OffsetFetchResponsePartitions */
 typedef struct sl_offset_fetch_response_partitions {
     int32_t partition_index; /* v8+ */
@@ -5142,12 +6336,24 @@ typedef struct sl_offset_fetch_response_partitions {
     sl_slice_t metadata; /* v8+, nullable 8+ */
     int16_t error_code; /* v8+ */
 } sl_offset_fetch_response_partitions_t;
+extern const sl_message_desc_t sl_offset_fetch_response_partitions_desc;
+static inline void sl_offset_fetch_response_partitions_init(sl_offset_fetch_response_partitions_t *m)
+{
+    sl_message_init(&sl_offset_fetch_response_partitions_desc, m);
+}
+
 /* OffsetFetchResponse.OffsetFetchResponseTopics */
 typedef struct sl_offset_fetch_response_topics {
     sl_slice_t name; /* v8+ */
     sl_offset_fetch_response_partitions_t *partitions; /* v8+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_fetch_response_topics_t;
+extern const sl_message_desc_t sl_offset_fetch_response_topics_desc;
+static inline void sl_offset_fetch_response_topics_init(sl_offset_fetch_response_topics_t *m)
+{
+    sl_message_init(&sl_offset_fetch_response_topics_desc, m);
+}
+
 /* OffsetFetchResponse.OffsetFetchResponseGroup */
 typedef struct sl_offset_fetch_response_group {
     sl_slice_t group_id; /* v8+ */
@@ -5155,6 +6361,12 @@ typedef struct sl_offset_fetch_response_group {
     int32_t topics_count; /* -1: null */
     int16_t error_code; /* v8+, default 0 */
 } sl_offset_fetch_response_group_t;
+extern const sl_message_desc_t sl_offset_fetch_response_group_desc;
+static inline void sl_offset_fetch_response_group_init(sl_offset_fetch_response_group_t *m)
+{
+    sl_message_init(&sl_offset_fetch_response_group_desc, m);
+}
+
 /* OffsetFetchResponse */
 typedef struct sl_offset_fetch_response {
     int32_t throttle_time_ms; /* v3+ */
@@ -5189,12 +6401,24 @@ typedef struct sl_offset_for_leader_partition {
     int32_t current_leader_epoch; /* v2+, default -1 */
     int32_t leader_epoch; /* v0+ */
 } sl_offset_for_leader_partition_t;
+extern const sl_message_desc_t sl_offset_for_leader_partition_desc;
+static inline void sl_offset_for_leader_partition_init(sl_offset_for_leader_partition_t *m)
+{
+    sl_message_init(&sl_offset_for_leader_partition_desc, m);
+}
+
 /* OffsetForLeaderEpochRequest.OffsetForLeaderTopic */
 typedef struct sl_offset_for_leader_topic {
     sl_slice_t topic; /* v0+ */
     sl_offset_for_leader_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_for_leader_topic_t;
+extern const sl_message_desc_t sl_offset_for_leader_topic_desc;
+static inline void sl_offset_for_leader_topic_init(sl_offset_for_leader_topic_t *m)
+{
+    sl_message_init(&sl_offset_for_leader_topic_desc, m);
+}
+
 /* OffsetForLeaderEpochRequest */
 typedef struct sl_offset_for_leader_epoch_request {
     int32_t replica_id; /* v3+, default -2 */
@@ -5227,12 +6451,24 @@ typedef struct sl_offset_for_leader_epoch_response_epoch_end_offset {
     int32_t leader_epoch; /* v1+, default -1 */
     int64_t end_offset; /* v0+, default -1 */
 } sl_offset_for_leader_epoch_response_epoch_end_offset_t;
+extern const sl_message_desc_t sl_offset_for_leader_epoch_response_epoch_end_offset_desc;
+static inline void sl_offset_for_leader_epoch_response_epoch_end_offset_init(sl_offset_for_leader_epoch_response_epoch_end_offset_t *m)
+{
+    sl_message_init(&sl_offset_for_leader_epoch_response_epoch_end_offset_desc, m);
+}
+
 /* OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult */
 typedef struct sl_offset_for_leader_topic_result {
     sl_slice_t topic; /* v0+ */
     sl_offset_for_leader_epoch_response_epoch_end_offset_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_offset_for_leader_topic_result_t;
+extern const sl_message_desc_t sl_offset_for_leader_topic_result_desc;
+static inline void sl_offset_for_leader_topic_result_init(sl_offset_for_leader_topic_result_t *m)
+{
+    sl_message_init(&sl_offset_for_leader_topic_result_desc, m);
+}
+
 /* OffsetForLeaderEpochResponse */
 typedef struct sl_offset_for_leader_epoch_response {
     int32_t throttle_time_ms; /* v2+ */
@@ -5263,12 +6499,24 @@ typedef struct sl_partition_produce_data {
     int32_t index; /* v0+ */
     sl_slice_t records; /* v0+, nullable 0+ */
 } sl_partition_produce_data_t;
+extern const sl_message_desc_t sl_partition_produce_data_desc;
+static inline void sl_partition_produce_data_init(sl_partition_produce_data_t *m)
+{
+    sl_message_init(&sl_partition_produce_data_desc, m);
+}
+
 /* ProduceRequest.TopicProduceData */
 typedef struct sl_topic_produce_data {
     sl_slice_t name; /* v0+ */
     sl_partition_produce_data_t *partition_data; /* v0+ */
     int32_t partition_data_count; /* -1: null */
 } sl_topic_produce_data_t;
+extern const sl_message_desc_t sl_topic_produce_data_desc;
+static inline void sl_topic_produce_data_init(sl_topic_produce_data_t *m)
+{
+    sl_message_init(&sl_topic_produce_data_desc, m);
+}
+
 /* ProduceRequest */
 typedef struct sl_produce_request {
     sl_slice_t transactional_id; /* v3+, nullable 3+, default null */
@@ -5301,11 +6549,23 @@ typedef struct sl_batch_index_and_error_message {
     int32_t batch_index; /* v8+ */
     sl_slice_t batch_index_error_message; /* v8+, nullable 8+, default null */
 } sl_batch_index_and_error_message_t;
+extern const sl_message_desc_t sl_batch_index_and_error_message_desc;
+static inline void sl_batch_index_and_error_message_init(sl_batch_index_and_error_message_t *m)
+{
+    sl_message_init(&sl_batch_index_and_error_message_desc, m);
+}
+
 /* ProduceResponse.LeaderIdAndEpoch */
 typedef struct sl_produce_response_leader_id_and_epoch {
     int32_t leader_id; /* v10+, default -1 */
     int32_t leader_epoch; /* v10+, default -1 */
 } sl_produce_response_leader_id_and_epoch_t;
+extern const sl_message_desc_t sl_produce_response_leader_id_and_epoch_desc;
+static inline void sl_produce_response_leader_id_and_epoch_init(sl_produce_response_leader_id_and_epoch_t *m)
+{
+    sl_message_init(&sl_produce_response_leader_id_and_epoch_desc, m);
+}
+
 /* ProduceResponse.PartitionProduceResponse */
 typedef struct sl_partition_produce_response {
     int32_t index; /* v0+ */
@@ -5318,12 +6578,24 @@ typedef struct sl_partition_produce_response {
     sl_slice_t error_message; /* v8+, nullable 8+, default null */
     sl_produce_response_leader_id_and_epoch_t current_leader; /* v10+, tag 0 in 10+ */
 } sl_partition_produce_response_t;
+extern const sl_message_desc_t sl_partition_produce_response_desc;
+static inline void sl_partition_produce_response_init(sl_partition_produce_response_t *m)
+{
+    sl_message_init(&sl_partition_produce_response_desc, m);
+}
+
 /* ProduceResponse.TopicProduceResponse */
 typedef struct sl_topic_produce_response {
     sl_slice_t name; /* v0+ */
     sl_partition_produce_response_t *partition_responses; /* v0+ */
     int32_t partition_responses_count; /* -1: null */
 } sl_topic_produce_response_t;
+extern const sl_message_desc_t sl_topic_produce_response_desc;
+static inline void sl_topic_produce_response_init(sl_topic_produce_response_t *m)
+{
+    sl_message_init(&sl_topic_produce_response_desc, m);
+}
+
 /* ProduceResponse.NodeEndpoint */
 typedef struct sl_produce_response_node_endpoint {
     int32_t node_id; /* v10+ */
@@ -5331,6 +6603,12 @@ typedef struct sl_produce_response_node_endpoint {
     int32_t port; /* v10+ */
     sl_slice_t rack; /* v10+, nullable 10+, default null */
 } sl_produce_response_node_endpoint_t;
+extern const sl_message_desc_t sl_produce_response_node_endpoint_desc;
+static inline void sl_produce_response_node_endpoint_init(sl_produce_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_produce_response_node_endpoint_desc, m);
+}
+
 /* ProduceResponse */
 typedef struct sl_produce_response {
     sl_topic_produce_response_t *responses; /* v0+ */
@@ -5414,12 +6692,24 @@ typedef struct sl_read_share_group_state_request_partition_data {
     int32_t partition; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_read_share_group_state_request_partition_data_t;
+extern const sl_message_desc_t sl_read_share_group_state_request_partition_data_desc;
+static inline void sl_read_share_group_state_request_partition_data_init(sl_read_share_group_state_request_partition_data_t *m)
+{
+    sl_message_init(&sl_read_share_group_state_request_partition_data_desc, m);
+}
+
 /* ReadShareGroupStateRequest.ReadStateData */
 typedef struct sl_read_state_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_read_share_group_state_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_read_state_data_t;
+extern const sl_message_desc_t sl_read_state_data_desc;
+static inline void sl_read_state_data_init(sl_read_state_data_t *m)
+{
+    sl_message_init(&sl_read_state_data_desc, m);
+}
+
 /* ReadShareGroupStateRequest */
 typedef struct sl_read_share_group_state_request {
     sl_slice_t group_id; /* v0+ */
@@ -5452,6 +6742,12 @@ typedef struct sl_read_share_group_state_response_state_batch {
     int8_t delivery_state; /* v0+ */
     int16_t delivery_count; /* v0+ */
 } sl_read_share_group_state_response_state_batch_t;
+extern const sl_message_desc_t sl_read_share_group_state_response_state_batch_desc;
+static inline void sl_read_share_group_state_response_state_batch_init(sl_read_share_group_state_response_state_batch_t *m)
+{
+    sl_message_init(&sl_read_share_group_state_response_state_batch_desc, m);
+}
+
 /* ReadShareGroupStateResponse.PartitionResult */
 typedef struct sl_read_share_group_state_response_partition_result {
     int32_t partition; /* v0+ */
@@ -5462,12 +6758,24 @@ typedef struct sl_read_share_group_state_response_partition_result {
     sl_read_share_group_state_response_state_batch_t *state_batches; /* v0+ */
     int32_t state_batches_count; /* -1: null */
 } sl_read_share_group_state_response_partition_result_t;
+extern const sl_message_desc_t sl_read_share_group_state_response_partition_result_desc;
+static inline void sl_read_share_group_state_response_partition_result_init(sl_read_share_group_state_response_partition_result_t *m)
+{
+    sl_message_init(&sl_read_share_group_state_response_partition_result_desc, m);
+}
+
 /* ReadShareGroupStateResponse.ReadStateResult */
 typedef struct sl_read_state_result {
     sl_uuid_t topic_id; /* v0+ */
     sl_read_share_group_state_response_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_read_state_result_t;
+extern const sl_message_desc_t sl_read_state_result_desc;
+static inline void sl_read_state_result_init(sl_read_state_result_t *m)
+{
+    sl_message_init(&sl_read_state_result_desc, m);
+}
+
 /* ReadShareGroupStateResponse */
 typedef struct sl_read_share_group_state_response {
     sl_read_state_result_t *results; /* v0+ */
@@ -5497,12 +6805,24 @@ typedef struct sl_read_share_group_state_summary_request_partition_data {
     int32_t partition; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_read_share_group_state_summary_request_partition_data_t;
+extern const sl_message_desc_t sl_read_share_group_state_summary_request_partition_data_desc;
+static inline void sl_read_share_group_state_summary_request_partition_data_init(sl_read_share_group_state_summary_request_partition_data_t *m)
+{
+    sl_message_init(&sl_read_share_group_state_summary_request_partition_data_desc, m);
+}
+
 /* ReadShareGroupStateSummaryRequest.ReadStateSummaryData */
 typedef struct sl_read_state_summary_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_read_share_group_state_summary_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_read_state_summary_data_t;
+extern const sl_message_desc_t sl_read_state_summary_data_desc;
+static inline void sl_read_state_summary_data_init(sl_read_state_summary_data_t *m)
+{
+    sl_message_init(&sl_read_state_summary_data_desc, m);
+}
+
 /* ReadShareGroupStateSummaryRequest */
 typedef struct sl_read_share_group_state_summary_request {
     sl_slice_t group_id; /* v0+ */
@@ -5536,12 +6856,24 @@ typedef struct sl_read_share_group_state_summary_response_partition_result {
     int32_t state_epoch; /* v0+ */
     int64_t start_offset; /* v0+ */
 } sl_read_share_group_state_summary_response_partition_result_t;
+extern const sl_message_desc_t sl_read_share_group_state_summary_response_partition_result_desc;
+static inline void sl_read_share_group_state_summary_response_partition_result_init(sl_read_share_group_state_summary_response_partition_result_t *m)
+{
+    sl_message_init(&sl_read_share_group_state_summary_response_partition_result_desc, m);
+}
+
 /* ReadShareGroupStateSummaryResponse.ReadStateSummaryResult */
 typedef struct sl_read_state_summary_result {
     sl_uuid_t topic_id; /* v0+ */
     sl_read_share_group_state_summary_response_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_read_state_summary_result_t;
+extern const sl_message_desc_t sl_read_state_summary_result_desc;
+static inline void sl_read_state_summary_result_init(sl_read_state_summary_result_t *m)
+{
+    sl_message_init(&sl_read_state_summary_result_desc, m);
+}
+
 /* ReadShareGroupStateSummaryResponse */
 typedef struct sl_read_share_group_state_summary_response {
     sl_read_state_summary_result_t *results; /* v0+ */
@@ -5818,18 +7150,36 @@ typedef struct sl_share_acknowledge_request_acknowledgement_batch {
     int8_t *acknowledge_types; /* v0+ */
     int32_t acknowledge_types_count; /* -1: null */
 } sl_share_acknowledge_request_acknowledgement_batch_t;
+extern const sl_message_desc_t sl_share_acknowledge_request_acknowledgement_batch_desc;
+static inline void sl_share_acknowledge_request_acknowledgement_batch_init(sl_share_acknowledge_request_acknowledgement_batch_t *m)
+{
+    sl_message_init(&sl_share_acknowledge_request_acknowledgement_batch_desc, m);
+}
+
 /* ShareAcknowledgeRequest.AcknowledgePartition */
 typedef struct sl_acknowledge_partition {
     int32_t partition_index; /* v0+ */
     sl_share_acknowledge_request_acknowledgement_batch_t *acknowledgement_batches; /* v0+ */
     int32_t acknowledgement_batches_count; /* -1: null */
 } sl_acknowledge_partition_t;
+extern const sl_message_desc_t sl_acknowledge_partition_desc;
+static inline void sl_acknowledge_partition_init(sl_acknowledge_partition_t *m)
+{
+    sl_message_init(&sl_acknowledge_partition_desc, m);
+}
+
 /* ShareAcknowledgeRequest.AcknowledgeTopic */
 typedef struct sl_acknowledge_topic {
     sl_uuid_t topic_id; /* v0+ */
     sl_acknowledge_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_acknowledge_topic_t;
+extern const sl_message_desc_t sl_acknowledge_topic_desc;
+static inline void sl_acknowledge_topic_init(sl_acknowledge_topic_t *m)
+{
+    sl_message_init(&sl_acknowledge_topic_desc, m);
+}
+
 /* ShareAcknowledgeRequest */
 typedef struct sl_share_acknowledge_request {
     sl_slice_t group_id; /* v0+, nullable 0+, default null */
@@ -5862,6 +7212,12 @@ typedef struct sl_share_acknowledge_response_leader_id_and_epoch {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_share_acknowledge_response_leader_id_and_epoch_t;
+extern const sl_message_desc_t sl_share_acknowledge_response_leader_id_and_epoch_desc;
+static inline void sl_share_acknowledge_response_leader_id_and_epoch_init(sl_share_acknowledge_response_leader_id_and_epoch_t *m)
+{
+    sl_message_init(&sl_share_acknowledge_response_leader_id_and_epoch_desc, m);
+}
+
 /* ShareAcknowledgeResponse.PartitionData */
 typedef struct sl_share_acknowledge_response_partition_data {
     int32_t partition_index; /* v0+ */
@@ -5869,12 +7225,24 @@ typedef struct sl_share_acknowledge_response_partition_data {
     sl_slice_t error_message; /* v0+, nullable 0+, default null */
     sl_share_acknowledge_response_leader_id_and_epoch_t current_leader; /* v0+ */
 } sl_share_acknowledge_response_partition_data_t;
+extern const sl_message_desc_t sl_share_acknowledge_response_partition_data_desc;
+static inline void sl_share_acknowledge_response_partition_data_init(sl_share_acknowledge_response_partition_data_t *m)
+{
+    sl_message_init(&sl_share_acknowledge_response_partition_data_desc, m);
+}
+
 /* ShareAcknowledgeResponse.ShareAcknowledgeTopicResponse */
 typedef struct sl_share_acknowledge_topic_response {
     sl_uuid_t topic_id; /* v0+ */
     sl_share_acknowledge_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_acknowledge_topic_response_t;
+extern const sl_message_desc_t sl_share_acknowledge_topic_response_desc;
+static inline void sl_share_acknowledge_topic_response_init(sl_share_acknowledge_topic_response_t *m)
+{
+    sl_message_init(&sl_share_acknowledge_topic_response_desc, m);
+}
+
 /* ShareAcknowledgeResponse.NodeEndpoint */
 typedef struct sl_share_acknowledge_response_node_endpoint {
     int32_t node_id; /* v0+ */
@@ -5882,6 +7250,12 @@ typedef struct sl_share_acknowledge_response_node_endpoint {
     int32_t port; /* v0+ */
     sl_slice_t rack; /* v0+, nullable 0+, default null */
 } sl_share_acknowledge_response_node_endpoint_t;
+extern const sl_message_desc_t sl_share_acknowledge_response_node_endpoint_desc;
+static inline void sl_share_acknowledge_response_node_endpoint_init(sl_share_acknowledge_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_share_acknowledge_response_node_endpoint_desc, m);
+}
+
 /* ShareAcknowledgeResponse */
 typedef struct sl_share_acknowledge_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -5918,6 +7292,12 @@ typedef struct sl_share_fetch_request_acknowledgement_batch {
     int8_t *acknowledge_types; /* v0+ */
     int32_t acknowledge_types_count; /* -1: null */
 } sl_share_fetch_request_acknowledgement_batch_t;
+extern const sl_message_desc_t sl_share_fetch_request_acknowledgement_batch_desc;
+static inline void sl_share_fetch_request_acknowledgement_batch_init(sl_share_fetch_request_acknowledgement_batch_t *m)
+{
+    sl_message_init(&sl_share_fetch_request_acknowledgement_batch_desc, m);
+}
+
 /* ShareFetchRequest.FetchPartition */
 typedef struct sl_share_fetch_request_fetch_partition {
     int32_t partition_index; /* v0+ */
@@ -5925,18 +7305,36 @@ typedef struct sl_share_fetch_request_fetch_partition {
     sl_share_fetch_request_acknowledgement_batch_t *acknowledgement_batches; /* v0+ */
     int32_t acknowledgement_batches_count; /* -1: null */
 } sl_share_fetch_request_fetch_partition_t;
+extern const sl_message_desc_t sl_share_fetch_request_fetch_partition_desc;
+static inline void sl_share_fetch_request_fetch_partition_init(sl_share_fetch_request_fetch_partition_t *m)
+{
+    sl_message_init(&sl_share_fetch_request_fetch_partition_desc, m);
+}
+
 /* ShareFetchRequest.FetchTopic */
 typedef struct sl_share_fetch_request_fetch_topic {
     sl_uuid_t topic_id; /* v0+ */
     sl_share_fetch_request_fetch_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_fetch_request_fetch_topic_t;
+extern const sl_message_desc_t sl_share_fetch_request_fetch_topic_desc;
+static inline void sl_share_fetch_request_fetch_topic_init(sl_share_fetch_request_fetch_topic_t *m)
+{
+    sl_message_init(&sl_share_fetch_request_fetch_topic_desc, m);
+}
+
 /* ShareFetchRequest.ForgottenTopic */
 typedef struct sl_share_fetch_request_forgotten_topic {
     sl_uuid_t topic_id; /* v0+ */
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_fetch_request_forgotten_topic_t;
+extern const sl_message_desc_t sl_share_fetch_request_forgotten_topic_desc;
+static inline void sl_share_fetch_request_forgotten_topic_init(sl_share_fetch_request_forgotten_topic_t *m)
+{
+    sl_message_init(&sl_share_fetch_request_forgotten_topic_desc, m);
+}
+
 /* ShareFetchRequest */
 typedef struct sl_share_fetch_request {
     sl_slice_t group_id; /* v0+, nullable 0+, default null */
@@ -5974,12 +7372,24 @@ typedef struct sl_share_fetch_response_leader_id_and_epoch {
     int32_t leader_id; /* v0+ */
     int32_t leader_epoch; /* v0+ */
 } sl_share_fetch_response_leader_id_and_epoch_t;
+extern const sl_message_desc_t sl_share_fetch_response_leader_id_and_epoch_desc;
+static inline void sl_share_fetch_response_leader_id_and_epoch_init(sl_share_fetch_response_leader_id_and_epoch_t *m)
+{
+    sl_message_init(&sl_share_fetch_response_leader_id_and_epoch_desc, m);
+}
+
 /* ShareFetchResponse.AcquiredRecords */
 typedef struct sl_acquired_records {
     int64_t first_offset; /* v0+ */
     int64_t last_offset; /* v0+ */
     int16_t delivery_count; /* v0+ */
 } sl_acquired_records_t;
+extern const sl_message_desc_t sl_acquired_records_desc;
+static inline void sl_acquired_records_init(sl_acquired_records_t *m)
+{
+    sl_message_init(&sl_acquired_records_desc, m);
+}
+
 /* ShareFetchResponse.PartitionData */
 typedef struct sl_share_fetch_response_partition_data {
     int32_t partition_index; /* v0+ */
@@ -5992,12 +7402,24 @@ typedef struct sl_share_fetch_response_partition_data {
     sl_acquired_records_t *acquired_records; /* v0+ */
     int32_t acquired_records_count; /* -1: null */
 } sl_share_fetch_response_partition_data_t;
+extern const sl_message_desc_t sl_share_fetch_response_partition_data_desc;
+static inline void sl_share_fetch_response_partition_data_init(sl_share_fetch_response_partition_data_t *m)
+{
+    sl_message_init(&sl_share_fetch_response_partition_data_desc, m);
+}
+
 /* ShareFetchResponse.ShareFetchableTopicResponse */
 typedef struct sl_share_fetchable_topic_response {
     sl_uuid_t topic_id; /* v0+ */
     sl_share_fetch_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_fetchable_topic_response_t;
+extern const sl_message_desc_t sl_share_fetchable_topic_response_desc;
+static inline void sl_share_fetchable_topic_response_init(sl_share_fetchable_topic_response_t *m)
+{
+    sl_message_init(&sl_share_fetchable_topic_response_desc, m);
+}
+
 /* ShareFetchResponse.NodeEndpoint */
 typedef struct sl_share_fetch_response_node_endpoint {
     int32_t node_id; /* v0+ */
@@ -6005,6 +7427,12 @@ typedef struct sl_share_fetch_response_node_endpoint {
     int32_t port; /* v0+ */
     sl_slice_t rack; /* v0+, nullable 0+, default null */
 } sl_share_fetch_response_node_endpoint_t;
+extern const sl_message_desc_t sl_share_fetch_response_node_endpoint_desc;
+static inline void sl_share_fetch_response_node_endpoint_init(sl_share_fetch_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_share_fetch_response_node_endpoint_desc, m);
+}
+
 /* ShareFetchResponse */
 typedef struct sl_share_fetch_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6066,11 +7494,23 @@ typedef struct sl_share_group_describe_response_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_group_describe_response_topic_partitions_t;
+extern const sl_message_desc_t sl_share_group_describe_response_topic_partitions_desc;
+static inline void sl_share_group_describe_response_topic_partitions_init(sl_share_group_describe_response_topic_partitions_t *m)
+{
+    sl_message_init(&sl_share_group_describe_response_topic_partitions_desc, m);
+}
+
 /* ShareGroupDescribeResponse.Assignment */
 typedef struct sl_share_group_describe_response_assignment {
     sl_share_group_describe_response_topic_partitions_t *topic_partitions; /* v0+ */
     int32_t topic_partitions_count; /* -1: null */
 } sl_share_group_describe_response_assignment_t;
+extern const sl_message_desc_t sl_share_group_describe_response_assignment_desc;
+static inline void sl_share_group_describe_response_assignment_init(sl_share_group_describe_response_assignment_t *m)
+{
+    sl_message_init(&sl_share_group_describe_response_assignment_desc, m);
+}
+
 /* ShareGroupDescribeResponse.Member */
 typedef struct sl_share_group_describe_response_member {
     sl_slice_t member_id; /* v0+ */
@@ -6082,6 +7522,12 @@ typedef struct sl_share_group_describe_response_member {
     int32_t subscribed_topic_names_count; /* -1: null */
     sl_share_group_describe_response_assignment_t assignment; /* v0+ */
 } sl_share_group_describe_response_member_t;
+extern const sl_message_desc_t sl_share_group_describe_response_member_desc;
+static inline void sl_share_group_describe_response_member_init(sl_share_group_describe_response_member_t *m)
+{
+    sl_message_init(&sl_share_group_describe_response_member_desc, m);
+}
+
 /* ShareGroupDescribeResponse.DescribedGroup */
 typedef struct sl_share_group_describe_response_described_group {
     int16_t error_code; /* v0+ */
@@ -6095,6 +7541,12 @@ typedef struct sl_share_group_describe_response_described_group {
     int32_t members_count; /* -1: null */
     int32_t authorized_operations; /* v0+, default -2147483648 */
 } sl_share_group_describe_response_described_group_t;
+extern const sl_message_desc_t sl_share_group_describe_response_described_group_desc;
+static inline void sl_share_group_describe_response_described_group_init(sl_share_group_describe_response_described_group_t *m)
+{
+    sl_message_init(&sl_share_group_describe_response_described_group_desc, m);
+}
+
 /* ShareGroupDescribeResponse */
 typedef struct sl_share_group_describe_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6154,11 +7606,23 @@ typedef struct sl_share_group_heartbeat_response_topic_partitions {
     int32_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_share_group_heartbeat_response_topic_partitions_t;
+extern const sl_message_desc_t sl_share_group_heartbeat_response_topic_partitions_desc;
+static inline void sl_share_group_heartbeat_response_topic_partitions_init(sl_share_group_heartbeat_response_topic_partitions_t *m)
+{
+    sl_message_init(&sl_share_group_heartbeat_response_topic_partitions_desc, m);
+}
+
 /* ShareGroupHeartbeatResponse.Assignment */
 typedef struct sl_share_group_heartbeat_response_assignment {
     sl_share_group_heartbeat_response_topic_partitions_t *topic_partitions; /* v0+ */
     int32_t topic_partitions_count; /* -1: null */
 } sl_share_group_heartbeat_response_assignment_t;
+extern const sl_message_desc_t sl_share_group_heartbeat_response_assignment_desc;
+static inline void sl_share_group_heartbeat_response_assignment_init(sl_share_group_heartbeat_response_assignment_t *m)
+{
+    sl_message_init(&sl_share_group_heartbeat_response_assignment_desc, m);
+}
+
 /* ShareGroupHeartbeatResponse */
 typedef struct sl_share_group_heartbeat_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6241,24 +7705,48 @@ typedef struct sl_stop_replica_partition_v0 {
     sl_slice_t topic_name; /* v0 */
     int32_t partition_index; /* v0 */
 } sl_stop_replica_partition_v0_t;
+extern const sl_message_desc_t sl_stop_replica_partition_v0_desc;
+static inline void sl_stop_replica_partition_v0_init(sl_stop_replica_partition_v0_t *m)
+{
+    sl_message_init(&sl_stop_replica_partition_v0_desc, m);
+}
+
 /* StopReplicaRequest.StopReplicaTopicV1 */
 typedef struct sl_stop_replica_topic_v1 {
     sl_slice_t name; /* v1-2 */
     int32_t *partition_indexes; /* v1-2 */
     int32_t partition_indexes_count; /* -1: null */
 } sl_stop_replica_topic_v1_t;
+extern const sl_message_desc_t sl_stop_replica_topic_v1_desc;
+static inline void sl_stop_replica_topic_v1_init(sl_stop_replica_topic_v1_t *m)
+{
+    sl_message_init(&sl_stop_replica_topic_v1_desc, m);
+}
+
 /* StopReplicaRequest.StopReplicaPartitionState */
 typedef struct sl_stop_replica_partition_state {
     int32_t partition_index; /* v3+ */
     int32_t leader_epoch; /* v3+, default -1 */
     bool delete_partition; /* v3+ */
 } sl_stop_replica_partition_state_t;
+extern const sl_message_desc_t sl_stop_replica_partition_state_desc;
+static inline void sl_stop_replica_partition_state_init(sl_stop_replica_partition_state_t *m)
+{
+    sl_message_init(&sl_stop_replica_partition_state_desc, m);
+}
+
 /* StopReplicaRequest.StopReplicaTopicState */
 typedef struct sl_stop_replica_topic_state {
     sl_slice_t topic_name; /* v3+ */
     sl_stop_replica_partition_state_t *partition_states; /* v3+ */
     int32_t partition_states_count; /* -1: null */
 } sl_stop_replica_topic_state_t;
+extern const sl_message_desc_t sl_stop_replica_topic_state_desc;
+static inline void sl_stop_replica_topic_state_init(sl_stop_replica_topic_state_t *m)
+{
+    sl_message_init(&sl_stop_replica_topic_state_desc, m);
+}
+
 /* StopReplicaRequest */
 typedef struct sl_stop_replica_request {
     int32_t controller_id; /* v0+ */
@@ -6298,6 +7786,12 @@ typedef struct sl_stop_replica_partition_error {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_stop_replica_partition_error_t;
+extern const sl_message_desc_t sl_stop_replica_partition_error_desc;
+static inline void sl_stop_replica_partition_error_init(sl_stop_replica_partition_error_t *m)
+{
+    sl_message_init(&sl_stop_replica_partition_error_desc, m);
+}
+
 /* StopReplicaResponse */
 typedef struct sl_stop_replica_response {
     int16_t error_code; /* v0+ */
@@ -6328,6 +7822,12 @@ typedef struct sl_sync_group_request_assignment {
     sl_slice_t member_id; /* v0+ */
     sl_slice_t assignment; /* v0+ */
 } sl_sync_group_request_assignment_t;
+extern const sl_message_desc_t sl_sync_group_request_assignment_desc;
+static inline void sl_sync_group_request_assignment_init(sl_sync_group_request_assignment_t *m)
+{
+    sl_message_init(&sl_sync_group_request_assignment_desc, m);
+}
+
 /* SyncGroupRequest */
 typedef struct sl_sync_group_request {
     sl_slice_t group_id; /* v0+ */
@@ -6392,12 +7892,24 @@ typedef struct sl_txn_offset_commit_request_partition {
     int32_t committed_leader_epoch; /* v2+, default -1 */
     sl_slice_t committed_metadata; /* v0+, nullable 0+ */
 } sl_txn_offset_commit_request_partition_t;
+extern const sl_message_desc_t sl_txn_offset_commit_request_partition_desc;
+static inline void sl_txn_offset_commit_request_partition_init(sl_txn_offset_commit_request_partition_t *m)
+{
+    sl_message_init(&sl_txn_offset_commit_request_partition_desc, m);
+}
+
 /* TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic */
 typedef struct sl_txn_offset_commit_request_topic {
     sl_slice_t name; /* v0+ */
     sl_txn_offset_commit_request_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_txn_offset_commit_request_topic_t;
+extern const sl_message_desc_t sl_txn_offset_commit_request_topic_desc;
+static inline void sl_txn_offset_commit_request_topic_init(sl_txn_offset_commit_request_topic_t *m)
+{
+    sl_message_init(&sl_txn_offset_commit_request_topic_desc, m);
+}
+
 /* TxnOffsetCommitRequest */
 typedef struct sl_txn_offset_commit_request {
     sl_slice_t transactional_id; /* v0+ */
@@ -6434,12 +7946,24 @@ typedef struct sl_txn_offset_commit_response_partition {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_txn_offset_commit_response_partition_t;
+extern const sl_message_desc_t sl_txn_offset_commit_response_partition_desc;
+static inline void sl_txn_offset_commit_response_partition_init(sl_txn_offset_commit_response_partition_t *m)
+{
+    sl_message_init(&sl_txn_offset_commit_response_partition_desc, m);
+}
+
 /* TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic */
 typedef struct sl_txn_offset_commit_response_topic {
     sl_slice_t name; /* v0+ */
     sl_txn_offset_commit_response_partition_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_txn_offset_commit_response_topic_t;
+extern const sl_message_desc_t sl_txn_offset_commit_response_topic_desc;
+static inline void sl_txn_offset_commit_response_topic_init(sl_txn_offset_commit_response_topic_t *m)
+{
+    sl_message_init(&sl_txn_offset_commit_response_topic_desc, m);
+}
+
 /* TxnOffsetCommitResponse */
 typedef struct sl_txn_offset_commit_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6520,6 +8044,12 @@ typedef struct sl_feature_update_key {
     bool allow_downgrade; /* v0 */
     int8_t upgrade_type; /* v1+, default 1 */
 } sl_feature_update_key_t;
+extern const sl_message_desc_t sl_feature_update_key_desc;
+static inline void sl_feature_update_key_init(sl_feature_update_key_t *m)
+{
+    sl_message_init(&sl_feature_update_key_desc, m);
+}
+
 /* UpdateFeaturesRequest */
 typedef struct sl_update_features_request {
     int32_t timeout_ms; /* v0+, default 60000 */
@@ -6552,6 +8082,12 @@ typedef struct sl_updatable_feature_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+ */
 } sl_updatable_feature_result_t;
+extern const sl_message_desc_t sl_updatable_feature_result_desc;
+static inline void sl_updatable_feature_result_init(sl_updatable_feature_result_t *m)
+{
+    sl_message_init(&sl_updatable_feature_result_desc, m);
+}
+
 /* UpdateFeaturesResponse */
 typedef struct sl_update_features_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6594,6 +8130,12 @@ typedef struct sl_update_metadata_partition_state {
     int32_t *offline_replicas; /* v4+ */
     int32_t offline_replicas_count; /* -1: null */
 } sl_update_metadata_partition_state_t;
+extern const sl_message_desc_t sl_update_metadata_partition_state_desc;
+static inline void sl_update_metadata_partition_state_init(sl_update_metadata_partition_state_t *m)
+{
+    sl_message_init(&sl_update_metadata_partition_state_desc, m);
+}
+
 /* UpdateMetadataRequest.UpdateMetadataTopicState */
 typedef struct sl_update_metadata_topic_state {
     sl_slice_t topic_name; /* v5+ */
@@ -6601,6 +8143,12 @@ typedef struct sl_update_metadata_topic_state {
     sl_update_metadata_partition_state_t *partition_states; /* v5+ */
     int32_t partition_states_count; /* -1: null */
 } sl_update_metadata_topic_state_t;
+extern const sl_message_desc_t sl_update_metadata_topic_state_desc;
+static inline void sl_update_metadata_topic_state_init(sl_update_metadata_topic_state_t *m)
+{
+    sl_message_init(&sl_update_metadata_topic_state_desc, m);
+}
+
 /* UpdateMetadataRequest.UpdateMetadataEndpoint */
 typedef struct sl_update_metadata_endpoint {
     int32_t port; /* v1+ */
@@ -6608,6 +8156,12 @@ typedef struct sl_update_metadata_endpoint {
     sl_slice_t listener; /* v3+ */
     int16_t security_protocol; /* v1+ */
 } sl_update_metadata_endpoint_t;
+extern const sl_message_desc_t sl_update_metadata_endpoint_desc;
+static inline void sl_update_metadata_endpoint_init(sl_update_metadata_endpoint_t *m)
+{
+    sl_message_init(&sl_update_metadata_endpoint_desc, m);
+}
+
 /* UpdateMetadataRequest.UpdateMetadataBroker */
 typedef struct sl_update_metadata_broker {
     int32_t id; /* v0+ */
@@ -6617,6 +8171,12 @@ typedef struct sl_update_metadata_broker {
     int32_t endpoints_count; /* -1: null */
     sl_slice_t rack; /* v2+, nullable 0+ */
 } sl_update_metadata_broker_t;
+extern const sl_message_desc_t sl_update_metadata_broker_desc;
+static inline void sl_update_metadata_broker_init(sl_update_metadata_broker_t *m)
+{
+    sl_message_init(&sl_update_metadata_broker_desc, m);
+}
+
 /* UpdateMetadataRequest */
 typedef struct sl_update_metadata_request {
     int32_t controller_id; /* v0+ */
@@ -6679,11 +8239,23 @@ typedef struct sl_update_raft_voter_request_listener {
     sl_slice_t host; /* v0+ */
     uint16_t port; /* v0+ */
 } sl_update_raft_voter_request_listener_t;
+extern const sl_message_desc_t sl_update_raft_voter_request_listener_desc;
+static inline void sl_update_raft_voter_request_listener_init(sl_update_raft_voter_request_listener_t *m)
+{
+    sl_message_init(&sl_update_raft_voter_request_listener_desc, m);
+}
+
 /* UpdateRaftVoterRequest.KRaftVersionFeature */
 typedef struct sl_update_raft_voter_request_k_raft_version_feature {
     int16_t min_supported_version; /* v0+ */
     int16_t max_supported_version; /* v0+ */
 } sl_update_raft_voter_request_k_raft_version_feature_t;
+extern const sl_message_desc_t sl_update_raft_voter_request_k_raft_version_feature_desc;
+static inline void sl_update_raft_voter_request_k_raft_version_feature_init(sl_update_raft_voter_request_k_raft_version_feature_t *m)
+{
+    sl_message_init(&sl_update_raft_voter_request_k_raft_version_feature_desc, m);
+}
+
 /* UpdateRaftVoterRequest */
 typedef struct sl_update_raft_voter_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+ */
@@ -6720,6 +8292,12 @@ typedef struct sl_current_leader {
     sl_slice_t host; /* v0+ */
     int32_t port; /* v0+ */
 } sl_current_leader_t;
+extern const sl_message_desc_t sl_current_leader_desc;
+static inline void sl_current_leader_init(sl_current_leader_t *m)
+{
+    sl_message_init(&sl_current_leader_desc, m);
+}
+
 /* UpdateRaftVoterResponse */
 typedef struct sl_update_raft_voter_response {
     int32_t throttle_time_ms; /* v0+ */
@@ -6755,12 +8333,24 @@ typedef struct sl_vote_request_partition_data {
     int32_t last_offset_epoch; /* v0+ */
     int64_t last_offset; /* v0+ */
 } sl_vote_request_partition_data_t;
+extern const sl_message_desc_t sl_vote_request_partition_data_desc;
+static inline void sl_vote_request_partition_data_init(sl_vote_request_partition_data_t *m)
+{
+    sl_message_init(&sl_vote_request_partition_data_desc, m);
+}
+
 /* VoteRequest.TopicData */
 typedef struct sl_vote_request_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_vote_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_vote_request_topic_data_t;
+extern const sl_message_desc_t sl_vote_request_topic_data_desc;
+static inline void sl_vote_request_topic_data_init(sl_vote_request_topic_data_t *m)
+{
+    sl_message_init(&sl_vote_request_topic_data_desc, m);
+}
+
 /* VoteRequest */
 typedef struct sl_vote_request {
     sl_slice_t cluster_id; /* v0+, nullable 0+, default null */
@@ -6795,18 +8385,36 @@ typedef struct sl_vote_response_partition_data {
     int32_t leader_epoch; /* v0+ */
     bool vote_granted; /* v0+ */
 } sl_vote_response_partition_data_t;
+extern const sl_message_desc_t sl_vote_response_partition_data_desc;
+static inline void sl_vote_response_partition_data_init(sl_vote_response_partition_data_t *m)
+{
+    sl_message_init(&sl_vote_response_partition_data_desc, m);
+}
+
 /* VoteResponse.TopicData */
 typedef struct sl_vote_response_topic_data {
     sl_slice_t topic_name; /* v0+ */
     sl_vote_response_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_vote_response_topic_data_t;
+extern const sl_message_desc_t sl_vote_response_topic_data_desc;
+static inline void sl_vote_response_topic_data_init(sl_vote_response_topic_data_t *m)
+{
+    sl_message_init(&sl_vote_response_topic_data_desc, m);
+}
+
 /* VoteResponse.NodeEndpoint */
 typedef struct sl_vote_response_node_endpoint {
     int32_t node_id; /* v1+ */
     sl_slice_t host; /* v1+ */
     uint16_t port; /* v1+ */
 } sl_vote_response_node_endpoint_t;
+extern const sl_message_desc_t sl_vote_response_node_endpoint_desc;
+static inline void sl_vote_response_node_endpoint_init(sl_vote_response_node_endpoint_t *m)
+{
+    sl_message_init(&sl_vote_response_node_endpoint_desc, m);
+}
+
 /* VoteResponse */
 typedef struct sl_vote_response {
     int16_t error_code; /* v0+ */
@@ -6840,11 +8448,23 @@ typedef struct sl_voters_record_endpoint {
     sl_slice_t host; /* v0+ */
     uint16_t port; /* v0+ */
 } sl_voters_record_endpoint_t;
+extern const sl_message_desc_t sl_voters_record_endpoint_desc;
+static inline void sl_voters_record_endpoint_init(sl_voters_record_endpoint_t *m)
+{
+    sl_message_init(&sl_voters_record_endpoint_desc, m);
+}
+
 /* VotersRecord.KRaftVersionFeature */
 typedef struct sl_voters_record_k_raft_version_feature {
     int16_t min_supported_version; /* v0+ */
     int16_t max_supported_version; /* v0+ */
 } sl_voters_record_k_raft_version_feature_t;
+extern const sl_message_desc_t sl_voters_record_k_raft_version_feature_desc;
+static inline void sl_voters_record_k_raft_version_feature_init(sl_voters_record_k_raft_version_feature_t *m)
+{
+    sl_message_init(&sl_voters_record_k_raft_version_feature_desc, m);
+}
+
 /* VotersRecord.Voter */
 typedef struct sl_voters_record_voter {
     int32_t voter_id; /* v0+ */
@@ -6853,6 +8473,12 @@ typedef struct sl_voters_record_voter {
     int32_t endpoints_count; /* -1: null */
     sl_voters_record_k_raft_version_feature_t k_raft_version_feature; /* v0+ */
 } sl_voters_record_voter_t;
+extern const sl_message_desc_t sl_voters_record_voter_desc;
+static inline void sl_voters_record_voter_init(sl_voters_record_voter_t *m)
+{
+    sl_message_init(&sl_voters_record_voter_desc, m);
+}
+
 /* VotersRecord */
 typedef struct sl_voters_record {
     int16_t version; /* v0+ */
@@ -6885,6 +8511,12 @@ typedef struct sl_write_share_group_state_request_state_batch {
     int8_t delivery_state; /* v0+ */
     int16_t delivery_count; /* v0+ */
 } sl_write_share_group_state_request_state_batch_t;
+extern const sl_message_desc_t sl_write_share_group_state_request_state_batch_desc;
+static inline void sl_write_share_group_state_request_state_batch_init(sl_write_share_group_state_request_state_batch_t *m)
+{
+    sl_message_init(&sl_write_share_group_state_request_state_batch_desc, m);
+}
+
 /* WriteShareGroupStateRequest.PartitionData */
 typedef struct sl_write_share_group_state_request_partition_data {
     int32_t partition; /* v0+ */
@@ -6894,12 +8526,24 @@ typedef struct sl_write_share_group_state_request_partition_data {
     sl_write_share_group_state_request_state_batch_t *state_batches; /* v0+ */
     int32_t state_batches_count; /* -1: null */
 } sl_write_share_group_state_request_partition_data_t;
+extern const sl_message_desc_t sl_write_share_group_state_request_partition_data_desc;
+static inline void sl_write_share_group_state_request_partition_data_init(sl_write_share_group_state_request_partition_data_t *m)
+{
+    sl_message_init(&sl_write_share_group_state_request_partition_data_desc, m);
+}
+
 /* WriteShareGroupStateRequest.WriteStateData */
 typedef struct sl_write_state_data {
     sl_uuid_t topic_id; /* v0+ */
     sl_write_share_group_state_request_partition_data_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_write_state_data_t;
+extern const sl_message_desc_t sl_write_state_data_desc;
+static inline void sl_write_state_data_init(sl_write_state_data_t *m)
+{
+    sl_message_init(&sl_write_state_data_desc, m);
+}
+
 /* WriteShareGroupStateRequest */
 typedef struct sl_write_share_group_state_request {
     sl_slice_t group_id; /* v0+ */
@@ -6931,12 +8575,24 @@ typedef struct sl_write_share_group_state_response_partition_result {
     int16_t error_code; /* v0+ */
     sl_slice_t error_message; /* v0+, nullable 0+, default null */
 } sl_write_share_group_state_response_partition_result_t;
+extern const sl_message_desc_t sl_write_share_group_state_response_partition_result_desc;
+static inline void sl_write_share_group_state_response_partition_result_init(sl_write_share_group_state_response_partition_result_t *m)
+{
+    sl_message_init(&sl_write_share_group_state_response_partition_result_desc, m);
+}
+
 /* WriteShareGroupStateResponse.WriteStateResult */
 typedef struct sl_write_state_result {
     sl_uuid_t topic_id; /* v0+ */
     sl_write_share_group_state_response_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_write_state_result_t;
+extern const sl_message_desc_t sl_write_state_result_desc;
+static inline void sl_write_state_result_init(sl_write_state_result_t *m)
+{
+    sl_message_init(&sl_write_state_result_desc, m);
+}
+
 /* WriteShareGroupStateResponse */
 typedef struct sl_write_share_group_state_response {
     sl_write_state_result_t *results; /* v0+ */
@@ -6967,6 +8623,12 @@ typedef struct sl_writable_txn_marker_topic {
     int32_t *partition_indexes; /* v0+ */
     int32_t partition_indexes_count; /* -1: null */
 } sl_writable_txn_marker_topic_t;
+extern const sl_message_desc_t sl_writable_txn_marker_topic_desc;
+static inline void sl_writable_txn_marker_topic_init(sl_writable_txn_marker_topic_t *m)
+{
+    sl_message_init(&sl_writable_txn_marker_topic_desc, m);
+}
+
 /* WriteTxnMarkersRequest.WritableTxnMarker */
 typedef struct sl_writable_txn_marker {
     int64_t producer_id; /* v0+ */
@@ -6976,6 +8638,12 @@ typedef struct sl_writable_txn_marker {
     int32_t topics_count; /* -1: null */
     int32_t coordinator_epoch; /* v0+ */
 } sl_writable_txn_marker_t;
+extern const sl_message_desc_t sl_writable_txn_marker_desc;
+static inline void sl_writable_txn_marker_init(sl_writable_txn_marker_t *m)
+{
+    sl_message_init(&sl_writable_txn_marker_desc, m);
+}
+
 /* WriteTxnMarkersRequest */
 typedef struct sl_write_txn_markers_request {
     sl_writable_txn_marker_t *markers; /* v0+ */
@@ -7005,18 +8673,36 @@ typedef struct sl_writable_txn_marker_partition_result {
     int32_t partition_index; /* v0+ */
     int16_t error_code; /* v0+ */
 } sl_writable_txn_marker_partition_result_t;
+extern const sl_message_desc_t sl_writable_txn_marker_partition_result_desc;
+static inline void sl_writable_txn_marker_partition_result_init(sl_writable_txn_marker_partition_result_t *m)
+{
+    sl_message_init(&sl_writable_txn_marker_partition_result_desc, m);
+}
+
 /* WriteTxnMarkersResponse.WritableTxnMarkerTopicResult */
 typedef struct sl_writable_txn_marker_topic_result {
     sl_slice_t name; /* v0+ */
     sl_writable_txn_marker_partition_result_t *partitions; /* v0+ */
     int32_t partitions_count; /* -1: null */
 } sl_writable_txn_marker_topic_result_t;
+extern const sl_message_desc_t sl_writable_txn_marker_topic_result_desc;
+static inline void sl_writable_txn_marker_topic_result_init(sl_writable_txn_marker_topic_result_t *m)
+{
+    sl_message_init(&sl_writable_txn_marker_topic_result_desc, m);
+}
+
 /* WriteTxnMarkersResponse.WritableTxnMarkerResult */
 typedef struct sl_writable_txn_marker_result {
     int64_t producer_id; /* v0+ */
     sl_writable_txn_marker_topic_result_t *topics; /* v0+ */
     int32_t topics_count; /* -1: null */
 } sl_writable_txn_marker_result_t;
+extern const sl_message_desc_t sl_writable_txn_marker_result_desc;
+static inline void sl_writable_txn_marker_result_init(sl_writable_txn_marker_result_t *m)
+{
+    sl_message_init(&sl_writable_txn_marker_result_desc, m);
+}
+
 /* WriteTxnMarkersResponse */
 typedef struct sl_write_txn_markers_response {
     sl_writable_txn_marker_result_t *markers; /* v0+ */
