@@ -244,6 +244,7 @@ static const char *topic_override(const sl_topic_t *topic, const char *name)
 static int topic_entry(describe_t *d, const sl_topic_t *topic, const sl_topic_config_key_t *k)
 {
     synonyms_t s = {.count = 0};
+    const char *chain[1];
     const char *override = topic_override(topic, k->name);
     sl_slice_t value;
     if (override != NULL) {
@@ -263,8 +264,10 @@ static int topic_entry(describe_t *d, const sl_topic_t *topic, const sl_topic_co
         int rc = chain_synonyms(d->req, k->broker_synonym, &s);
         if (rc != 0)
             return rc;
-    } else if (k->broker_synonym != NULL) {
-        /* A Kafka broker key Sluice does not have: its default is the topic's. */
+    } else if (k->broker_synonym != NULL &&
+               sl_config_key_synonyms(k->broker_synonym, chain, 1) == 1) {
+        /* A Kafka broker key Sluice does not have: its default is the topic's. (In a chain,
+         * log.roll.jitter.ms, Kafka's default is null and the hours key is dropped: none.) */
         synonym_add(&s, sl_slice_from_str(k->broker_synonym), sl_slice_from_str(k->default_text),
                     SRC_DEFAULT);
     }
