@@ -1,0 +1,162 @@
+/* log: one partition's segmented, append-only log (Kafka's on-disk layout, docs/formats.md) and the
+ * log dir it lives in (group commit, clean-shutdown marker, offline state).
+ * Invariants: offsets are assigned densely in append order; appends complete in offset order per
+ * partition; readers never see past the high watermark; after any write or fsync error the whole
+ * dir is offline for good (no retry). All calls are on the loop thread; disk I/O goes through the
+ * sl_disk_t seam only, time through sl_clock_ops_t only. */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <errno.h>
+
+#include "sluice/core.h"
+#include "sluice/io.h"
+
+/* Returned synchronously by sl_log_read when the offset is outside [log start, high watermark]
+ * (Kafka's OFFSET_OUT_OF_RANGE). */
+#define SL_LOG_EOUTOFRANGE (-ERANGE)
+
+/* Kafka's clean-shutdown marker, one per log dir. */
+#define SL_LOG_CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
+
+typedef struct sl_log_config {
+    int64_t segment_bytes;        /* segment.bytes / log.segment.bytes */
+    int64_t segment_ms;           /* segment.ms / log.roll.ms */
+    int64_t retention_ms;         /* -1 = unlimited */
+    int64_t retention_bytes;      /* -1 = unlimited */
+    int32_t index_interval_bytes; /* index.interval.bytes (4096) */
+    int32_t segment_index_bytes;  /* segment.index.bytes (10 MiB): a segment rolls when its index is full */
+    bool log_append_time;         /* message.timestamp.type == LogAppendTime */
+    bool sync_on_ack;             /* storage.sync.policy: ack (true, default) | interval */
+    int64_t flush_interval_messages, flush_interval_ms; /* used when !sync_on_ack */
+} sl_log_config_t;
+
+/* Kafka's defaults (segment.bytes 1 GiB, segment.ms 7 days, retention 7 days, ...). */
+void sl_log_config_default(sl_log_config_t *cfg);
+
+typedef struct sl_log_dir sl_log_dir_t; /* one log dir */
+typedef struct sl_log sl_log_t;         /* one partition */
+typedef struct sl_log_segment sl_log_segment_t;
+
+/* Opens (and keeps) the log dir at path, which must exist. Removes the clean-shutdown marker,
+ * remembering whether it was there, and finishes deleting leftover "*-delete" partition dirs.
+ * Borrows clock (must outlive the dir); takes a copy of disk. */
+int sl_log_dir_open(const char *path, sl_disk_t disk, const sl_clock_ops_t *clock,
+                    sl_log_dir_t **out);
+bool sl_log_dir_was_clean(const sl_log_dir_t *dir);
+bool sl_log_dir_is_offline(const sl_log_dir_t *dir);
+/* Stops new appends (they fail SL_ECLOSED), waits for every op in flight, closes every log still
+ * open (sync), writes the clean-shutdown marker unless the dir is offline, then calls done (never
+ * inside this call) and frees the dir. */
+void sl_log_dir_close(sl_log_dir_t *dir, void (*done)(sl_log_dir_t *, void *), void *data);
+/* For storage.sync.policy=interval: starts a group commit when flush_interval_ms has passed for a
+ * log with unsynced appends. The broker calls it from a timer; harmless otherwise. */
+void sl_log_dir_flush_tick(sl_log_dir_t *dir);
+
+/* Opens <dir>/<topic>-<partition>/, creating it (with partition.metadata) when new, and recovers
+ * it (docs/formats.md). topic_id may be NULL (no partition.metadata written or checked). Errors:
+ * SL_EEXISTS when partition.metadata names another topic id, SL_ECONFIG for a bad config,
+ * SL_ECLOSED when the dir is closing, -EIO when it is offline, -errno from the disk. */
+int sl_log_open(sl_log_dir_t *dir, const char *topic, int32_t partition, const sl_uuid_t *topic_id,
+                const sl_log_config_t *cfg, sl_log_t **out);
+void sl_log_set_config(sl_log_t *log, const sl_log_config_t *cfg);
+/* Synchronous: fsyncs the segments, writes the indexes, closes the fds, frees. -EBUSY (and nothing
+ * done) while appends, reads or a group commit are in flight for this log. */
+int sl_log_close(sl_log_t *log);
+/* Closes the log and removes its directory (renamed to <topic>-<partition>.<id>-delete first). */
+int sl_log_delete(sl_log_t *log);
+
+int64_t sl_log_start_offset(const sl_log_t *log);
+int64_t sl_log_end_offset(const sl_log_t *log);
+int64_t sl_log_high_watermark(const sl_log_t *log);
+
+/* ---- append ---- */
+typedef struct sl_log_append sl_log_append_t;
+typedef void (*sl_log_append_cb)(sl_log_append_t *req, int status, void *data);
+/* Caller-owned; all fields are private. */
+struct sl_log_append {
+    sl_disk_op_t priv_op;
+    sl_log_append_t *priv_next;
+    sl_log_t *priv_log;
+    sl_log_segment_t *priv_segment;
+    int64_t priv_end_offset; /* last offset + 1 */
+    int64_t priv_pos;        /* byte position in the segment */
+    uint64_t priv_seq;       /* the dir's write sequence number */
+    size_t priv_len;
+    int priv_status;
+    bool priv_wait_for_sync, priv_write_done, priv_counted;
+    sl_log_append_cb priv_cb;
+    void *priv_data;
+};
+/* See docs in src/log/README.md. Returns 0 (cb will run), SL_EMALFORMED for a batch whose header
+ * does not add up, -EIO when the dir is offline, SL_ECLOSED when it is closing, -errno when a
+ * roll fails. batch is borrowed and patched in place; it must stay valid until cb runs.
+ * base_offset_out and append_time_out (-1 unless LogAppendTime) may be NULL. */
+int sl_log_append(sl_log_t *log, sl_log_append_t *req, uint8_t *batch, size_t len,
+                  int32_t leader_epoch, bool wait_for_sync, sl_log_append_cb cb, void *data,
+                  int64_t *base_offset_out, int64_t *append_time_out);
+
+/* ---- reads (Fetch) and timestamp lookups (ListOffsets) ---- */
+typedef struct sl_log_read sl_log_read_t;
+typedef struct sl_log_lookup sl_log_lookup_t;
+/* bytes: returns owned (sl_free it), NULL when len is 0. */
+typedef void (*sl_log_read_cb)(sl_log_read_t *req, int status, uint8_t *bytes, size_t len,
+                               void *data);
+typedef void (*sl_log_lookup_cb)(sl_log_lookup_t *req, int status, int64_t offset,
+                                 int64_t timestamp, void *data);
+
+/* The batch-walking engine both share; private. */
+typedef struct {
+    sl_disk_op_t op;
+    sl_log_t *log;
+    sl_log_segment_t *segment;
+    uint8_t *buf;
+    size_t buf_len;      /* bytes valid in buf */
+    int64_t buf_pos;     /* segment position of buf[0] */
+    int64_t scan_pos;    /* next batch header to look at */
+    int64_t limit_pos;   /* visible end of the segment (high watermark) */
+    int64_t start_pos;   /* found batch, -1 until found */
+    int64_t target;      /* offset (read) or timestamp (lookup) */
+    size_t max_bytes;
+    int mode;
+    int status;                          /* result carried by an immediate completion */
+    int64_t result_offset, result_timestamp;
+    bool min_one_batch, final_read;
+} sl__log_scan_t;
+
+struct sl_log_read {
+    sl__log_scan_t priv_scan;
+    sl_log_read_cb priv_cb;
+    void *priv_data;
+};
+struct sl_log_lookup {
+    sl__log_scan_t priv_scan;
+    sl_log_lookup_cb priv_cb;
+    void *priv_data;
+};
+
+/* Whole batches from the one containing offset, up to max_bytes (at least one when
+ * min_one_batch), never past the high watermark, from one segment. offset == high watermark gives
+ * an empty result (through cb). SL_LOG_EOUTOFRANGE when offset < start or > high watermark. */
+int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                bool min_one_batch, sl_log_read_cb cb, void *data);
+/* The base offset and MaxTimestamp of the first visible batch whose MaxTimestamp >= timestamp;
+ * offset and timestamp -1 when there is none. Batch granularity (records are not decoded). */
+int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t timestamp,
+                                sl_log_lookup_cb cb, void *data);
+/* The largest MaxTimestamp in the log and the base offset of its batch; -1, -1 when empty. */
+void sl_log_max_timestamp(const sl_log_t *log, int64_t *timestamp, int64_t *offset);
+
+/* Deletes whole non-active segments past retention_ms (by their largest timestamp) or beyond
+ * retention_bytes, oldest first; moves the log start offset. Returns how many were deleted (or
+ * -errno when the disk failed). Segments with I/O in flight are kept for a later pass. */
+int sl_log_apply_retention(sl_log_t *log, int64_t now_ms);
+
+/* cb runs on the loop thread whenever the high watermark advances. */
+void sl_log_set_hw_listener(sl_log_t *log, void (*cb)(sl_log_t *, void *), void *data);
+
+/* The dir and partition a log belongs to (for the broker's logging). */
+int32_t sl_log_partition(const sl_log_t *log);
+const char *sl_log_topic(const sl_log_t *log);
+
+#endif

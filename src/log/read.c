@@ -1,0 +1,238 @@
+/* read: Fetch reads and ListOffsets timestamp lookups, both as a walk over batch headers with
+ * async preads: from the sparse index's position, read a window, skip batches until the wanted
+ * one, then return whole batches. Invariants: nothing past the segment's visible end (the high
+ * watermark) is ever returned; results complete through the disk, never inside the call. */
+#include <string.h>
+
+#include "log_int.h"
+
+enum { SCAN_READ = 1, SCAN_TIME, SCAN_READ_DONE, SCAN_TIME_DONE };
+
+static int64_t visible_end(const sl_log_t *log, const sl_log_segment_t *seg)
+{
+    return log->cfg.sync_on_ack ? seg->synced_pos : seg->written_pos;
+}
+
+static void scan_read_callback(sl_disk_op_t *op, int64_t result, void *data);
+
+/* Reads len bytes at pos into a fresh buffer. */
+static int scan_issue(sl__log_scan_t *scan, int64_t pos, size_t len)
+{
+    sl_log_t *log = scan->log;
+    sl_free(scan->buf);
+    scan->buf = sl_malloc(len ? len : 1);
+    scan->buf_len = 0;
+    scan->buf_pos = pos;
+    if (scan->buf == NULL)
+        return -ENOMEM;
+    int rc = sl_disk_pread(&log->dir->disk, &scan->op, scan->segment->fd, scan->buf, len, pos,
+                           scan_read_callback, scan);
+    if (rc < 0)
+        return rc;
+    scan->segment->ops_in_flight++;
+    log->ops_in_flight++;
+    log->dir->ops_in_flight++;
+    return 0;
+}
+
+static size_t window_bytes(const sl__log_scan_t *scan, int64_t pos)
+{
+    size_t w = SL_LOG_SCAN_CHUNK_BYTES + (size_t)scan->log->cfg.index_interval_bytes;
+    if (scan->mode == SCAN_READ)
+        w += SL_MIN(scan->max_bytes, (size_t)SL_LOG_BATCH_BYTES_MAX);
+    return (size_t)SL_MIN((int64_t)w, scan->limit_pos - pos);
+}
+
+static void finish(sl__log_scan_t *scan, int status, size_t len)
+{
+    uint8_t *bytes = status == 0 && len > 0 ? scan->buf : NULL;
+    if (bytes == NULL)
+        sl_free(scan->buf);
+    scan->buf = NULL;
+    if (scan->mode == SCAN_READ || scan->mode == SCAN_READ_DONE) {
+        sl_log_read_t *req = SL_CONTAINER_OF(scan, sl_log_read_t, priv_scan);
+        req->priv_cb(req, status, bytes, bytes ? len : 0, req->priv_data);
+    } else {
+        sl_log_lookup_t *req = SL_CONTAINER_OF(scan, sl_log_lookup_t, priv_scan);
+        req->priv_cb(req, status, status == 0 ? scan->result_offset : -1,
+                     status == 0 ? scan->result_timestamp : -1, req->priv_data);
+    }
+}
+
+/* Moves the found batches [start, start+want) to the front of buf, whole batches only. */
+static void deliver(sl__log_scan_t *scan, size_t want)
+{
+    size_t off = (size_t)(scan->start_pos - scan->buf_pos);
+    size_t have = scan->buf_len > off ? SL_MIN(want, scan->buf_len - off) : 0;
+    const uint8_t *p = scan->buf + off;
+    size_t end = 0;
+    sl_batch_info_t info;
+    while (end < have && sl__batch_check(p + end, have - end, false, &info) == 0 &&
+           (uint64_t)info.batch_bytes <= have - end)
+        end += (size_t)info.batch_bytes;
+    memmove(scan->buf, p, end);
+    finish(scan, 0, end);
+}
+
+/* What a Fetch wants once the first batch (first_len bytes at start_pos) is known. */
+static size_t read_want(const sl__log_scan_t *scan, int64_t first_len)
+{
+    size_t visible = (size_t)(scan->limit_pos - scan->start_pos);
+    if ((size_t)first_len > scan->max_bytes)
+        return scan->min_one_batch ? (size_t)first_len : 0;
+    return SL_MIN(visible, scan->max_bytes);
+}
+
+static void scan_found(sl__log_scan_t *scan, const sl_batch_info_t *info)
+{
+    if (scan->mode == SCAN_TIME) {
+        scan->result_offset = info->base_offset;
+        scan->result_timestamp = info->max_timestamp;
+        finish(scan, 0, 0);
+        return;
+    }
+    scan->start_pos = scan->scan_pos;
+    size_t want = read_want(scan, info->batch_bytes);
+    if (want == 0) {
+        finish(scan, 0, 0);
+    } else if (scan->start_pos + (int64_t)want <= scan->buf_pos + (int64_t)scan->buf_len) {
+        deliver(scan, want);
+    } else {
+        scan->final_read = true;
+        int rc = scan_issue(scan, scan->start_pos, want);
+        if (rc < 0)
+            finish(scan, rc, 0);
+    }
+}
+
+static void scan_step(sl__log_scan_t *scan)
+{
+    if (scan->mode == SCAN_READ_DONE || scan->mode == SCAN_TIME_DONE) {
+        finish(scan, scan->status, 0);
+        return;
+    }
+    if (scan->final_read) {
+        deliver(scan, scan->buf_len);
+        return;
+    }
+    while (scan->scan_pos < scan->limit_pos) {
+        size_t off = (size_t)(scan->scan_pos - scan->buf_pos);
+        size_t avail = scan->buf_len > off ? scan->buf_len - off : 0;
+        sl_batch_info_t info;
+        int rc = sl__batch_check(avail ? scan->buf + off : NULL, avail, false, &info);
+        if (rc == SL_EINCOMPLETE && scan->buf_pos + (int64_t)scan->buf_len < scan->limit_pos) {
+            rc = scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
+            if (rc < 0)
+                finish(scan, rc, 0);
+            return;
+        }
+        if (rc != 0 || info.batch_bytes > scan->limit_pos - scan->scan_pos) {
+            SL_LOG(SL_LOG_ERROR, "log", "unreadable batch dir=%s position=%" PRId64,
+                   scan->log->path, scan->scan_pos);
+            finish(scan, SL_ECORRUPT, 0);
+            return;
+        }
+        bool hit = scan->mode == SCAN_READ ? info.last_offset >= scan->target
+                                           : info.max_timestamp >= scan->target;
+        if (hit) {
+            scan_found(scan, &info);
+            return;
+        }
+        scan->scan_pos += info.batch_bytes;
+    }
+    finish(scan, 0, 0); /* nothing visible matches */
+}
+
+static void scan_read_callback(sl_disk_op_t *op, int64_t result, void *data)
+{
+    sl__log_scan_t *scan = data;
+    sl_log_dir_t *dir = scan->log->dir;
+    SL_ASSERT(op == &scan->op);
+    scan->segment->ops_in_flight--;
+    scan->log->ops_in_flight--;
+    if (result < 0) {
+        finish(scan, (int)result, 0);
+    } else {
+        scan->buf_len = (size_t)result;
+        scan_step(scan);
+    }
+    sl__dir_op_done(dir);
+}
+
+/* Completes through a zero-byte read so the callback still runs outside the call. */
+static int scan_complete_soon(sl__log_scan_t *scan, int mode, int status)
+{
+    scan->mode = mode;
+    scan->status = status;
+    scan->segment = scan->log->segs[scan->log->seg_count - 1];
+    return scan_issue(scan, 0, 0);
+}
+
+static void scan_init(sl__log_scan_t *scan, sl_log_t *log, int mode, int64_t target)
+{
+    *scan = (sl__log_scan_t){.log = log, .mode = mode, .target = target, .start_pos = -1,
+                             .result_offset = -1, .result_timestamp = -1};
+}
+
+/* Starts the walk in segs[index] from the index position for offset. */
+static int scan_start(sl__log_scan_t *scan, size_t index, int64_t offset, int done_mode)
+{
+    sl_log_t *log = scan->log;
+    scan->segment = log->segs[index];
+    scan->limit_pos = visible_end(log, scan->segment);
+    scan->scan_pos = sl__segment_lookup_offset(scan->segment, offset);
+    if (scan->scan_pos >= scan->limit_pos)
+        return scan_complete_soon(scan, done_mode, 0);
+    return scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
+}
+
+int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                bool min_one_batch, sl_log_read_cb cb, void *data)
+{
+    SL_ASSERT(log != NULL && req != NULL && cb != NULL);
+    if (log->dir->closing)
+        return SL_ECLOSED;
+    if (offset < log->log_start_offset || offset > log->high_watermark)
+        return SL_LOG_EOUTOFRANGE;
+    sl__log_scan_t *scan = &req->priv_scan;
+    scan_init(scan, log, SCAN_READ, offset);
+    scan->max_bytes = max_bytes;
+    scan->min_one_batch = min_one_batch;
+    req->priv_cb = cb;
+    req->priv_data = data;
+    int rc = offset == log->high_watermark
+                 ? scan_complete_soon(scan, SCAN_READ_DONE, 0)
+                 : scan_start(scan, sl__log_segment_find(log, offset), offset, SCAN_READ_DONE);
+    if (rc < 0) {
+        sl_free(scan->buf);
+        scan->buf = NULL;
+    }
+    return rc;
+}
+
+int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t timestamp,
+                                sl_log_lookup_cb cb, void *data)
+{
+    SL_ASSERT(log != NULL && req != NULL && cb != NULL);
+    if (log->dir->closing)
+        return SL_ECLOSED;
+    sl__log_scan_t *scan = &req->priv_scan;
+    scan_init(scan, log, SCAN_TIME, timestamp);
+    req->priv_cb = cb;
+    req->priv_data = data;
+    size_t i = 0;
+    while (i < log->seg_count && log->segs[i]->max_timestamp < timestamp)
+        i++;
+    int rc;
+    if (i == log->seg_count || log->segs[i]->base_offset >= log->high_watermark) {
+        rc = scan_complete_soon(scan, SCAN_TIME_DONE, 0);
+    } else {
+        int64_t from = sl__segment_lookup_time(log->segs[i], timestamp);
+        rc = scan_start(scan, i, from, SCAN_TIME_DONE);
+    }
+    if (rc < 0) {
+        sl_free(scan->buf);
+        scan->buf = NULL;
+    }
+    return rc;
+}
