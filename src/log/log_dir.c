@@ -140,7 +140,7 @@ void sl__dir_remove_log(sl_log_dir_t *dir, sl_log_t *log)
             return;
         }
     }
-    SL_ASSERT(!"log not in its dir");
+    SL_ASSERT(log == NULL); /* unreachable: every open log is in its dir's list */
 }
 
 void sl__dir_go_offline(sl_log_dir_t *dir, int err, const char *what, const sl_log_t *log)
