@@ -302,10 +302,13 @@ static void round_finish(sl_log_dir_t *dir)
         if (!log->round_done)
             continue;
         log->round_done = false;
-        /* Rolled segments that are now fully synced get their index files. */
-        for (size_t i = 0; i + 1 < log->seg_count && !dir->offline; i++) {
+        /* Rolled segments that are now fully synced get their index files (newest first; the
+         * first one already written ends the walk, older ones were written before it). */
+        for (size_t i = log->seg_count - 1; i-- > 0 && !dir->offline;) {
             sl_log_segment_t *seg = log->segs[i];
-            if (seg->index_flushed || seg->synced_pos != seg->size)
+            if (seg->index_flushed)
+                break;
+            if (seg->synced_pos != seg->size)
                 continue;
             int rc = sl__segment_write_indexes(log, seg);
             if (rc < 0)

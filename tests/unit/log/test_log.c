@@ -726,6 +726,40 @@ static void test_log_append_time(void **state)
     sim_disk_destroy(e.sim);
 }
 
+static void test_interval_policy_flushes(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    cfg.sync_on_ack = false;
+    cfg.flush_interval_messages = 4;
+    cfg.flush_interval_ms = 500;
+    sl_log_t *log = open_log(&e, "iv", 0, &cfg);
+    uint64_t syncs = sim_disk_fdatasync_count(e.sim);
+    for (int i = 0; i < 3; i++)
+        track(append(log, 1, i, 10, false));
+    sim_disk_run(e.sim);
+    assert_int_equal(sl_log_high_watermark(log), 3); /* visible once written */
+    assert_int_equal(sim_disk_fdatasync_count(e.sim), syncs);
+    track(append(log, 1, 3, 10, false)); /* the 4th message triggers a flush */
+    sim_disk_run(e.sim);
+    assert_int_equal(sim_disk_fdatasync_count(e.sim), syncs + 1);
+    track(append(log, 1, 4, 10, false));
+    sim_disk_run(e.sim);
+    sl_log_dir_flush_tick(e.dir); /* too early */
+    sim_disk_run(e.sim);
+    assert_int_equal(sim_disk_fdatasync_count(e.sim), syncs + 1);
+    sim_clock_advance(&e.clock, 500);
+    sl_log_dir_flush_tick(e.dir);
+    sim_disk_run(e.sim);
+    assert_int_equal(sim_disk_fdatasync_count(e.sim), syncs + 2);
+    assert_int_equal(log->synced_offset, 5);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
 int main(void)
 {
     sl_log_configure(SL_LOG_ERROR, SL_LOG_FORMAT_TEXT); /* torn-tail warnings are expected here */
@@ -743,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_recovery_corrupt_middle_and_clean_marker),
         cmocka_unit_test(test_reopen_keeps_offsets_epochs_metadata),
         cmocka_unit_test(test_log_append_time),
+        cmocka_unit_test(test_interval_policy_flushes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
