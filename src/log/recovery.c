@@ -204,7 +204,7 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
     if (*cut && (rc = cut_tail(log, seg, end, size, bases + i + 1, count - i - 1)) < 0)
         return rc;
     seg->size = seg->written_pos = seg->synced_pos = end;
-    seg->index_flushed = trusted && !*cut;
+    seg->index_flushed = trusted && !*cut && !newest; /* the newest is rewritten at close */
     if (end > 0)
         seg->created_ms = log->dir->clock->monotonic_ms(log->dir->clock->data);
     if (seg->max_timestamp > log->max_timestamp) {

@@ -127,6 +127,7 @@ void sl__segment_note_batch(sl_log_segment_t *seg, const sl_batch_info_t *info, 
     }
     seg->bytes_since_index += info->batch_bytes;
     seg->next_offset = info->last_offset + 1;
+    seg->index_flushed = false; /* the files no longer cover this batch */
 }
 
 int64_t sl__segment_lookup_offset(const sl_log_segment_t *seg, int64_t offset)

@@ -760,6 +760,40 @@ static void test_interval_policy_flushes(void **state)
     sim_disk_destroy(e.sim);
 }
 
+static void test_reopen_then_append_updates_indexes(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    sl_log_t *log = open_log(&e, "ri", 0, &cfg);
+    for (int i = 0; i < 5; i++)
+        track(append(log, 1, 100 + i, 100, true));
+    sim_disk_run(e.sim);
+    env_close(&e);
+    for (int round = 0; round < 2; round++) {
+        env_open(&e, e.sim);
+        log = open_log(&e, "ri", 0, &cfg);
+        for (int i = 0; i < 5; i++)
+            track(append(log, 1, 1000 * (round + 1) + i, 100, true));
+        sim_disk_run(e.sim);
+        env_close(&e);
+    }
+    env_open(&e, e.sim);
+    log = open_log(&e, "ri", 0, &cfg);
+    assert_int_equal(sl_log_end_offset(log), 15);
+    res_t r = lookup(&e, log, 2003);
+    assert_int_equal(r.offset, 13);
+    r = lookup(&e, log, 1001);
+    assert_int_equal(r.offset, 6);
+    int64_t ts, off;
+    sl_log_max_timestamp(log, &ts, &off);
+    assert_int_equal(ts, 2004);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
 int main(void)
 {
     sl_log_configure(SL_LOG_ERROR, SL_LOG_FORMAT_TEXT); /* torn-tail warnings are expected here */
@@ -778,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_reopen_keeps_offsets_epochs_metadata),
         cmocka_unit_test(test_log_append_time),
         cmocka_unit_test(test_interval_policy_flushes),
+        cmocka_unit_test(test_reopen_then_append_updates_indexes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
