@@ -10,8 +10,14 @@
 
 /* Kafka 3.9.0's ranges, min 0, for every API implemented (CLIENTS.md §5). Sorted by key. */
 static const sl_handler_t handlers[] = {
+    {{SL_API_PRODUCE, 0, 11}, sl__handle_produce},
+    {{SL_API_FETCH, 4, 17}, sl__handle_fetch},
+    {{SL_API_LIST_OFFSETS, 0, 9}, sl__handle_list_offsets},
     {{SL_API_METADATA, 0, 12}, sl__handle_metadata},
     {{SL_API_API_VERSIONS, 0, 4}, sl__handle_api_versions},
+    {{SL_API_CREATE_TOPICS, 0, 7}, sl__handle_create_topics},
+    {{SL_API_DELETE_TOPICS, 0, 6}, sl__handle_delete_topics},
+    {{SL_API_DESCRIBE_CONFIGS, 0, 4}, sl__handle_describe_configs},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
 
@@ -57,6 +63,13 @@ int sl_broker_create(uv_loop_t *loop, const sl_config_t *cfg, sl_broker_t **out)
         sl_free(broker);
         return rc;
     }
+    uv_timer_init(loop, &broker->retention_timer);
+    uv_timer_init(loop, &broker->flush_timer);
+    broker->retention_timer.data = broker;
+    broker->flush_timer.data = broker;
+    sl__delayed_queue_init(loop, &broker->delayed);
+    broker->delayed.timer.data = broker; /* timer_closed finds the broker through it */
+    broker->timers_open = 3;
     *out = broker;
     return 0;
 }
@@ -89,6 +102,43 @@ static void resolve_advertised(sl_broker_t *broker)
     }
 }
 
+static void retention_tick(uv_timer_t *timer);
+static void flush_tick(uv_timer_t *timer);
+
+/* Opens the disk backend, every log dir, and the topics in them. */
+static int storage_open(sl_broker_t *broker)
+{
+    const sl_config_t *cfg = broker->cfg;
+    int rc = sl_disk_sync_init(broker->loop, &broker->disk);
+    if (rc != 0)
+        return rc;
+    broker->disk_ready = true;
+    broker->log_dirs = sl_calloc(cfg->log_dirs_count, sizeof(sl_log_dir_t *));
+    if (broker->log_dirs == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < cfg->log_dirs_count; i++) {
+        rc =
+            sl_log_dir_open(cfg->log_dirs[i], broker->disk, &sl_clock_system, &broker->log_dirs[i]);
+        if (rc != 0) {
+            SL_LOG(SL_LOG_ERROR, "broker", "cannot open log dir path=%s error=\"%s\"",
+                   cfg->log_dirs[i], sl_strerror(rc));
+            return rc;
+        }
+        SL_LOG(SL_LOG_INFO, "broker", "opened log dir path=%s clean_shutdown=%s", cfg->log_dirs[i],
+               sl_log_dir_was_clean(broker->log_dirs[i]) ? "yes" : "no");
+    }
+    uint64_t t0 = sl_clock_monotonic_ms();
+    rc = sl__topics_open(cfg, broker->log_dirs, &broker->topics);
+    if (rc != 0)
+        return rc;
+    SL_LOG(SL_LOG_INFO, "broker", "recovered logs topics=%zu ms=%" PRIu64,
+           sl__topics_count(broker->topics), sl_clock_monotonic_ms() - t0);
+    uint64_t every = (uint64_t)SL_MAX(cfg->log_retention_check_interval_ms, 1);
+    uv_timer_start(&broker->retention_timer, retention_tick, every, every);
+    uv_timer_start(&broker->flush_timer, flush_tick, 100, 100);
+    return 0;
+}
+
 int sl_broker_start(sl_broker_t *broker)
 {
     const sl_config_t *cfg = broker->cfg;
@@ -96,6 +146,9 @@ int sl_broker_start(sl_broker_t *broker)
     if (rc != 0)
         return rc;
     sl_uuid_to_base64(&broker->cluster_id, broker->cluster_id_text);
+    rc = storage_open(broker);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < cfg->listeners_count; i++) {
         const sl_listener_config_t *l = &cfg->listeners[i];
         rc = sl_server_listen(broker->server, l->name, l->host, l->port);
@@ -111,13 +164,95 @@ int sl_broker_start(sl_broker_t *broker)
     return 0;
 }
 
+sl_topic_t *sl__broker_auto_create(sl_broker_t *broker, sl_slice_t name)
+{
+    char msg[256];
+    sl_topic_t *topic = NULL;
+    sl_topic_spec_t spec = {.name = name, .partitions = broker->cfg->num_partitions};
+    sl_kerr_t err = sl__topics_create(broker->topics, &spec, false, &topic, msg, sizeof(msg));
+    if (err != SL_KERR_NONE) {
+        SL_LOG_RATELIMITED(
+            SL_LOG_WARN, "broker", "cannot auto-create topic=%.*s error=%s msg=\"%s\"",
+            (int)SL_MIN(name.len, 255), (const char *)name.ptr, sl_kerr_name(err), msg);
+        return NULL;
+    }
+    return topic;
+}
+
+static bool retain_topic(sl_topic_t *topic, void *data)
+{
+    int64_t now_ms = *(const int64_t *)data;
+    for (int32_t p = 0; p < topic->partition_count; p++) {
+        int deleted = sl_log_apply_retention(topic->partitions[p].log, now_ms);
+        if (deleted > 0)
+            SL_LOG(SL_LOG_INFO, "broker",
+                   "retention deleted segments=%d topic=%s partition=%d "
+                   "log_start_offset=%" PRId64,
+                   deleted, topic->name, (int)p, sl_log_start_offset(topic->partitions[p].log));
+    }
+    return true;
+}
+
+static void retention_tick(uv_timer_t *timer)
+{
+    sl_broker_t *broker = SL_CONTAINER_OF(timer, sl_broker_t, retention_timer);
+    int64_t now_ms = sl_clock_realtime_ms();
+    sl__topics_each(broker->topics, retain_topic, &now_ms);
+}
+
+static void flush_tick(uv_timer_t *timer)
+{
+    sl_broker_t *broker = SL_CONTAINER_OF(timer, sl_broker_t, flush_timer);
+    for (size_t i = 0; i < broker->cfg->log_dirs_count; i++)
+        if (broker->log_dirs[i] != NULL)
+            sl_log_dir_flush_tick(broker->log_dirs[i]);
+}
+
+static void finish_stop(sl_broker_t *broker)
+{
+    if (broker->timers_open > 0 || broker->log_dirs_closing > 0)
+        return;
+    if (broker->disk_ready) {
+        sl_disk_sync_deinit(&broker->disk);
+        broker->disk_ready = false;
+    }
+    SL_LOG(SL_LOG_INFO, "broker", "broker stopped");
+    if (broker->stopped_cb != NULL)
+        broker->stopped_cb(broker, broker->stopped_data);
+}
+
+static void timer_closed(uv_handle_t *handle)
+{
+    sl_broker_t *broker = handle->data;
+    broker->timers_open--;
+    finish_stop(broker);
+}
+
+static void log_dir_closed(sl_log_dir_t *dir, void *data)
+{
+    (void)dir; /* freed by the log module */
+    sl_broker_t *broker = data;
+    broker->log_dirs_closing--;
+    finish_stop(broker);
+}
+
+/* After the last connection is gone: close the logs cleanly (the marker that lets the next start
+ * skip recovery), then the disk backend. */
 static void server_stopped(sl_server_t *server, void *data)
 {
     (void)server; /* the broker holds the same pointer */
     sl_broker_t *broker = data;
-    SL_LOG(SL_LOG_INFO, "broker", "broker stopped");
-    if (broker->stopped_cb != NULL)
-        broker->stopped_cb(broker, broker->stopped_data);
+    uv_close((uv_handle_t *)&broker->retention_timer, timer_closed);
+    uv_close((uv_handle_t *)&broker->flush_timer, timer_closed);
+    sl__topics_close(broker->topics);
+    broker->topics = NULL;
+    for (size_t i = 0; broker->log_dirs != NULL && i < broker->cfg->log_dirs_count; i++) {
+        if (broker->log_dirs[i] == NULL)
+            continue;
+        broker->log_dirs_closing++;
+        sl_log_dir_close(broker->log_dirs[i], log_dir_closed, broker);
+        broker->log_dirs[i] = NULL;
+    }
 }
 
 void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *data)
@@ -125,6 +260,11 @@ void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *dat
     SL_LOG(SL_LOG_INFO, "broker", "stopping: no new connections, answering requests in flight");
     broker->stopped_cb = done_cb;
     broker->stopped_data = data;
+    broker->stopping = true;
+    uv_timer_stop(&broker->retention_timer);
+    uv_timer_stop(&broker->flush_timer);
+    /* Waiting fetches answer now with what they have, so the drain below is quick. */
+    sl__delayed_queue_close(&broker->delayed, timer_closed);
     sl_server_stop(broker->server, 5000, server_stopped, broker);
 }
 
@@ -133,5 +273,6 @@ void sl_broker_destroy(sl_broker_t *broker)
     if (broker == NULL)
         return;
     sl_server_destroy(broker->server);
+    sl_free(broker->log_dirs);
     sl_free(broker);
 }

@@ -3,9 +3,13 @@
 #ifndef SLUICE_BROKER_INT_H
 #define SLUICE_BROKER_INT_H
 
+#include "delayed.h"
 #include "sluice/broker.h"
+#include "sluice/io.h"
+#include "sluice/log.h"
 #include "sluice/net.h"
 #include "sluice/protocol.h"
+#include "topics.h"
 
 /* An endpoint as clients are told to reach it (advertised.listeners, resolved at start-up). */
 typedef struct {
@@ -25,6 +29,17 @@ struct sl_broker {
     size_t advertised_count;
     sl_broker_stopped_cb stopped_cb;
     void *stopped_data;
+    /* storage: the disk backend, one sl_log_dir_t per cfg->log_dirs entry, and the topics */
+    sl_disk_t disk;
+    bool disk_ready;
+    sl_log_dir_t **log_dirs; /* owned array of cfg->log_dirs_count; NULL entries not open */
+    size_t log_dirs_closing;
+    sl_topic_table_t *topics;
+    uv_timer_t retention_timer; /* log.retention.check.interval.ms */
+    uv_timer_t flush_timer;     /* background flush for storage.sync.policy=interval */
+    size_t timers_open;
+    sl_delayed_queue_t delayed; /* waiting Fetches */
+    bool stopping;
 };
 
 /* One request being answered. Lives from frame arrival until its response is handed to net.
@@ -40,6 +55,10 @@ typedef struct sl_request {
     /* Set by a handler that answers later (after disk or a wait); it then calls
      * sl__request_finish exactly once. */
     bool pending;
+    /* Called when the request is freed, after its response was encoded: releases what the
+     * handler held outside the arena (log read buffers). */
+    void (*on_free)(struct sl_request *req, void *data);
+    void *on_free_data;
 } sl_request_t;
 
 /* Completes a pending request: status 0 encodes and sends req->response, SL_ENORESPONSE sends
@@ -63,8 +82,18 @@ void sl__dispatch_frame(sl_frame_t *frame, void *data);
  * id; refuses a dir formatted for another node or cluster. */
 int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id);
 
+/* Creates topic name with num.partitions and no overrides (auto.create.topics.enable); NULL when
+ * it cannot (logged). */
+sl_topic_t *sl__broker_auto_create(sl_broker_t *broker, sl_slice_t name);
+
 int sl__handle_api_versions(sl_request_t *req, const void *request, void *response);
 int sl__handle_metadata(sl_request_t *req, const void *request, void *response);
+int sl__handle_list_offsets(sl_request_t *req, const void *request, void *response);
+int sl__handle_fetch(sl_request_t *req, const void *request, void *response);
+int sl__handle_produce(sl_request_t *req, const void *request, void *response);
+int sl__handle_create_topics(sl_request_t *req, const void *request, void *response);
+int sl__handle_delete_topics(sl_request_t *req, const void *request, void *response);
+int sl__handle_describe_configs(sl_request_t *req, const void *request, void *response);
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);

@@ -96,6 +96,8 @@ static int handle(sl_request_t *req, sl_reader_t *body)
 
 static void request_free(sl_request_t *req)
 {
+    if (req->on_free != NULL)
+        req->on_free(req, req->on_free_data);
     sl_arena_deinit(&req->arena);
     sl_free(req);
 }

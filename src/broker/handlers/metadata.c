@@ -1,28 +1,12 @@
-/* Metadata (key 3): the brokers, the cluster id, the controller and the topics. Until the log
- * store exists there are no topics: a named topic answers UNKNOWN_TOPIC_OR_PARTITION (or
- * INVALID_TOPIC_EXCEPTION for a name Kafka would reject), a topic id UNKNOWN_TOPIC_ID. */
+/* Metadata (key 3): the brokers, the cluster id, the controller and the topics with their
+ * partitions. A named topic that does not exist answers UNKNOWN_TOPIC_OR_PARTITION (or
+ * INVALID_TOPIC_EXCEPTION for a name Kafka would reject, UNKNOWN_TOPIC_ID for an id), unless
+ * auto.create.topics.enable and the request allow creating it. */
 #include <string.h>
 
 #include "../broker_int.h"
 
 #define SL_CLUSTER_OPERATIONS_ALL 8096
-
-/* Kafka's Topic.validate: 1..249 of [a-zA-Z0-9._-], and not "." or "..". */
-static bool topic_name_valid(sl_slice_t name)
-{
-    if (name.ptr == NULL || name.len == 0 || name.len > SL_TOPIC_NAME_BYTES_MAX)
-        return false;
-    if ((name.len == 1 && name.ptr[0] == '.') ||
-        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
-        return false;
-    for (size_t i = 0; i < name.len; i++) {
-        uint8_t c = name.ptr[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 /* Versions 10 and 11 carry the id field, but Kafka refuses ids (and null names) before 12 and
  * answers the whole request as an error. */
@@ -64,8 +48,8 @@ static sl_kerr_t unknown_topic_error(const sl_metadata_request_topic_t *t)
 {
     if (t->name.ptr == NULL)
         return SL_KERR_UNKNOWN_TOPIC_ID;
-    return topic_name_valid(t->name) ? SL_KERR_UNKNOWN_TOPIC_OR_PARTITION
-                                     : SL_KERR_INVALID_TOPIC_EXCEPTION;
+    return sl__topic_name_valid(t->name) ? SL_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                         : SL_KERR_INVALID_TOPIC_EXCEPTION;
 }
 
 /* Whether topics[i] repeats an earlier entry (same name, or same id for a nameless entry). The
@@ -99,6 +83,115 @@ static int fill_brokers(sl_request_t *req, sl_metadata_response_t *out)
     return 0;
 }
 
+/* Fills o with topic's partitions: this broker leads every one, alone in replicas and ISR. */
+static int describe_topic(sl_request_t *req, sl_topic_t *topic, sl_metadata_response_topic_t *o)
+{
+    int32_t node = req->broker->cfg->node_id;
+    size_t count = (size_t)topic->partition_count;
+    sl_metadata_response_partition_t *parts = sl_arena_alloc(&req->arena, count * sizeof(*parts));
+    int32_t *self = sl_arena_alloc(&req->arena, sizeof(*self));
+    if (parts == NULL || self == NULL)
+        return SL_ELIMIT;
+    *self = node;
+    for (size_t p = 0; p < count; p++)
+        parts[p] = (sl_metadata_response_partition_t){
+            .error_code = SL_KERR_NONE,
+            .partition_index = (int32_t)p,
+            .leader_id = node,
+            .leader_epoch = topic->partitions[p].leader_epoch,
+            .replica_nodes = self,
+            .replica_nodes_count = 1,
+            .isr_nodes = self,
+            .isr_nodes_count = 1,
+            .offline_replicas = NULL,
+            .offline_replicas_count = 0,
+        };
+    o->error_code = SL_KERR_NONE;
+    o->name = sl_slice_from_str(topic->name);
+    o->topic_id = topic->id;
+    o->is_internal = topic->internal;
+    o->partitions = parts;
+    o->partitions_count = (int32_t)count;
+    return 0;
+}
+
+typedef struct {
+    sl_request_t *req;
+    sl_metadata_response_topic_t *out;
+    size_t count;
+    int rc;
+} all_topics_t;
+
+static bool describe_each(sl_topic_t *topic, void *data)
+{
+    all_topics_t *all = data;
+    sl_metadata_response_topic_t *o = &all->out[all->count++];
+    *o = (sl_metadata_response_topic_t){.topic_authorized_operations = INT32_MIN};
+    all->rc = describe_topic(all->req, topic, o);
+    return all->rc == 0;
+}
+
+static int describe_all(sl_request_t *req, sl_metadata_response_t *out)
+{
+    size_t count = sl__topics_count(req->broker->topics);
+    all_topics_t all = {.req = req, .count = 0, .rc = 0};
+    all.out = sl_arena_alloc(&req->arena, SL_MAX(count, 1) * sizeof(*all.out));
+    if (all.out == NULL)
+        return SL_ELIMIT;
+    sl__topics_each(req->broker->topics, describe_each, &all);
+    out->topics = all.out;
+    out->topics_count = (int32_t)all.count;
+    return all.rc;
+}
+
+/* A named topic that does not exist: created when the request and the broker allow it (Kafka
+ * creates it too, but answers UNKNOWN_TOPIC_OR_PARTITION until it is ready; Sluice creates it
+ * synchronously and answers with it at once). */
+static sl_topic_t *maybe_create(sl_request_t *req, const sl_metadata_request_t *in,
+                                const sl_metadata_request_topic_t *t)
+{
+    const sl_config_t *cfg = req->broker->cfg;
+    if (!in->allow_auto_topic_creation || !cfg->auto_create_topics_enable ||
+        !sl__topic_name_valid(t->name) ||
+        (t->name.len > 1 && t->name.ptr[0] == '_' && t->name.ptr[1] == '_'))
+        return NULL;
+    return sl__broker_auto_create(req->broker, t->name);
+}
+
+static int describe_named(sl_request_t *req, const sl_metadata_request_t *in,
+                          sl_metadata_response_t *out)
+{
+    size_t count = (size_t)in->topics_count;
+    sl_metadata_response_topic_t *topics = sl_arena_alloc(&req->arena, count * sizeof(*topics));
+    if (topics == NULL)
+        return SL_ELIMIT;
+    size_t answered = 0;
+    for (size_t i = 0; i < count; i++) {
+        const sl_metadata_request_topic_t *t = &in->topics[i];
+        if (asked_before(in->topics, i))
+            continue; /* Kafka collects the names into a set: one answer per topic */
+        sl_metadata_response_topic_t *o = &topics[answered++];
+        *o = (sl_metadata_response_topic_t){.topic_authorized_operations = INT32_MIN};
+        sl_topic_t *topic = t->name.ptr != NULL
+                                ? sl__topics_find(req->broker->topics, t->name)
+                                : sl__topics_find_id(req->broker->topics, &t->topic_id);
+        if (topic == NULL && t->name.ptr != NULL)
+            topic = maybe_create(req, in, t);
+        if (topic != NULL) {
+            int rc = describe_topic(req, topic, o);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        o->error_code = unknown_topic_error(t);
+        o->name = t->name;
+        o->topic_id = t->topic_id;
+    }
+    out->topics = topics;
+    out->topics_count = (int32_t)answered;
+    return 0;
+}
+
 int sl__handle_metadata(sl_request_t *req, const void *request, void *response)
 {
     const sl_metadata_request_t *in = request;
@@ -117,31 +210,12 @@ int sl__handle_metadata(sl_request_t *req, const void *request, void *response)
      */
     if (in->include_cluster_authorized_operations)
         out->cluster_authorized_operations = SL_CLUSTER_OPERATIONS_ALL;
-    /* All topics (v0: an empty list; v1+: null) is the empty set until topics exist. */
-    bool all_topics = in->topics_count < 0 || (version == 0 && in->topics_count == 0);
-    if (all_topics || in->topics_count == 0) {
+    /* All topics: v0 an empty list, v1+ null. */
+    if (in->topics_count < 0 || (version == 0 && in->topics_count == 0))
+        return describe_all(req, out);
+    if (in->topics_count == 0) {
         out->topics_count = 0;
         return 0;
     }
-    size_t count = (size_t)in->topics_count;
-    sl_metadata_response_topic_t *topics = sl_arena_alloc(&req->arena, count * sizeof(*topics));
-    if (topics == NULL)
-        return SL_ELIMIT;
-    size_t answered = 0;
-    for (size_t i = 0; i < count; i++) {
-        const sl_metadata_request_topic_t *t = &in->topics[i];
-        if (asked_before(in->topics, i))
-            continue; /* Kafka collects the names into a set: one answer per topic */
-        sl_metadata_response_topic_t *o = &topics[answered++];
-        *o = (sl_metadata_response_topic_t){0};
-        o->topic_authorized_operations = INT32_MIN; /* "not computed", the schema's default */
-        o->error_code = unknown_topic_error(t);
-        o->name = t->name;
-        o->topic_id = t->topic_id;
-        o->partitions_count = 0;
-    }
-    count = answered;
-    out->topics = topics;
-    out->topics_count = (int32_t)count;
-    return 0;
+    return describe_named(req, in, out);
 }

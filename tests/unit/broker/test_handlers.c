@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,13 +16,52 @@ typedef struct {
     sl_config_t cfg;
     sl_broker_t broker;
     sl_request_t req;
+    uv_loop_t loop;
+    sl_log_dir_t *dir;
+    char path[64];
 } fixture_t;
+
+static void dir_closed(sl_log_dir_t *dir, void *data)
+{
+    (void)dir;
+    *(bool *)data = true;
+}
+
+/* The handlers read the broker's topic table, so the fixture opens a real (empty) one in a temp
+ * dir on the sync disk backend. */
+static void open_topics(fixture_t *f)
+{
+    snprintf(f->path, sizeof(f->path), "/tmp/sluice-unit-broker-XXXXXX");
+    assert_non_null(mkdtemp(f->path));
+    sl_free(f->cfg.log_dirs[0]);
+    f->cfg.log_dirs[0] = sl_strdup(f->path);
+    f->cfg.log_dirs_count = 1;
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    assert_int_equal(sl_disk_sync_init(&f->loop, &f->broker.disk), 0);
+    assert_int_equal(sl_log_dir_open(f->path, f->broker.disk, &sl_clock_system, &f->dir), 0);
+    assert_int_equal(sl__topics_open(&f->cfg, &f->dir, &f->broker.topics), 0);
+}
+
+static void close_topics(fixture_t *f)
+{
+    sl__topics_close(f->broker.topics);
+    bool closed = false;
+    sl_log_dir_close(f->dir, dir_closed, &closed);
+    while (!closed)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    sl_disk_sync_deinit(&f->broker.disk);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->path);
+    assert_int_equal(system(cmd), 0);
+}
 
 static int setup(void **state)
 {
     fixture_t *f = sl_calloc(1, sizeof(*f));
     sl_config_init_defaults(&f->cfg);
     f->cfg.node_id = 7;
+    open_topics(f);
     f->broker.cfg = &f->cfg;
     f->broker.advertised_count = 1;
     snprintf(f->broker.advertised[0].name, sizeof(f->broker.advertised[0].name), "PLAINTEXT");
@@ -39,6 +79,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     sl_arena_deinit(&f->req.arena);
+    close_topics(f);
     sl_config_deinit(&f->cfg);
     sl_free(f);
     return 0;
@@ -151,6 +192,7 @@ static sl_metadata_response_t named_topics(fixture_t *f, int16_t v, sl_metadata_
 static void test_metadata_unknown_topics(void **state)
 {
     fixture_t *f = *state;
+    f->cfg.auto_create_topics_enable = false;
     sl_metadata_request_topic_t t[3] = {0};
     t[0].name = sl_slice_from_str("orders");
     t[1].name = sl_slice_from_str("bad name!");
@@ -163,6 +205,34 @@ static void test_metadata_unknown_topics(void **state)
         assert_int_equal(out.topics[2].error_code, SL_KERR_INVALID_TOPIC_EXCEPTION);
         assert_int_equal(out.topics[0].topic_authorized_operations, INT32_MIN);
     }
+}
+
+static void test_metadata_auto_creates(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.auto_create_topics_enable = true;
+    f->cfg.num_partitions = 3;
+    sl_metadata_request_topic_t t[2] = {0};
+    t[0].name = sl_slice_from_str("created-here");
+    t[1].name = sl_slice_from_str("__internal");
+    sl_metadata_response_t out = named_topics(f, 9, t, 2);
+    assert_int_equal(out.topics[0].error_code, SL_KERR_NONE);
+    assert_int_equal(out.topics[0].partitions_count, 3);
+    assert_int_equal(out.topics[0].partitions[2].leader_id, 7);
+    assert_false(sl_uuid_is_zero(&out.topics[0].topic_id));
+    /* Internal names are never auto-created. */
+    assert_int_equal(out.topics[1].error_code, SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    /* The request's flag wins over the broker's setting. */
+    sl_metadata_request_t in;
+    sl_metadata_request_init(&in);
+    sl_metadata_request_topic_t other = {.name = sl_slice_from_str("not-created")};
+    in.topics = &other;
+    in.topics_count = 1;
+    in.allow_auto_topic_creation = false;
+    sl_metadata_response_t out2;
+    sl_metadata_response_init(&out2);
+    assert_int_equal(sl__handle_metadata(&f->req, &in, &out2), 0);
+    assert_int_equal(out2.topics[0].error_code, SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
 }
 
 static void test_metadata_topic_ids(void **state)
@@ -192,7 +262,7 @@ static void test_support_table_within_schemas(void **state)
         assert_true(support[i].version_max <= info->version_max);
         assert_non_null(sl__handler_find(support[i].api_key));
     }
-    assert_null(sl__handler_find(SL_API_PRODUCE)); /* not served yet: not advertised either */
+    assert_null(sl__handler_find(SL_API_INIT_PRODUCER_ID)); /* not served: not advertised */
 }
 
 int main(void)
@@ -203,6 +273,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_metadata_every_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_unknown_topics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_auto_creates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_topic_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_support_table_within_schemas, setup, teardown),
     };

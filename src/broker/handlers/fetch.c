@@ -1,0 +1,271 @@
+/* Fetch (key 1, versions 4-17): whole record batches from each partition, read through the log's
+ * async reads (never blocking the loop), bounded by max.bytes and each partition's max bytes (the
+ * first batch found is returned whatever its size, so a consumer never stalls on a large one).
+ * When fewer than min.bytes are ready, the request waits in the broker's delayed queue until a
+ * partition's high watermark moves or max.wait.ms passes: woken by appends, never by polling.
+ * Sessionless: session id 0 in every answer (KIP-227 allows a broker to decline sessions). */
+#include <string.h>
+
+#include "../broker_int.h"
+
+typedef struct fetch fetch_t;
+
+/* One partition of the request, its answer, and its place in the partition's waiter list. */
+typedef struct fetch_part {
+    sl_log_read_t read;
+    fetch_t *fetch;
+    sl_partition_t *partition; /* NULL once answered with an error */
+    sl_fetch_response_partition_data_t *out;
+    int64_t offset;
+    int32_t partition_max_bytes;
+    uint8_t *bytes; /* owned, from the log */
+    size_t len;
+    sl_fetch_wait_t wait;
+} fetch_part_t;
+
+struct fetch {
+    sl_request_t *req;
+    const sl_fetch_request_t *in;
+    fetch_part_t *parts;
+    size_t parts_count;
+    size_t next;  /* the next part to read */
+    size_t bytes; /* record bytes gathered so far */
+    bool any_error;
+    bool waiting;
+    bool expired;
+    sl_delayed_t delayed;
+};
+
+static void read_next(fetch_t *fetch);
+
+static void release_reads(fetch_t *fetch)
+{
+    for (size_t i = 0; i < fetch->parts_count; i++) {
+        sl_free(fetch->parts[i].bytes);
+        fetch->parts[i].bytes = NULL;
+        fetch->parts[i].len = 0;
+    }
+    fetch->bytes = 0;
+}
+
+static void fetch_on_free(sl_request_t *req, void *data)
+{
+    (void)req; /* the fetch lives in its arena */
+    release_reads(data);
+}
+
+static void part_error(fetch_part_t *part, sl_kerr_t error)
+{
+    part->out->error_code = error;
+    part->partition = NULL;
+    part->fetch->any_error = true;
+}
+
+/* Fills every answer from what was read, then sends it. */
+static void fetch_finish(fetch_t *fetch)
+{
+    for (size_t i = 0; i < fetch->parts_count; i++) {
+        fetch_part_t *part = &fetch->parts[i];
+        sl_fetch_response_partition_data_t *o = part->out;
+        if (part->partition == NULL)
+            continue;
+        sl_log_t *log = part->partition->log;
+        o->high_watermark = sl_log_high_watermark(log);
+        o->last_stable_offset = o->high_watermark; /* no transactions yet */
+        o->log_start_offset = sl_log_start_offset(log);
+        o->records = part->len > 0 ? (sl_slice_t){part->bytes, part->len} : o->records;
+    }
+    sl__request_finish(fetch->req, 0);
+}
+
+static void fetch_unwait(fetch_t *fetch)
+{
+    for (size_t i = 0; i < fetch->parts_count; i++)
+        sl__fetch_wait_unlink(&fetch->parts[i].wait);
+    sl__delayed_remove(&fetch->req->broker->delayed, &fetch->delayed);
+    fetch->waiting = false;
+}
+
+/* New data (or the deadline): read everything again and answer if it is enough now. */
+static void fetch_wake(fetch_t *fetch)
+{
+    fetch_unwait(fetch);
+    release_reads(fetch);
+    fetch->next = 0;
+    read_next(fetch);
+}
+
+static void fetch_expired(sl_delayed_t *op)
+{
+    fetch_t *fetch = SL_CONTAINER_OF(op, fetch_t, delayed);
+    fetch->expired = true;
+    fetch_wake(fetch);
+}
+
+void sl__fetch_wait_woken(sl_fetch_wait_t *wait, bool partition_closing)
+{
+    fetch_part_t *part = SL_CONTAINER_OF(wait, fetch_part_t, wait);
+    if (partition_closing)
+        part_error(part, SL_KERR_NOT_LEADER_OR_FOLLOWER);
+    fetch_wake(part->fetch);
+}
+
+static void reads_done(fetch_t *fetch)
+{
+    const sl_fetch_request_t *in = fetch->in;
+    bool enough = in->min_bytes <= 0 || fetch->bytes >= (size_t)in->min_bytes;
+    if (enough || fetch->any_error || fetch->expired || in->max_wait_ms <= 0 ||
+        fetch->req->broker->stopping) {
+        fetch_finish(fetch);
+        return;
+    }
+    fetch->waiting = true;
+    for (size_t i = 0; i < fetch->parts_count; i++)
+        if (fetch->parts[i].partition != NULL)
+            sl__fetch_wait_link(fetch->parts[i].partition, &fetch->parts[i].wait);
+    uint64_t remaining = (uint64_t)in->max_wait_ms;
+    sl__delayed_add(&fetch->req->broker->delayed, &fetch->delayed, remaining, fetch_expired);
+}
+
+static void read_done(sl_log_read_t *read, int status, uint8_t *bytes, size_t len, void *data)
+{
+    fetch_part_t *part = data;
+    SL_ASSERT(&part->read == read);
+    fetch_t *fetch = part->fetch;
+    if (status != 0) {
+        sl_free(bytes);
+        part_error(part, status == SL_LOG_EOUTOFRANGE ? SL_KERR_OFFSET_OUT_OF_RANGE
+                                                      : SL_KERR_KAFKA_STORAGE_ERROR);
+    } else {
+        part->bytes = bytes;
+        part->len = len;
+        fetch->bytes += len;
+    }
+    fetch->next++;
+    read_next(fetch);
+}
+
+/* Reads the parts one after another, so max.bytes is shared in request order as Kafka does. */
+static void read_next(fetch_t *fetch)
+{
+    size_t budget = (size_t)SL_MAX(fetch->in->max_bytes, 0);
+    while (fetch->next < fetch->parts_count) {
+        fetch_part_t *part = &fetch->parts[fetch->next];
+        sl_log_t *log = part->partition != NULL ? part->partition->log : NULL;
+        if (log == NULL || part->offset == sl_log_high_watermark(log) ||
+            (fetch->bytes >= budget && fetch->bytes > 0)) {
+            fetch->next++;
+            continue;
+        }
+        size_t left = budget > fetch->bytes ? budget - fetch->bytes : 0;
+        size_t max_bytes = SL_MIN(left, (size_t)SL_MAX(part->partition_max_bytes, 0));
+        int rc = sl_log_read(log, &part->read, part->offset, max_bytes, fetch->bytes == 0,
+                             read_done, part);
+        if (rc == 0)
+            return; /* read_done continues */
+        part_error(part, rc == SL_LOG_EOUTOFRANGE ? SL_KERR_OFFSET_OUT_OF_RANGE
+                                                  : SL_KERR_KAFKA_STORAGE_ERROR);
+        fetch->next++;
+    }
+    reads_done(fetch);
+}
+
+/* Sets up one requested partition: its answer at the schema's defaults, then the checks Kafka
+ * makes before reading (topic, partition, leader epoch). */
+static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_error,
+                         const sl_fetch_request_fetch_partition_t *in, fetch_part_t *part,
+                         sl_fetch_response_partition_data_t *out)
+{
+    sl_fetch_response_partition_data_init(out);
+    out->partition_index = in->partition;
+    out->high_watermark = -1;
+    out->records = (sl_slice_t){(const uint8_t *)"", 0}; /* empty, not null */
+    out->aborted_transactions_count = fetch->in->isolation_level == 1 ? 0 : -1;
+    *part = (fetch_part_t){.fetch = fetch,
+                           .out = out,
+                           .offset = in->fetch_offset,
+                           .partition_max_bytes = in->partition_max_bytes};
+    if (topic == NULL) {
+        part_error(part, topic_error);
+        return;
+    }
+    if (in->partition < 0 || in->partition >= topic->partition_count) {
+        part_error(part, SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        return;
+    }
+    sl_partition_t *p = &topic->partitions[in->partition];
+    if (in->current_leader_epoch > p->leader_epoch) {
+        part_error(part, SL_KERR_UNKNOWN_LEADER_EPOCH);
+        return;
+    }
+    if (in->current_leader_epoch >= 0 && in->current_leader_epoch < p->leader_epoch) {
+        part_error(part, SL_KERR_FENCED_LEADER_EPOCH);
+        return;
+    }
+    part->partition = p;
+    if (in->fetch_offset < sl_log_start_offset(p->log) ||
+        in->fetch_offset > sl_log_high_watermark(p->log))
+        part_error(part, SL_KERR_OFFSET_OUT_OF_RANGE);
+}
+
+static int resolve(fetch_t *fetch, sl_fetch_response_t *out)
+{
+    sl_request_t *req = fetch->req;
+    const sl_fetch_request_t *in = fetch->in;
+    size_t topics = in->topics_count > 0 ? (size_t)in->topics_count : 0, total = 0;
+    for (size_t t = 0; t < topics; t++)
+        total += in->topics[t].partitions_count > 0 ? (size_t)in->topics[t].partitions_count : 0;
+    out->responses = sl_arena_alloc(&req->arena, (topics + 1) * sizeof(*out->responses));
+    fetch->parts = sl_arena_alloc(&req->arena, (total + 1) * sizeof(*fetch->parts));
+    if (out->responses == NULL || fetch->parts == NULL)
+        return SL_ELIMIT;
+    bool by_id = req->header.api_version >= 13;
+    for (size_t t = 0; t < topics; t++) {
+        const sl_fetch_request_fetch_topic_t *ti = &in->topics[t];
+        sl_fetchable_topic_response_t *to = &out->responses[t];
+        size_t parts = ti->partitions_count > 0 ? (size_t)ti->partitions_count : 0;
+        *to = (sl_fetchable_topic_response_t){.topic = ti->topic, .topic_id = ti->topic_id};
+        to->partitions = sl_arena_alloc(&req->arena, (parts + 1) * sizeof(*to->partitions));
+        if (to->partitions == NULL)
+            return SL_ELIMIT;
+        to->partitions_count = (int32_t)parts;
+        sl_topic_t *topic = by_id ? sl__topics_find_id(req->broker->topics, &ti->topic_id)
+                                  : sl__topics_find(req->broker->topics, ti->topic);
+        sl_kerr_t missing = by_id ? SL_KERR_UNKNOWN_TOPIC_ID : SL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        for (size_t p = 0; p < parts; p++)
+            resolve_part(fetch, topic, missing, &ti->partitions[p],
+                         &fetch->parts[fetch->parts_count++], &to->partitions[p]);
+    }
+    out->responses_count = (int32_t)topics;
+    return 0;
+}
+
+int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
+{
+    const sl_fetch_request_t *in = request;
+    sl_fetch_response_t *out = response;
+    out->throttle_time_ms = 0;
+    out->session_id = 0; /* no fetch sessions: every fetch is a full one */
+    if (in->session_id != 0) {
+        out->error_code = SL_KERR_FETCH_SESSION_ID_NOT_FOUND;
+        out->responses_count = 0;
+        return 0;
+    }
+    if (in->session_epoch > 0) {
+        out->error_code = SL_KERR_INVALID_FETCH_SESSION_EPOCH;
+        out->responses_count = 0;
+        return 0;
+    }
+    fetch_t *fetch = sl_arena_alloc(&req->arena, sizeof(*fetch));
+    if (fetch == NULL)
+        return SL_ELIMIT;
+    *fetch = (fetch_t){.req = req, .in = in};
+    int rc = resolve(fetch, out);
+    if (rc != 0)
+        return rc;
+    req->on_free = fetch_on_free;
+    req->on_free_data = fetch;
+    req->pending = true;
+    read_next(fetch); /* answers through fetch_finish, possibly right away */
+    return 0;
+}

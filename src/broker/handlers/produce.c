@@ -1,0 +1,225 @@
+/* Produce (key 0, versions 0-11): validates each partition's record batch, appends the client's
+ * bytes as they came (the log patches the base offset and leader epoch in place in the request
+ * frame, no copy), and answers once every append completed: acks=1 when written, acks=all when
+ * also fdatasync'ed (group commit). acks=0 is answered by silence, but only after the appends
+ * completed, since they write straight from the request's bytes; if any partition failed, the
+ * connection is closed, as Kafka does, so the client notices.
+ * Produce v0-2 can only carry magic 0/1 batches, which Sluice does not store: every partition gets
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT (a deliberate difference: Kafka 4.0 closes the connection). */
+#include <stdio.h>
+#include <string.h>
+
+#include "../broker_int.h"
+#include "sluice/record_batch.h"
+
+typedef struct produce produce_t;
+
+typedef struct {
+    sl_log_append_t append; /* first: the callback gets it back */
+    produce_t *produce;
+    sl_partition_produce_response_t *out;
+    sl_log_t *log;
+    int64_t base_offset, append_time;
+} partition_append_t;
+
+struct produce {
+    sl_request_t *req;
+    size_t appends_pending;
+    bool any_failed;
+    bool acks_zero;
+    bool wait_for_sync; /* acks=all */
+};
+
+static sl_kerr_t kerr_from_append(int rc)
+{
+    switch (rc) {
+    case -EIO:
+        return SL_KERR_KAFKA_STORAGE_ERROR;
+    case SL_EMALFORMED:
+        return SL_KERR_CORRUPT_MESSAGE;
+    case SL_ECLOSED:
+        return SL_KERR_NOT_LEADER_OR_FOLLOWER; /* stopping: the client retries elsewhere */
+    default:
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
+static void produce_finish(produce_t *produce)
+{
+    int status = 0;
+    if (produce->acks_zero)
+        status = produce->any_failed ? SL_EMALFORMED : SL_ENORESPONSE;
+    sl__request_finish(produce->req, status);
+}
+
+static void append_done(sl_log_append_t *append, int status, void *data)
+{
+    partition_append_t *pa = data;
+    SL_ASSERT(&pa->append == append);
+    produce_t *produce = pa->produce;
+    if (status == 0) {
+        pa->out->error_code = SL_KERR_NONE;
+        pa->out->base_offset = pa->base_offset;
+        pa->out->log_append_time_ms = pa->append_time;
+        pa->out->log_start_offset = sl_log_start_offset(pa->log);
+    } else {
+        pa->out->error_code = kerr_from_append(status);
+        produce->any_failed = true;
+    }
+    SL_ASSERT(produce->appends_pending > 0);
+    if (--produce->appends_pending == 0)
+        produce_finish(produce);
+}
+
+static sl_kerr_t kerr_from_verdict(sl_batch_verdict_t verdict, const char **msg)
+{
+    switch (verdict) {
+    case SL_BATCH_OK:
+        return SL_KERR_NONE;
+    case SL_BATCH_CORRUPT:
+        *msg = "The record batch failed its CRC or length checks.";
+        return SL_KERR_CORRUPT_MESSAGE;
+    case SL_BATCH_OLD_MAGIC:
+        *msg = "Record batches of magic 0 and 1 are not accepted; use magic 2.";
+        return SL_KERR_INVALID_RECORD;
+    case SL_BATCH_NOT_ONE_BATCH:
+        *msg = "Produce requests with version 3+ must have exactly one record batch per partition.";
+        return SL_KERR_INVALID_RECORD;
+    case SL_BATCH_INVALID:
+    default:
+        *msg = "The record batch is not valid (record count, control flag or sequence).";
+        return SL_KERR_INVALID_RECORD;
+    }
+}
+
+/* Checks one partition's records; on success starts its append (pending until append_done). */
+static void produce_partition(produce_t *produce, sl_topic_t *topic,
+                              const sl_partition_produce_data_t *in,
+                              sl_partition_produce_response_t *out)
+{
+    sl_request_t *req = produce->req;
+    const char *msg = NULL;
+    out->error_code = SL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (topic == NULL || in->index < 0 || in->index >= topic->partition_count)
+        return;
+    sl_record_batch_t batch;
+    out->error_code =
+        kerr_from_verdict(sl_record_batch_validate_produce(
+                              in->records.ptr, in->records.ptr ? in->records.len : 0, &batch),
+                          &msg);
+    if (out->error_code == SL_KERR_NONE && in->records.len > (size_t)topic->max_message_bytes) {
+        out->error_code = SL_KERR_MESSAGE_TOO_LARGE;
+        msg = "The batch is larger than the topic's max.message.bytes.";
+    }
+    if (out->error_code == SL_KERR_NONE && (batch.attributes & SL_RECORD_BATCH_TRANSACTIONAL)) {
+        out->error_code = SL_KERR_INVALID_TXN_STATE;
+        msg = "Transactions are not supported by this broker yet.";
+    }
+    if (out->error_code != SL_KERR_NONE) {
+        SL_LOG_RATELIMITED(SL_LOG_INFO, "produce",
+                           "rejected batch topic=%s partition=%d error=%s len=%zu magic=%d "
+                           "count=%d last_offset_delta=%d producer_id=%" PRId64 " reason=\"%s\"",
+                           topic->name, (int)in->index, sl_kerr_name(out->error_code),
+                           in->records.len, (int)batch.magic, (int)batch.record_count,
+                           (int)batch.last_offset_delta, batch.producer_id, msg ? msg : "");
+        out->error_message = msg ? sl_slice_from_str(msg) : SL_SLICE_NULL;
+        produce->any_failed = true;
+        return;
+    }
+    sl_partition_t *part = &topic->partitions[in->index];
+    partition_append_t *pa = sl_arena_alloc(&req->arena, sizeof(*pa));
+    if (pa == NULL) {
+        out->error_code = SL_KERR_UNKNOWN_SERVER_ERROR;
+        produce->any_failed = true;
+        return;
+    }
+    *pa = (partition_append_t){.produce = produce, .out = out, .log = part->log};
+    /* The frame is ours until we answer it; the log patches offsets into it in place. */
+    uint8_t *bytes = (uint8_t *)(uintptr_t)in->records.ptr;
+    int rc =
+        sl_log_append(part->log, &pa->append, bytes, in->records.len, part->leader_epoch,
+                      produce->wait_for_sync, append_done, pa, &pa->base_offset, &pa->append_time);
+    if (rc != 0) {
+        out->error_code = kerr_from_append(rc);
+        produce->any_failed = true;
+        return;
+    }
+    produce->appends_pending++;
+}
+
+/* Kafka's answer when nothing can be appended: the same error on every partition. */
+static int fill_all(sl_request_t *req, const sl_produce_request_t *in, sl_produce_response_t *out,
+                    produce_t *produce, sl_kerr_t error)
+{
+    size_t topics = in->topic_data_count > 0 ? (size_t)in->topic_data_count : 0;
+    out->responses = sl_arena_alloc(&req->arena, (topics + 1) * sizeof(*out->responses));
+    if (out->responses == NULL)
+        return SL_ELIMIT;
+    out->responses_count = (int32_t)topics;
+    for (size_t t = 0; t < topics; t++) {
+        const sl_topic_produce_data_t *td = &in->topic_data[t];
+        sl_topic_produce_response_t *tr = &out->responses[t];
+        size_t parts = td->partition_data_count > 0 ? (size_t)td->partition_data_count : 0;
+        tr->name = td->name;
+        tr->partition_responses =
+            sl_arena_alloc(&req->arena, (parts + 1) * sizeof(*tr->partition_responses));
+        if (tr->partition_responses == NULL)
+            return SL_ELIMIT;
+        tr->partition_responses_count = (int32_t)parts;
+        for (size_t p = 0; p < parts; p++) {
+            sl_partition_produce_response_t *pr = &tr->partition_responses[p];
+            *pr = (sl_partition_produce_response_t){.index = td->partition_data[p].index,
+                                                    .error_code = error,
+                                                    .base_offset = -1,
+                                                    .log_append_time_ms = -1,
+                                                    .log_start_offset = -1,
+                                                    .record_errors_count = 0,
+                                                    .error_message = SL_SLICE_NULL};
+            pr->current_leader.leader_id = -1;
+            pr->current_leader.leader_epoch = -1;
+        }
+    }
+    if (error != SL_KERR_NONE && topics > 0)
+        produce->any_failed = true;
+    return 0;
+}
+
+/* The topic a Produce names, created first when auto.create.topics.enable allows it. */
+static sl_topic_t *produce_topic(sl_request_t *req, sl_slice_t name)
+{
+    sl_topic_t *topic = sl__topics_find(req->broker->topics, name);
+    if (topic == NULL && req->broker->cfg->auto_create_topics_enable &&
+        sl__topic_name_valid(name) && !(name.len > 1 && name.ptr[0] == '_' && name.ptr[1] == '_'))
+        topic = sl__broker_auto_create(req->broker, name);
+    return topic;
+}
+
+int sl__handle_produce(sl_request_t *req, const void *request, void *response)
+{
+    const sl_produce_request_t *in = request;
+    sl_produce_response_t *out = response;
+    produce_t *produce = sl_arena_alloc(&req->arena, sizeof(*produce));
+    if (produce == NULL)
+        return SL_ELIMIT;
+    *produce = (produce_t){.req = req, .acks_zero = in->acks == 0, .wait_for_sync = in->acks == -1};
+    out->throttle_time_ms = 0;
+    sl_kerr_t all_error = SL_KERR_NONE;
+    if (req->header.api_version < 3)
+        all_error = SL_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    else if (in->acks != 0 && in->acks != 1 && in->acks != -1)
+        all_error = SL_KERR_INVALID_REQUIRED_ACKS;
+    int rc = fill_all(req, in, out, produce, all_error);
+    if (rc != 0 || all_error != SL_KERR_NONE)
+        return rc != 0 ? rc : (produce->acks_zero && produce->any_failed ? SL_EMALFORMED : 0);
+    for (int32_t t = 0; t < out->responses_count; t++) {
+        const sl_topic_produce_data_t *td = &in->topic_data[t];
+        sl_topic_t *topic = produce_topic(req, td->name);
+        for (int32_t p = 0; p < td->partition_data_count; p++)
+            produce_partition(produce, topic, &td->partition_data[p],
+                              &out->responses[t].partition_responses[p]);
+    }
+    if (produce->appends_pending == 0)
+        return produce->acks_zero ? (produce->any_failed ? SL_EMALFORMED : SL_ENORESPONSE) : 0;
+    req->pending = true; /* answered from append_done */
+    return 0;
+}

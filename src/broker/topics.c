@@ -1,0 +1,762 @@
+/* topics: the table of topics, their partitions' logs, and the topics.meta record that makes them
+ * survive restarts. Lookups by name and by id are hashed. The record is rewritten whole on every
+ * change (create, delete, config change) into every log dir with a generation number: temp file,
+ * fsync, rename, fsync the dir; at start the highest generation found wins, so losing one dir
+ * loses no topic definitions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+#include "topics.h"
+
+#define TOPICS_FILE "topics.meta"
+#define TOPICS_FILE_BYTES_MAX (64 * SL_MiB)
+#define TOPICS_LINE_BYTES_MAX (8 * SL_KiB)
+
+struct sl_topic_table {
+    const sl_config_t *cfg;
+    sl_log_dir_t **dirs; /* borrowed, dirs_count of them, same order as cfg->log_dirs */
+    size_t dirs_count;
+    size_t *dir_partitions; /* partitions placed in each dir, to place new ones evenly */
+    sl_topic_t **by_name, **by_id;
+    size_t buckets; /* power of two */
+    size_t count;
+    uint64_t generation;
+};
+
+static uint64_t hash_bytes(const uint8_t *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static size_t name_bucket(const sl_topic_table_t *t, sl_slice_t name)
+{
+    return (size_t)hash_bytes(name.ptr, name.len) & (t->buckets - 1);
+}
+
+static size_t id_bucket(const sl_topic_table_t *t, const sl_uuid_t *id)
+{
+    return (size_t)hash_bytes(id->bytes, sizeof(id->bytes)) & (t->buckets - 1);
+}
+
+sl_topic_t *sl__topics_find(sl_topic_table_t *t, sl_slice_t name)
+{
+    if (name.ptr == NULL)
+        return NULL;
+    for (sl_topic_t *topic = t->by_name[name_bucket(t, name)]; topic; topic = topic->next_by_name)
+        if (sl_slice_eq_str(name, topic->name))
+            return topic;
+    return NULL;
+}
+
+sl_topic_t *sl__topics_find_id(sl_topic_table_t *t, const sl_uuid_t *id)
+{
+    for (sl_topic_t *topic = t->by_id[id_bucket(t, id)]; topic; topic = topic->next_by_id)
+        if (memcmp(topic->id.bytes, id->bytes, sizeof(id->bytes)) == 0)
+            return topic;
+    return NULL;
+}
+
+void sl__topics_each(sl_topic_table_t *t, bool (*fn)(sl_topic_t *, void *), void *data)
+{
+    for (size_t b = 0; b < t->buckets; b++) {
+        sl_topic_t *next;
+        for (sl_topic_t *topic = t->by_name[b]; topic; topic = next) {
+            next = topic->next_by_name;
+            if (!fn(topic, data))
+                return;
+        }
+    }
+}
+
+size_t sl__topics_count(const sl_topic_table_t *t)
+{
+    return t->count;
+}
+
+static void link_topic(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    sl_slice_t name = sl_slice_from_str(topic->name);
+    size_t nb = name_bucket(t, name), ib = id_bucket(t, &topic->id);
+    topic->next_by_name = t->by_name[nb];
+    t->by_name[nb] = topic;
+    topic->next_by_id = t->by_id[ib];
+    t->by_id[ib] = topic;
+    t->count++;
+}
+
+static void unlink_topic(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    sl_topic_t **pp = &t->by_name[name_bucket(t, sl_slice_from_str(topic->name))];
+    while (*pp != topic)
+        pp = &(*pp)->next_by_name;
+    *pp = topic->next_by_name;
+    pp = &t->by_id[id_bucket(t, &topic->id)];
+    while (*pp != topic)
+        pp = &(*pp)->next_by_id;
+    *pp = topic->next_by_id;
+    SL_ASSERT(t->count > 0);
+    t->count--;
+}
+
+/* Doubles the hash tables when they get crowded (load factor 1). */
+static int maybe_grow(sl_topic_table_t *t)
+{
+    if (t->count < t->buckets)
+        return 0;
+    size_t old_buckets = t->buckets;
+    sl_topic_t **old_names = t->by_name, **new_names, **new_ids;
+    new_names = sl_calloc(old_buckets * 2, sizeof(*new_names));
+    new_ids = sl_calloc(old_buckets * 2, sizeof(*new_ids));
+    if (new_names == NULL || new_ids == NULL) {
+        sl_free(new_names);
+        sl_free(new_ids);
+        return -ENOMEM;
+    }
+    sl_free(t->by_id);
+    t->by_name = new_names;
+    t->by_id = new_ids;
+    t->buckets = old_buckets * 2;
+    t->count = 0;
+    for (size_t b = 0; b < old_buckets; b++) {
+        sl_topic_t *next;
+        for (sl_topic_t *topic = old_names[b]; topic; topic = next) {
+            next = topic->next_by_name;
+            link_topic(t, topic);
+        }
+    }
+    sl_free(old_names);
+    return 0;
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
+bool sl__topic_name_valid(sl_slice_t name)
+{
+    if (name.ptr == NULL || name.len == 0 || name.len > SL_TOPIC_NAME_BYTES_MAX)
+        return false;
+    if ((name.len == 1 && name.ptr[0] == '.') ||
+        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
+        return false;
+    for (size_t i = 0; i < name.len; i++) {
+        uint8_t c = name.ptr[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Kafka refuses a name that equals an existing one once '.' and '_' are treated alike, since
+ * both map to the same metric names. Returns the colliding topic or NULL. */
+static sl_topic_t *colliding_topic(sl_topic_table_t *t, sl_slice_t name)
+{
+    bool has_mark = memchr(name.ptr, '.', name.len) != NULL || memchr(name.ptr, '_', name.len);
+    if (!has_mark)
+        return NULL;
+    char alt[SL_TOPIC_NAME_BYTES_MAX + 1];
+    for (size_t variant = 0; variant < 2; variant++) {
+        for (size_t i = 0; i < name.len; i++) {
+            char c = (char)name.ptr[i];
+            alt[i] = (c == '.' || c == '_') ? (variant == 0 ? '.' : '_') : c;
+        }
+        sl_topic_t *other = sl__topics_find(t, (sl_slice_t){(const uint8_t *)alt, name.len});
+        if (other != NULL && !sl_slice_eq_str(name, other->name))
+            return other;
+    }
+    return NULL;
+}
+
+/* ---- configs and partitions ------------------------------------------------------------------ */
+
+/* Recomputes what the log needs from the broker's defaults and the topic's overrides. */
+static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
+{
+    const char *names[SL_TOPIC_CONFIGS_MAX], *values[SL_TOPIC_CONFIGS_MAX];
+    SL_ASSERT(topic->configs_count <= SL_TOPIC_CONFIGS_MAX);
+    for (size_t i = 0; i < topic->configs_count; i++) {
+        names[i] = topic->configs[i].name;
+        values[i] = topic->configs[i].value;
+    }
+    sl_topic_log_settings_t s;
+    sl_topic_config_effective(t->cfg, names, values, topic->configs_count, &s);
+    topic->log_config = (sl_log_config_t){
+        .segment_bytes = s.segment_bytes,
+        .segment_ms = s.segment_ms,
+        .retention_ms = s.retention_ms,
+        .retention_bytes = s.retention_bytes,
+        .index_interval_bytes = s.index_interval_bytes,
+        .segment_index_bytes = s.segment_index_bytes,
+        .log_append_time = s.log_append_time,
+        .sync_on_ack = s.sync_on_ack,
+        .flush_interval_messages = s.flush_messages,
+        .flush_interval_ms = s.flush_ms,
+    };
+    topic->max_message_bytes = s.max_message_bytes;
+    for (int32_t p = 0; p < topic->partition_count; p++)
+        if (topic->partitions[p].log != NULL)
+            sl_log_set_config(topic->partitions[p].log, &topic->log_config);
+}
+
+void sl__fetch_wait_link(sl_partition_t *partition, sl_fetch_wait_t *wait)
+{
+    SL_ASSERT(wait->partition == NULL);
+    wait->partition = partition;
+    wait->prev = NULL;
+    wait->next = partition->waiters;
+    if (partition->waiters != NULL)
+        partition->waiters->prev = wait;
+    partition->waiters = wait;
+}
+
+void sl__fetch_wait_unlink(sl_fetch_wait_t *wait)
+{
+    sl_partition_t *partition = wait->partition;
+    if (partition == NULL)
+        return;
+    if (wait->prev != NULL)
+        wait->prev->next = wait->next;
+    else
+        partition->waiters = wait->next;
+    if (wait->next != NULL)
+        wait->next->prev = wait->prev;
+    wait->prev = wait->next = NULL;
+    wait->partition = NULL;
+}
+
+/* Wakes every Fetch waiting on the partition. Each woken fetch unlinks all its waits (from this
+ * list too) before anything else, so the loop always takes the current head. */
+static void wake_waiters(sl_partition_t *partition, bool closing)
+{
+    while (partition->waiters != NULL)
+        sl__fetch_wait_woken(partition->waiters, closing);
+}
+
+static void high_watermark_moved(sl_log_t *log, void *data)
+{
+    sl_partition_t *partition = data;
+    SL_ASSERT(partition->log == log);
+    wake_waiters(partition, false);
+}
+
+/* The dir that already holds <topic>-<p>, else the one with the fewest partitions. */
+static size_t place_partition(sl_topic_table_t *t, const char *topic, int32_t p)
+{
+    size_t best = 0;
+    for (size_t d = 0; d < t->dirs_count; d++) {
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s-%d", t->cfg->log_dirs[d], topic, (int)p);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return d;
+        if (t->dir_partitions[d] < t->dir_partitions[best])
+            best = d;
+    }
+    return best;
+}
+
+static int open_partitions(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    for (int32_t p = 0; p < topic->partition_count; p++) {
+        sl_partition_t *part = &topic->partitions[p];
+        part->topic = topic;
+        part->index = p;
+        part->leader_epoch = 0;
+        size_t d = place_partition(t, topic->name, p);
+        part->dir = t->dirs[d];
+        int rc = sl_log_open(part->dir, topic->name, p, &topic->id, &topic->log_config, &part->log);
+        if (rc != 0) {
+            SL_LOG(SL_LOG_ERROR, "topics",
+                   "cannot open partition topic=%s partition=%d error=\"%s\"", topic->name, (int)p,
+                   sl_strerror(rc));
+            return rc;
+        }
+        sl_log_set_hw_listener(part->log, high_watermark_moved, part);
+        t->dir_partitions[d]++;
+    }
+    return 0;
+}
+
+static void topic_free(sl_topic_t *topic)
+{
+    for (size_t i = 0; i < topic->configs_count; i++) {
+        sl_free(topic->configs[i].name);
+        sl_free(topic->configs[i].value);
+    }
+    sl_free(topic->configs);
+    sl_free(topic->partitions);
+    sl_free(topic->name);
+    sl_free(topic);
+}
+
+/* Closes every partition's log (or deletes it when remove). */
+static void close_partitions(sl_topic_table_t *t, sl_topic_t *topic, bool remove)
+{
+    for (int32_t p = 0; p < topic->partition_count; p++) {
+        sl_partition_t *part = &topic->partitions[p];
+        if (part->log == NULL)
+            continue;
+        wake_waiters(part, true);
+        for (size_t d = 0; d < t->dirs_count; d++)
+            if (t->dirs[d] == part->dir && t->dir_partitions[d] > 0)
+                t->dir_partitions[d]--;
+        int rc = remove ? sl_log_delete(part->log) : sl_log_close(part->log);
+        if (rc != 0)
+            SL_LOG(SL_LOG_WARN, "topics", "%s partition topic=%s partition=%d error=\"%s\"",
+                   remove ? "cannot delete" : "cannot close", topic->name, (int)p, sl_strerror(rc));
+        part->log = NULL;
+    }
+}
+
+static sl_topic_t *topic_alloc(sl_slice_t name, const sl_uuid_t *id, int32_t partitions)
+{
+    sl_topic_t *topic = sl_calloc(1, sizeof(*topic));
+    if (topic == NULL)
+        return NULL;
+    topic->name = sl_malloc(name.len + 1);
+    topic->partitions = sl_calloc((size_t)partitions, sizeof(sl_partition_t));
+    if (topic->name == NULL || topic->partitions == NULL) {
+        topic_free(topic);
+        return NULL;
+    }
+    memcpy(topic->name, name.ptr, name.len);
+    topic->name[name.len] = '\0';
+    topic->id = *id;
+    topic->partition_count = partitions;
+    topic->internal = name.len > 2 && name.ptr[0] == '_' && name.ptr[1] == '_';
+    return topic;
+}
+
+static int topic_add_config(sl_topic_t *topic, sl_slice_t name, sl_slice_t value)
+{
+    if (topic->configs_count >= SL_TOPIC_CONFIGS_MAX)
+        return SL_ELIMIT;
+    sl_topic_config_entry_t *grown =
+        sl_realloc(topic->configs, (topic->configs_count + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -ENOMEM;
+    topic->configs = grown;
+    sl_topic_config_entry_t *e = &grown[topic->configs_count];
+    e->name = sl_malloc(name.len + 1);
+    e->value = sl_malloc(value.len + 1);
+    if (e->name == NULL || e->value == NULL) {
+        sl_free(e->name);
+        sl_free(e->value);
+        return -ENOMEM;
+    }
+    memcpy(e->name, name.ptr, name.len);
+    e->name[name.len] = '\0';
+    memcpy(e->value, value.ptr, value.len);
+    e->value[value.len] = '\0';
+    topic->configs_count++;
+    return 0;
+}
+
+/* ---- the topics.meta record ------------------------------------------------------------------ */
+
+static bool plain_byte(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == ',' || c == ':' || c == '/' || c == '=';
+}
+
+/* Percent-encodes value so that a line never holds spaces or newlines of its own. */
+static int append_encoded(sl_buf_t *buf, const char *value)
+{
+    for (const uint8_t *p = (const uint8_t *)value; *p != '\0'; p++) {
+        int rc = plain_byte(*p) ? sl_buf_append(buf, p, 1) : sl_buf_appendf(buf, "%%%02X", *p);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+typedef struct {
+    sl_buf_t *buf;
+    int rc;
+} record_writer_t;
+
+static bool write_topic_line(sl_topic_t *topic, void *data)
+{
+    record_writer_t *w = data;
+    char id[23];
+    sl_uuid_to_base64(&topic->id, id);
+    w->rc =
+        sl_buf_appendf(w->buf, "topic %s %s %d\n", topic->name, id, (int)topic->partition_count);
+    for (size_t i = 0; w->rc == 0 && i < topic->configs_count; i++) {
+        w->rc = sl_buf_appendf(w->buf, "config %s %s ", topic->name, topic->configs[i].name);
+        if (w->rc == 0)
+            w->rc = append_encoded(w->buf, topic->configs[i].value);
+        if (w->rc == 0)
+            w->rc = sl_buf_append(w->buf, "\n", 1);
+    }
+    return w->rc == 0;
+}
+
+static int write_file_synced(const char *dir, const char *text, size_t len)
+{
+    char tmp[4400], path[4400];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, TOPICS_FILE);
+    snprintf(path, sizeof(path), "%s/%s", dir, TOPICS_FILE);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    size_t done = 0;
+    while (done < len && rc == 0) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno != EINTR)
+            rc = -errno;
+        else if (n > 0)
+            done += (size_t)n;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    int dfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0)
+            rc = -errno;
+        close(dfd);
+    }
+    return rc;
+}
+
+/* Rewrites topics.meta in every log dir. A failure in one dir is logged; the record is safe as
+ * long as one dir took it, since the highest generation wins at start. */
+static int persist(sl_topic_table_t *t)
+{
+    sl_buf_t buf;
+    sl_buf_init(&buf, TOPICS_FILE_BYTES_MAX);
+    t->generation++;
+    int rc = sl_buf_appendf(&buf,
+                            "# Sluice topics: written by the broker, do not edit\n"
+                            "version 1\ngeneration %" PRIu64 "\n",
+                            t->generation);
+    record_writer_t writer = {.buf = &buf, .rc = 0};
+    if (rc == 0) {
+        sl__topics_each(t, write_topic_line, &writer);
+        rc = writer.rc;
+    }
+    int written = 0;
+    for (size_t d = 0; rc == 0 && d < t->cfg->log_dirs_count; d++) {
+        int drc = write_file_synced(t->cfg->log_dirs[d], (const char *)buf.ptr, buf.len);
+        if (drc == 0)
+            written++;
+        else
+            SL_LOG(SL_LOG_ERROR, "topics", "cannot write %s dir=%s error=\"%s\"", TOPICS_FILE,
+                   t->cfg->log_dirs[d], sl_strerror(drc));
+    }
+    sl_buf_deinit(&buf);
+    if (rc == 0 && written == 0)
+        rc = -EIO;
+    return rc;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes a percent-encoded value in place. */
+static bool decode_in_place(char *s)
+{
+    char *out = s;
+    for (char *p = s; *p != '\0'; p++) {
+        if (*p != '%') {
+            *out++ = *p;
+            continue;
+        }
+        int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+        if (lo < 0)
+            return false;
+        *out++ = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    *out = '\0';
+    return true;
+}
+
+static uint64_t record_generation(const char *dir)
+{
+    char path[4400], line[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, TOPICS_FILE);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    uint64_t generation = 0;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "generation ", 11) == 0) {
+            generation = strtoull(line + 11, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return generation;
+}
+
+/* Applies one line of the record. Returns 0, or SL_ECORRUPT naming nothing (the caller logs). */
+static int load_line(sl_topic_table_t *t, char *line)
+{
+    char *save = NULL;
+    char *kind = strtok_r(line, " \n", &save);
+    if (kind == NULL || kind[0] == '#' || strcmp(kind, "version") == 0 ||
+        strcmp(kind, "generation") == 0)
+        return 0;
+    char *name = strtok_r(NULL, " \n", &save), *a = strtok_r(NULL, " \n", &save);
+    char *b = strtok_r(NULL, " \n", &save);
+    if (name == NULL || a == NULL || b == NULL || !sl__topic_name_valid(sl_slice_from_str(name)))
+        return SL_ECORRUPT;
+    if (strcmp(kind, "topic") == 0) {
+        sl_uuid_t id;
+        long partitions = strtol(b, NULL, 10);
+        if (sl_uuid_from_base64(a, &id) != 0 || partitions < 1 ||
+            partitions > SL_TOPIC_PARTITIONS_MAX)
+            return SL_ECORRUPT;
+        if (sl__topics_find(t, sl_slice_from_str(name)) != NULL || maybe_grow(t) != 0)
+            return SL_ECORRUPT;
+        sl_topic_t *topic = topic_alloc(sl_slice_from_str(name), &id, (int32_t)partitions);
+        if (topic == NULL)
+            return -ENOMEM;
+        link_topic(t, topic);
+        return 0;
+    }
+    if (strcmp(kind, "config") == 0) {
+        sl_topic_t *topic = sl__topics_find(t, sl_slice_from_str(name));
+        if (topic == NULL || !decode_in_place(b))
+            return SL_ECORRUPT;
+        return topic_add_config(topic, sl_slice_from_str(a), sl_slice_from_str(b));
+    }
+    return SL_ECORRUPT;
+}
+
+static int load_record(sl_topic_table_t *t)
+{
+    size_t best = 0;
+    uint64_t best_generation = 0;
+    for (size_t d = 0; d < t->cfg->log_dirs_count; d++) {
+        uint64_t g = record_generation(t->cfg->log_dirs[d]);
+        if (g > best_generation) {
+            best_generation = g;
+            best = d;
+        }
+    }
+    if (best_generation == 0)
+        return 0; /* a new broker: no topics yet */
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", t->cfg->log_dirs[best], TOPICS_FILE);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -errno;
+    char *line = sl_malloc(TOPICS_LINE_BYTES_MAX);
+    int rc = line == NULL ? -ENOMEM : 0;
+    size_t line_no = 0;
+    while (rc == 0 && fgets(line, TOPICS_LINE_BYTES_MAX, f) != NULL) {
+        line_no++;
+        rc = load_line(t, line);
+        if (rc != 0)
+            SL_LOG(SL_LOG_ERROR, "topics", "cannot read %s:%zu error=\"%s\"", path, line_no,
+                   sl_strerror(rc));
+    }
+    fclose(f);
+    sl_free(line);
+    t->generation = best_generation;
+    return rc;
+}
+
+static bool open_loaded_topic(sl_topic_t *topic, void *data)
+{
+    sl_topic_table_t *t = data;
+    topic_apply_config(t, topic);
+    return open_partitions(t, topic) == 0;
+}
+
+int sl__topics_open(const sl_config_t *cfg, sl_log_dir_t **dirs, sl_topic_table_t **out)
+{
+    sl_topic_table_t *t = sl_calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->cfg = cfg;
+    t->dirs = dirs;
+    t->dirs_count = cfg->log_dirs_count;
+    t->buckets = 64;
+    t->dir_partitions = sl_calloc(t->dirs_count, sizeof(size_t));
+    t->by_name = sl_calloc(t->buckets, sizeof(sl_topic_t *));
+    t->by_id = sl_calloc(t->buckets, sizeof(sl_topic_t *));
+    int rc = t->dir_partitions && t->by_name && t->by_id ? load_record(t) : -ENOMEM;
+    if (rc == 0) {
+        sl__topics_each(t, open_loaded_topic, t);
+        /* a partition that failed to open stops the start: serving half a topic hides loss */
+        for (size_t b = 0; b < t->buckets && rc == 0; b++)
+            for (sl_topic_t *topic = t->by_name[b]; topic && rc == 0; topic = topic->next_by_name)
+                for (int32_t p = 0; p < topic->partition_count && rc == 0; p++)
+                    if (topic->partitions[p].log == NULL)
+                        rc = -EIO;
+    }
+    if (rc != 0) {
+        sl__topics_close(t);
+        return rc;
+    }
+    SL_LOG(SL_LOG_INFO, "topics", "loaded topics=%zu generation=%" PRIu64, t->count, t->generation);
+    *out = t;
+    return 0;
+}
+
+static bool close_topic(sl_topic_t *topic, void *data)
+{
+    sl_topic_table_t *t = data;
+    close_partitions(t, topic, false);
+    unlink_topic(t, topic);
+    topic_free(topic);
+    return true;
+}
+
+void sl__topics_close(sl_topic_table_t *t)
+{
+    if (t == NULL)
+        return;
+    if (t->by_name != NULL && t->by_id != NULL)
+        sl__topics_each(t, close_topic, t);
+    sl_free(t->by_name);
+    sl_free(t->by_id);
+    sl_free(t->dir_partitions);
+    sl_free(t);
+}
+
+/* ---- create and delete ----------------------------------------------------------------------- */
+
+static sl_kerr_t check_new_topic(sl_topic_table_t *t, const sl_topic_spec_t *spec, char *msg,
+                                 size_t msg_len)
+{
+    sl_slice_t name = spec->name;
+    int name_len = (int)SL_MIN(name.len, (size_t)SL_TOPIC_NAME_BYTES_MAX + 8);
+    if (!sl__topic_name_valid(name)) {
+        snprintf(msg, msg_len,
+                 "Topic name \"%.*s\" is illegal: it must be 1 to 249 of "
+                 "[a-zA-Z0-9._-] and not '.' or '..'",
+                 name_len, name.ptr ? (const char *)name.ptr : "");
+        return SL_KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (sl__topics_find(t, name) != NULL) {
+        snprintf(msg, msg_len, "Topic '%.*s' already exists.", name_len, (const char *)name.ptr);
+        return SL_KERR_TOPIC_ALREADY_EXISTS;
+    }
+    sl_topic_t *other = colliding_topic(t, name);
+    if (other != NULL) {
+        snprintf(msg, msg_len, "Topic '%.*s' collides with existing topic: %s", name_len,
+                 (const char *)name.ptr, other->name);
+        return SL_KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (spec->partitions < 1 || spec->partitions > SL_TOPIC_PARTITIONS_MAX) {
+        snprintf(msg, msg_len, "Number of partitions must be between 1 and %d, got %d.",
+                 SL_TOPIC_PARTITIONS_MAX, (int)spec->partitions);
+        return SL_KERR_INVALID_PARTITIONS;
+    }
+    if (t->count >= SL_TOPICS_MAX) {
+        snprintf(msg, msg_len, "This broker holds the most topics it allows (%d).", SL_TOPICS_MAX);
+        return SL_KERR_POLICY_VIOLATION;
+    }
+    if (spec->configs_count > SL_TOPIC_CONFIGS_MAX) {
+        snprintf(msg, msg_len, "Too many configs: at most %d.", SL_TOPIC_CONFIGS_MAX);
+        return SL_KERR_INVALID_CONFIG;
+    }
+    for (size_t i = 0; i < spec->configs_count; i++) {
+        char key[SL_CONFIG_NAME_BYTES_MAX], value[SL_CONFIG_VALUE_BYTES_MAX];
+        sl_slice_t k = spec->config_names[i], v = spec->config_values[i];
+        if (k.ptr == NULL || k.len >= sizeof(key) || v.len >= sizeof(value) ||
+            memchr(k.ptr, '\0', k.len) != NULL || (v.ptr && memchr(v.ptr, '\0', v.len))) {
+            snprintf(msg, msg_len, "Invalid config name or value.");
+            return SL_KERR_INVALID_CONFIG;
+        }
+        if (v.ptr == NULL) {
+            snprintf(msg, msg_len, "Null value not supported for topic configs: %.*s", (int)k.len,
+                     (const char *)k.ptr);
+            return SL_KERR_INVALID_REQUEST;
+        }
+        memcpy(key, k.ptr, k.len);
+        key[k.len] = '\0';
+        memcpy(value, v.ptr, v.len);
+        value[v.len] = '\0';
+        if (sl_topic_config_validate(key, value, msg, msg_len) != 0)
+            return SL_KERR_INVALID_CONFIG;
+        for (size_t j = 0; j < i; j++)
+            if (sl_slice_eq(spec->config_names[j], k)) {
+                snprintf(msg, msg_len, "Config %s is set more than once.", key);
+                return SL_KERR_INVALID_REQUEST;
+            }
+    }
+    return SL_KERR_NONE;
+}
+
+sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bool validate_only,
+                            sl_topic_t **out, char *msg, size_t msg_len)
+{
+    msg[0] = '\0';
+    sl_kerr_t err = check_new_topic(t, spec, msg, msg_len);
+    if (err != SL_KERR_NONE || validate_only)
+        return err;
+    sl_uuid_t id;
+    do {
+        if (sl_uuid_random(&id) != 0)
+            return SL_KERR_UNKNOWN_SERVER_ERROR;
+    } while (sl__topics_find_id(t, &id) != NULL);
+    sl_topic_t *topic = topic_alloc(spec->name, &id, spec->partitions);
+    if (topic == NULL || maybe_grow(t) != 0) {
+        if (topic != NULL)
+            topic_free(topic);
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < spec->configs_count && rc == 0; i++)
+        rc = topic_add_config(topic, spec->config_names[i], spec->config_values[i]);
+    if (rc == 0) {
+        topic_apply_config(t, topic);
+        rc = open_partitions(t, topic);
+    }
+    if (rc == 0) {
+        link_topic(t, topic);
+        rc = persist(t);
+        if (rc != 0)
+            unlink_topic(t, topic);
+    }
+    if (rc != 0) {
+        close_partitions(t, topic, true);
+        topic_free(topic);
+        snprintf(msg, msg_len, "Cannot create the topic on disk: %s", sl_strerror(rc));
+        return rc == -EIO ? SL_KERR_KAFKA_STORAGE_ERROR : SL_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    SL_LOG(SL_LOG_INFO, "topics", "created topic=%s partitions=%d configs=%zu", topic->name,
+           (int)topic->partition_count, topic->configs_count);
+    *out = topic;
+    return SL_KERR_NONE;
+}
+
+int sl__topics_delete(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    unlink_topic(t, topic);
+    int rc = persist(t);
+    if (rc != 0) {
+        link_topic(t, topic); /* the record still names it: keep serving it */
+        return rc;
+    }
+    SL_LOG(SL_LOG_INFO, "topics", "deleted topic=%s partitions=%d", topic->name,
+           (int)topic->partition_count);
+    close_partitions(t, topic, true);
+    topic_free(topic);
+    return 0;
+}
