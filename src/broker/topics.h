@@ -54,6 +54,8 @@ struct sl_topic {
     size_t configs_count;
     sl_log_config_t log_config; /* effective: broker defaults + overrides */
     int32_t max_message_bytes;  /* effective max.message.bytes */
+    /* message.timestamp.before/after.max.ms: how far a CreateTime timestamp may lie */
+    int64_t timestamp_before_max_ms, timestamp_after_max_ms;
     sl_topic_t *next_by_name;   /* hash chains */
     sl_topic_t *next_by_id;
 };

@@ -92,6 +92,19 @@ static sl_kerr_t kerr_from_verdict(sl_batch_verdict_t verdict, const char **msg)
     }
 }
 
+/* CreateTime topics bound how far a timestamp may lie from the broker's clock. The batch header
+ * gives the first record's timestamp and the largest; the records stay undecoded. */
+static bool timestamps_in_range(const sl_topic_t *topic, const sl_record_batch_t *batch)
+{
+    int64_t now = sl_clock_realtime_ms();
+    int64_t before = topic->timestamp_before_max_ms, after = topic->timestamp_after_max_ms;
+    if (before < INT64_MAX && now - before > batch->base_timestamp)
+        return false;
+    if (after < INT64_MAX && now < INT64_MAX - after && batch->max_timestamp > now + after)
+        return false;
+    return true;
+}
+
 /* Checks one partition's records; on success starts its append (pending until append_done). */
 static void produce_partition(produce_t *produce, sl_topic_t *topic,
                               const sl_partition_produce_data_t *in,
@@ -110,6 +123,11 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     if (out->error_code == SL_KERR_NONE && in->records.len > (size_t)topic->max_message_bytes) {
         out->error_code = SL_KERR_MESSAGE_TOO_LARGE;
         msg = "The batch is larger than the topic's max.message.bytes.";
+    }
+    if (out->error_code == SL_KERR_NONE && !topic->log_config.log_append_time &&
+        !timestamps_in_range(topic, &batch)) {
+        out->error_code = SL_KERR_INVALID_TIMESTAMP;
+        msg = "A record timestamp is outside message.timestamp.before.max.ms / after.max.ms.";
     }
     if (out->error_code == SL_KERR_NONE && (batch.attributes & SL_RECORD_BATCH_TRANSACTIONAL)) {
         out->error_code = SL_KERR_INVALID_TXN_STATE;
