@@ -152,6 +152,14 @@ void sl_log_max_timestamp(const sl_log_t *log, int64_t *timestamp, int64_t *offs
  * -errno when the disk failed). Segments with I/O in flight are kept for a later pass. */
 int sl_log_apply_retention(sl_log_t *log, int64_t now_ms);
 
+/* Kafka's DeleteRecords: moves the log start offset up to offset (a smaller one changes nothing)
+ * and records it durably in the partition's log-start-offset-checkpoint, so it survives restarts;
+ * reads below it then fail SL_LOG_EOUTOFRANGE. Segments wholly below it are deleted now, or by a
+ * later retention pass when I/O is in flight on them. Returns 0; SL_LOG_EOUTOFRANGE when offset
+ * is negative or beyond the high watermark; -EIO offline; SL_ECLOSED closing; -errno from the disk
+ * (the dir then goes offline). */
+int sl_log_delete_records(sl_log_t *log, int64_t offset);
+
 /* cb runs on the loop thread whenever the high watermark advances. */
 void sl_log_set_hw_listener(sl_log_t *log, void (*cb)(sl_log_t *, void *), void *data);
 

@@ -200,4 +200,11 @@ int sl__log_write_epochs(sl_log_t *log);
 /* recovery.c */
 int sl__log_recover(sl_log_t *log);
 
+/* retention.c */
+int sl__log_trim_epochs_front(sl_log_t *log);
+
+/* log_start.c: after recovery, raises the log start offset to what log-start-offset-checkpoint
+ * says (never past the log end). */
+void sl__log_load_start_offset(sl_log_t *log);
+
 #endif

@@ -175,6 +175,7 @@ int sl_log_open(sl_log_dir_t *dir, const char *topic, int32_t partition, const s
     load_epochs(log);
     if ((rc = sl__log_recover(log)) < 0 || (rc = trim_epochs(log)) < 0)
         goto fail;
+    sl__log_load_start_offset(log);
     log->written_offset = log->synced_offset = log->high_watermark = log->log_end_offset;
     log->last_flush_ms = dir->clock->monotonic_ms(dir->clock->data);
     sl__dir_add_log(dir, log);

@@ -32,7 +32,7 @@ static int delete_segment_files(sl_log_t *log, int64_t base)
 }
 
 /* Epochs that start before the new log start collapse into one entry at the log start. */
-static int trim_epochs_front(sl_log_t *log)
+int sl__log_trim_epochs_front(sl_log_t *log)
 {
     size_t drop = 0;
     while (drop + 1 < log->epoch_count && log->epochs[drop + 1].start_offset <= log->log_start_offset)
@@ -58,8 +58,10 @@ int sl_log_apply_retention(sl_log_t *log, int64_t now_ms)
     int deleted = 0, rc = 0;
     while (log->seg_count > 1) {
         sl_log_segment_t *seg = log->segs[0];
+        /* wholly below the log start offset (DeleteRecords moved it) */
+        bool below_start = log->segs[1]->base_offset <= log->log_start_offset;
         if (seg->ops_in_flight > 0 || log->segs[1]->base_offset > log->high_watermark ||
-            !segment_expired(log, seg, now_ms, total))
+            (!below_start && !segment_expired(log, seg, now_ms, total)))
             break;
         rc = delete_segment_files(log, seg->base_offset);
         if (rc < 0)
@@ -71,12 +73,13 @@ int sl_log_apply_retention(sl_log_t *log, int64_t now_ms)
         deleted++;
     }
     if (deleted > 0) {
-        log->log_start_offset = log->segs[0]->base_offset;
+        if (log->segs[0]->base_offset > log->log_start_offset) /* it never moves back */
+            log->log_start_offset = log->segs[0]->base_offset;
         SL_LOG(SL_LOG_INFO, "log",
                "retention deleted segments topic=%s partition=%" PRId32 " count=%d"
                " log_start_offset=%" PRId64,
                log->topic, log->partition, deleted, log->log_start_offset);
-        int erc = trim_epochs_front(log);
+        int erc = sl__log_trim_epochs_front(log);
         if (rc == 0)
             rc = erc;
         if (rc == 0)
