@@ -22,5 +22,6 @@ int main(void)
     failed += test_codec_run() != 0;
     failed += test_fixtures_run() != 0;
     failed += test_record_batch_run() != 0;
+    failed += test_records_run() != 0;
     return failed;
 }

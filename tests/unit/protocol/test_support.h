@@ -18,6 +18,7 @@ int test_codec_run(void);
 int test_api_run(void);
 int test_fixtures_run(void);
 int test_record_batch_run(void);
+int test_records_run(void);
 
 /* Copies len bytes into a heap block of exactly len bytes, so ASan catches any over-read. */
 uint8_t *test_exact_copy(const uint8_t *data, size_t len);
