@@ -140,11 +140,20 @@ struct sl_log_lookup {
  * an empty result (through cb). SL_LOG_EOUTOFRANGE when offset < start or > high watermark. */
 int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
                 bool min_one_batch, sl_log_read_cb cb, void *data);
-/* The base offset and MaxTimestamp of the first visible batch whose MaxTimestamp >= timestamp;
- * offset and timestamp -1 when there is none. Batch granularity (records are not decoded). */
+/* As Kafka: the offset and timestamp of the first visible record whose timestamp >= timestamp
+ * (the batch is found by its header, then its records are read, decompressed when needed; in a
+ * LogAppendTime batch every record has the batch's MaxTimestamp); offset and timestamp -1 when
+ * there is none. cb gets SL_ECORRUPT for unreadable batches. A batch too large to decompress
+ * (SL_RECORDS_DECOMPRESSED_BYTES_MAX) answers with its base offset and MaxTimestamp. */
 int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t timestamp,
                                 sl_log_lookup_cb cb, void *data);
-/* The largest MaxTimestamp in the log and the base offset of its batch; -1, -1 when empty. */
+/* ListOffsets -3 as Kafka answers it: the offset of the first record holding the largest
+ * timestamp of the visible log, and that timestamp; -1, -1 when there is none. Async like the
+ * lookup above (it reads and decompresses that one batch). */
+int sl_log_offset_for_max_timestamp(sl_log_t *log, sl_log_lookup_t *req, sl_log_lookup_cb cb,
+                                    void *data);
+/* The largest MaxTimestamp appended and the base offset of its batch (batch granularity, no
+ * I/O); -1, -1 when empty. sl_log_offset_for_max_timestamp gives the exact record. */
 void sl_log_max_timestamp(const sl_log_t *log, int64_t *timestamp, int64_t *offset);
 
 /* Deletes whole non-active segments past retention_ms (by their largest timestamp) or beyond

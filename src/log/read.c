@@ -1,12 +1,16 @@
 /* read: Fetch reads and ListOffsets timestamp lookups, both as a walk over batch headers with
  * async preads: from the sparse index's position, read a window, skip batches until the wanted
- * one, then return whole batches. Invariants: nothing past the segment's visible end (the high
+ * one, then return whole batches (Fetch) or look at that one batch's records (lookups: the exact
+ * record, decompressing when needed). Invariants: nothing past the segment's visible end (the high
  * watermark) is ever returned; results complete through the disk, never inside the call. */
 #include <string.h>
 
 #include "log_int.h"
+#include "sluice/records.h"
 
-enum { SCAN_READ = 1, SCAN_TIME, SCAN_READ_DONE, SCAN_TIME_DONE };
+/* SCAN_TIME: first record with timestamp >= target; SCAN_MAX: first record whose timestamp is the
+ * target (the largest in the log). */
+enum { SCAN_READ = 1, SCAN_TIME, SCAN_MAX, SCAN_READ_DONE, SCAN_TIME_DONE };
 
 static int64_t visible_end(const sl_log_t *log, const sl_log_segment_t *seg)
 {
@@ -85,12 +89,7 @@ static size_t read_want(const sl__log_scan_t *scan, int64_t first_len)
 
 static void scan_found(sl__log_scan_t *scan, const sl_batch_info_t *info)
 {
-    if (scan->mode == SCAN_TIME) {
-        scan->result_offset = info->base_offset;
-        scan->result_timestamp = info->max_timestamp;
-        finish(scan, 0, 0);
-        return;
-    }
+    SL_ASSERT(scan->mode == SCAN_READ);
     scan->start_pos = scan->scan_pos;
     size_t want = read_want(scan, info->batch_bytes);
     if (want == 0) {
@@ -103,6 +102,90 @@ static void scan_found(sl__log_scan_t *scan, const sl_batch_info_t *info)
         if (rc < 0)
             finish(scan, rc, 0);
     }
+}
+
+typedef struct {
+    int64_t target;
+    bool exact;         /* timestamp == target (SCAN_MAX) rather than >= target (SCAN_TIME) */
+    int64_t min_offset; /* the log start offset: records below it are gone (DeleteRecords) */
+    int64_t offset, timestamp;
+} find_t;
+
+static int find_record(const sl_record_t *rec, void *data)
+{
+    find_t *f = data;
+    if (rec->offset < f->min_offset ||
+        (f->exact ? rec->timestamp != f->target : rec->timestamp < f->target))
+        return 0;
+    f->offset = rec->offset;
+    f->timestamp = rec->timestamp;
+    return 1;
+}
+
+static void answer(sl__log_scan_t *scan, int64_t offset, int64_t timestamp)
+{
+    scan->result_offset = offset;
+    scan->result_timestamp = timestamp;
+    finish(scan, 0, 0);
+}
+
+/* Looks for the record inside the whole batch at p (CRC checked first: these bytes are about to
+ * be decompressed). Returns true when the scan is over, false to go on with the next batch. */
+static bool scan_records(sl__log_scan_t *scan, const uint8_t *p, const sl_batch_info_t *info)
+{
+    sl_batch_info_t checked;
+    int rc = sl__batch_check(p, (size_t)info->batch_bytes, true, &checked);
+    find_t f = {.target = scan->target,
+                .exact = scan->mode == SCAN_MAX,
+                .min_offset = scan->mode == SCAN_MAX ? 0 : scan->log->log_start_offset,
+                .offset = -1};
+    sl_buf_t scratch;
+    sl_records_scratch_init(&scratch);
+    if (rc == 0)
+        rc = sl_records_iterate(p, (size_t)info->batch_bytes, &scratch, find_record, &f);
+    sl_buf_deinit(&scratch);
+    if (rc == 1) {
+        answer(scan, f.offset, f.timestamp);
+    } else if (rc == SL_ELIMIT || rc == -ENOMEM) {
+        /* Too big to look inside: the batch's first offset is still no later than the record. */
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "log",
+                           "timestamp lookup at batch granularity dir=%s "
+                           "position=%" PRId64 " err=%s",
+                           scan->log->path, scan->scan_pos, sl_strerror(rc));
+        answer(scan, info->base_offset, info->max_timestamp);
+    } else if (rc < 0) {
+        SL_LOG(SL_LOG_ERROR, "log", "unreadable records dir=%s position=%" PRId64 " err=%s",
+               scan->log->path, scan->scan_pos, sl_strerror(rc));
+        finish(scan, SL_ECORRUPT, 0);
+    } else if (scan->mode == SCAN_MAX) {
+        /* No record carries the header's MaxTimestamp (a producer's header that lies): the batch
+         * is still where it is. */
+        answer(scan, info->base_offset, info->max_timestamp);
+    } else {
+        return false; /* as Kafka: a batch whose records all fall short does not match */
+    }
+    return true;
+}
+
+/* Lookups: the batch at scan_pos may hold the record; make sure all of it is in buf, then look.
+ * Returns true when the scan is over or waits for the read of the whole batch. */
+static bool scan_inside(sl__log_scan_t *scan, const sl_batch_info_t *info)
+{
+    size_t off = (size_t)(scan->scan_pos - scan->buf_pos);
+    SL_ASSERT(scan->buf_len >= off);
+    SL_ASSERT(info->batch_bytes <= scan->limit_pos - scan->scan_pos);
+    if (scan->buf_len - off >= (size_t)info->batch_bytes)
+        return scan_records(scan, scan->buf + off, info);
+    if (scan->start_pos == scan->scan_pos) {
+        finish(scan, SL_ECORRUPT, 0); /* the read of the whole batch came back short */
+        return true;
+    }
+    scan->start_pos = scan->scan_pos; /* lookups use it to mark that whole-batch read */
+    size_t want = SL_MAX((size_t)info->batch_bytes, window_bytes(scan, scan->scan_pos));
+    int rc = scan_issue(scan, scan->scan_pos, want);
+    if (rc < 0)
+        finish(scan, rc, 0);
+    return true;
 }
 
 static void scan_step(sl__log_scan_t *scan)
@@ -132,12 +215,14 @@ static void scan_step(sl__log_scan_t *scan)
             finish(scan, SL_ECORRUPT, 0);
             return;
         }
-        bool hit = scan->mode == SCAN_READ ? info.last_offset >= scan->target
-                                           : info.max_timestamp >= scan->target;
-        if (hit) {
+        if (scan->mode == SCAN_READ && info.last_offset >= scan->target) {
             scan_found(scan, &info);
             return;
         }
+        bool hit = scan->mode == SCAN_TIME ? info.max_timestamp >= scan->target
+                                           : info.max_timestamp == scan->target;
+        if (scan->mode != SCAN_READ && hit && scan_inside(scan, &info))
+            return;
         scan->scan_pos += info.batch_bytes;
     }
     finish(scan, 0, 0); /* nothing visible matches */
@@ -170,8 +255,12 @@ static int scan_complete_soon(sl__log_scan_t *scan, int mode, int status)
 
 static void scan_init(sl__log_scan_t *scan, sl_log_t *log, int mode, int64_t target)
 {
-    *scan = (sl__log_scan_t){.log = log, .mode = mode, .target = target, .start_pos = -1,
-                             .result_offset = -1, .result_timestamp = -1};
+    *scan = (sl__log_scan_t){.log = log,
+                             .mode = mode,
+                             .target = target,
+                             .start_pos = -1,
+                             .result_offset = -1,
+                             .result_timestamp = -1};
 }
 
 /* Starts the walk in segs[index] from the index position for offset. */
@@ -229,6 +318,40 @@ int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t tim
     } else {
         int64_t from = sl__segment_lookup_time(log->segs[i], timestamp);
         rc = scan_start(scan, i, from, SCAN_TIME_DONE);
+    }
+    if (rc < 0) {
+        sl_free(scan->buf);
+        scan->buf = NULL;
+    }
+    return rc;
+}
+
+int sl_log_offset_for_max_timestamp(sl_log_t *log, sl_log_lookup_t *req, sl_log_lookup_cb cb,
+                                    void *data)
+{
+    SL_ASSERT(log != NULL && req != NULL && cb != NULL);
+    if (log->dir->closing)
+        return SL_ECLOSED;
+    /* As Kafka: the first segment holding the largest timestamp (retention may have removed the
+     * one the log once noted), then the first batch there whose MaxTimestamp it is. */
+    size_t best = log->seg_count;
+    for (size_t i = 0; i < log->seg_count; i++) {
+        if (log->segs[i]->max_timestamp >= 0 &&
+            (best == log->seg_count ||
+             log->segs[i]->max_timestamp > log->segs[best]->max_timestamp))
+            best = i;
+    }
+    sl__log_scan_t *scan = &req->priv_scan;
+    req->priv_cb = cb;
+    req->priv_data = data;
+    int rc;
+    if (best == log->seg_count || log->segs[best]->base_offset >= log->high_watermark) {
+        scan_init(scan, log, SCAN_MAX, -1);
+        rc = scan_complete_soon(scan, SCAN_TIME_DONE, 0);
+    } else {
+        const sl_log_segment_t *seg = log->segs[best];
+        scan_init(scan, log, SCAN_MAX, seg->max_timestamp);
+        rc = scan_start(scan, best, seg->offset_of_max_timestamp, SCAN_TIME_DONE);
     }
     if (rc < 0) {
         sl_free(scan->buf);

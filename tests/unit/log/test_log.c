@@ -9,10 +9,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lz4frame.h>
+#include <snappy-c.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "batch_builder.h"
 #include "log/log_int.h"
 #include "sim_disk.h"
+#include "sluice/records.h"
 
 #define BATCH_CAP 8192
 
@@ -103,8 +108,8 @@ static app_t *append(sl_log_t *log, int records, int64_t ts, size_t value_len, b
     app_t *a = calloc(1, sizeof *a);
     a->len = batch_build(a->buf, sizeof a->buf, records, ts, value_len, (uint8_t)(ts & 0xff));
     assert_true(a->len > 0);
-    int rc = sl_log_append(log, &a->req, a->buf, a->len, 5, wait_sync, on_append, a, &a->base,
-                           NULL);
+    int rc =
+        sl_log_append(log, &a->req, a->buf, a->len, 5, wait_sync, on_append, a, &a->base, NULL);
     assert_int_equal(rc, 0);
     return a;
 }
@@ -163,6 +168,17 @@ static res_t lookup(env_t *e, sl_log_t *log, int64_t ts)
     return r;
 }
 
+static res_t lookup_max(env_t *e, sl_log_t *log)
+{
+    sl_log_lookup_t req;
+    res_t r = {0};
+    assert_int_equal(sl_log_offset_for_max_timestamp(log, &req, on_lookup, &r), 0);
+    assert_false(r.done);
+    sim_disk_run(e->sim);
+    assert_true(r.done);
+    return r;
+}
+
 static int64_t be64_at(const uint8_t *p)
 {
     return sl__be64(p);
@@ -200,8 +216,8 @@ static void test_append_read_roundtrip(void **state)
     assert_int_equal(sl_log_high_watermark(log), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(a[i]->base, i * 2);
-        assert_int_equal(be64_at(a[i]->buf), i * 2);          /* patched in place */
-        assert_int_equal(sl__be32(a[i]->buf + 12), 5);        /* leader epoch */
+        assert_int_equal(be64_at(a[i]->buf), i * 2);   /* patched in place */
+        assert_int_equal(sl__be32(a[i]->buf + 12), 5); /* leader epoch */
         assert_false(a[i]->done);
     }
     sim_disk_run(e.sim);
@@ -349,22 +365,28 @@ static void test_index_and_time_lookups(void **state)
         assert_int_equal(be64_at(r.bytes), off / 3 * 3); /* the batch that holds off */
         sl_free(r.bytes);
     }
-    /* MaxTimestamp of batch i is 1000 + 10 i + 2. */
+    /* Record j of batch i has timestamp 1000 + 10 i + j: lookups answer the exact record. */
     res_t r = lookup(&e, log, 1000);
     assert_int_equal(r.offset, 0);
-    assert_int_equal(r.timestamp, 1002);
-    r = lookup(&e, log, 1203); /* between batch 20 (1202) and 21 (1212) */
+    assert_int_equal(r.timestamp, 1000);
+    r = lookup(&e, log, 1203); /* between batch 20 (1200-1202) and 21 (1210-1212) */
     assert_int_equal(r.offset, 63);
+    assert_int_equal(r.timestamp, 1210);
+    r = lookup(&e, log, 1212); /* the last record of batch 21, at a time index entry */
+    assert_int_equal(r.offset, 65);
     assert_int_equal(r.timestamp, 1212);
-    r = lookup(&e, log, 1212); /* exactly at an entry */
-    assert_int_equal(r.offset, 63);
+    r = lookup(&e, log, 1001);
+    assert_int_equal(r.offset, 1);
     r = lookup(&e, log, 5000);
     assert_int_equal(r.status, 0);
     assert_int_equal(r.offset, -1);
     int64_t ts, off;
-    sl_log_max_timestamp(log, &ts, &off);
+    sl_log_max_timestamp(log, &ts, &off); /* batch granularity, no I/O */
     assert_int_equal(ts, 1392);
     assert_int_equal(off, 117);
+    r = lookup_max(&e, log); /* the record */
+    assert_int_equal(r.offset, 119);
+    assert_int_equal(r.timestamp, 1392);
     env_close(&e);
     sim_disk_destroy(e.sim);
 }
@@ -452,16 +474,16 @@ static void test_write_error_takes_dir_offline(void **state)
     assert_true(a0->order < a1->order);
     static app_t late;
     late.len = batch_build(late.buf, sizeof late.buf, 1, 1, 1, 0);
-    assert_int_equal(sl_log_append(p0, &late.req, late.buf, late.len, 0, true, on_append, &late,
-                                   NULL, NULL),
-                     -EIO);
+    assert_int_equal(
+        sl_log_append(p0, &late.req, late.buf, late.len, 0, true, on_append, &late, NULL, NULL),
+        -EIO);
     free(a0);
     free(a1);
     free(a2);
     env_close(&e);
     /* Offline: no clean-shutdown marker. */
     assert_int_equal(sim_disk_seam(e.sim).ops->exists(&(sl_disk_t){sim_disk_seam(e.sim).ops, e.sim},
-                                                       "/data/.kafka_cleanshutdown"),
+                                                      "/data/.kafka_cleanshutdown"),
                      0);
     sim_disk_destroy(e.sim);
 }
@@ -486,9 +508,9 @@ static void test_fsync_error_takes_dir_offline(void **state)
     uint64_t syncs = sim_disk_fdatasync_count(e.sim);
     static app_t late;
     late.len = batch_build(late.buf, sizeof late.buf, 1, 1, 1, 0);
-    assert_int_equal(sl_log_append(log, &late.req, late.buf, late.len, 0, true, on_append, &late,
-                                   NULL, NULL),
-                     -EIO);
+    assert_int_equal(
+        sl_log_append(log, &late.req, late.buf, late.len, 0, true, on_append, &late, NULL, NULL),
+        -EIO);
     sim_disk_run(e.sim);
     assert_int_equal(sim_disk_fdatasync_count(e.sim), syncs); /* never retried */
     free(ok);
@@ -660,9 +682,9 @@ static void test_reopen_keeps_offsets_epochs_metadata(void **state)
     for (int i = 0; i < 5; i++) {
         a.done = false;
         a.len = batch_build(a.buf, sizeof a.buf, 1, 100 + i, 20, 0);
-        assert_int_equal(sl_log_append(log, &a.req, a.buf, a.len, epochs[i], true, on_append, &a,
-                                       NULL, NULL),
-                         0);
+        assert_int_equal(
+            sl_log_append(log, &a.req, a.buf, a.len, epochs[i], true, on_append, &a, NULL, NULL),
+            0);
         sim_disk_run(e.sim);
     }
     env_close(&e);
@@ -697,7 +719,7 @@ static void test_reopen_keeps_offsets_epochs_metadata(void **state)
     log = open_log(&e, "r", 3, &cfg);
     assert_int_equal(sl_log_delete(log), 0);
     assert_int_equal(sim_disk_seam(e.sim).ops->exists(&(sl_disk_t){sim_disk_seam(e.sim).ops, e.sim},
-                                                       "/data/r-3"),
+                                                      "/data/r-3"),
                      0);
     env_close(&e);
     sim_disk_destroy(e.sim);
@@ -794,6 +816,240 @@ static void test_reopen_then_append_updates_indexes(void **state)
     sim_disk_destroy(e.sim);
 }
 
+/* ---- record-exact timestamp lookups (multi-record batches, every codec) ---- */
+
+static size_t put_zigzag(uint8_t *p, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 0;
+    while (z >= 0x80) {
+        p[n++] = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    p[n++] = (uint8_t)z;
+    return n;
+}
+
+/* Compresses in into out the way clients do (gzip framing, raw snappy, lz4 frame, zstd frame). */
+static size_t compress_body(int codec, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    if (codec == SL_COMPRESSION_GZIP) {
+        z_stream zs = {0};
+        assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, 0), Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)in;
+        zs.avail_in = (uInt)len;
+        zs.next_out = out;
+        zs.avail_out = (uInt)cap;
+        assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+        size_t n = zs.total_out;
+        deflateEnd(&zs);
+        return n;
+    }
+    size_t n = cap;
+    if (codec == SL_COMPRESSION_SNAPPY) {
+        assert_int_equal(snappy_compress((const char *)in, len, (char *)out, &n), SNAPPY_OK);
+    } else if (codec == SL_COMPRESSION_LZ4) {
+        n = LZ4F_compressFrame(out, cap, in, len, NULL);
+        assert_false(LZ4F_isError(n));
+    } else {
+        n = ZSTD_compress(out, cap, in, len, 3);
+        assert_false(ZSTD_isError(n));
+    }
+    return n;
+}
+
+/* A client's batch: record i has timestamp base_ts + deltas[i], a null key and a value_len-byte
+ * value; compressed with codec; CRC set. Returns an sl_malloc'd buffer. */
+static uint8_t *ts_batch(const int64_t *deltas, int count, int64_t base_ts, size_t value_len,
+                         int codec, size_t *len_out)
+{
+    size_t cap = 61 + (size_t)count * (value_len + 40) + 1024;
+    uint8_t *body = sl_malloc(cap), *out = sl_malloc(cap);
+    size_t n = 0;
+    int64_t max = INT64_MIN;
+    for (int i = 0; i < count; i++) {
+        uint8_t rec[64];
+        size_t r = 0;
+        rec[r++] = 0;
+        r += put_zigzag(rec + r, deltas[i]);
+        r += put_zigzag(rec + r, i);
+        r += put_zigzag(rec + r, -1);
+        r += put_zigzag(rec + r, (int64_t)value_len);
+        n += put_zigzag(body + n, (int64_t)(r + value_len + 1));
+        memcpy(body + n, rec, r);
+        memset(body + n + r, 'a' + i % 26, value_len);
+        n += r + value_len;
+        body[n++] = 0; /* no headers */
+        max = SL_MAX(max, base_ts + deltas[i]);
+    }
+    size_t blen = codec == 0 ? n : compress_body(codec, body, n, out + 61, cap - 61);
+    if (codec == 0)
+        memcpy(out + 61, body, n);
+    memset(out, 0, 61);
+    sl__put_be32(out + SL_BATCH_OFF_LENGTH, (uint32_t)(61 + blen - 12));
+    out[SL_BATCH_OFF_MAGIC] = 2;
+    out[SL_BATCH_OFF_ATTRIBUTES + 1] = (uint8_t)codec;
+    sl__put_be32(out + SL_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(count - 1));
+    sl__put_be64(out + SL_BATCH_OFF_BASE_TIMESTAMP, base_ts);
+    sl__put_be64(out + SL_BATCH_OFF_MAX_TIMESTAMP, max);
+    sl__put_be64(out + 43, -1); /* producer id */
+    sl__put_be32(out + 53, 0xffffffffu);
+    sl__put_be32(out + SL_BATCH_OFF_RECORD_COUNT, (uint32_t)count);
+    sl__put_be32(out + SL_BATCH_OFF_CRC, sl_crc32c(0, out + 21, 61 + blen - 21));
+    sl_free(body);
+    *len_out = 61 + blen;
+    return out;
+}
+
+static void on_raw_append(sl_log_append_t *req, int status, void *data)
+{
+    (void)req; /* the status is all the test needs */
+    *(int *)data = status;
+}
+
+/* Appends, runs the disk and frees the batch. */
+static void append_raw(env_t *e, sl_log_t *log, uint8_t *batch, size_t len)
+{
+    sl_log_append_t req;
+    int status = 1;
+    assert_int_equal(
+        sl_log_append(log, &req, batch, len, 5, true, on_raw_append, &status, NULL, NULL), 0);
+    sim_disk_run(e->sim);
+    assert_int_equal(status, 0);
+    sl_free(batch);
+}
+
+static void expect(res_t r, int64_t offset, int64_t timestamp)
+{
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.offset, offset);
+    assert_int_equal(r.timestamp, timestamp);
+}
+
+static const int64_t deltas_a[5] = {0, 30, 10, 50, 20}; /* offsets 0-4: 1000 1030 1010 1050 1020 */
+static const int64_t deltas_b[3] = {0, 5, 5};           /* offsets 5-7: 2000 2005 2005 */
+
+static void test_exact_lookups_every_codec(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    for (int codec = SL_COMPRESSION_NONE; codec <= SL_COMPRESSION_ZSTD; codec++) {
+        char topic[32];
+        snprintf(topic, sizeof topic, "codec%d", codec);
+        sl_log_t *log = open_log(&e, topic, 0, &cfg);
+        size_t len;
+        uint8_t *b = ts_batch(deltas_a, 5, 1000, 100, codec, &len);
+        assert_int_equal(b[SL_BATCH_OFF_ATTRIBUTES + 1] & 7, codec);
+        append_raw(&e, log, b, len);
+        b = ts_batch(deltas_b, 3, 2000, 100, codec, &len);
+        append_raw(&e, log, b, len);
+        for (int pass = 0; pass < 2; pass++) { /* before and after a reopen (indexes loaded) */
+            expect(lookup(&e, log, 0), 0, 1000);
+            expect(lookup(&e, log, 1000), 0, 1000);
+            expect(lookup(&e, log, 1001), 1, 1030); /* the first in offset order, not the nearest */
+            expect(lookup(&e, log, 1031), 3, 1050);
+            expect(lookup(&e, log, 1050), 3, 1050);
+            expect(lookup(&e, log, 1051), 5, 2000);
+            expect(lookup(&e, log, 2001), 6, 2005);
+            expect(lookup(&e, log, 2006), -1, -1);
+            expect(lookup_max(&e, log), 6, 2005); /* the first of the two records with the max */
+            int64_t ts, off;
+            sl_log_max_timestamp(log, &ts, &off);
+            assert_int_equal(ts, 2005);
+            assert_int_equal(off, 5);
+            assert_int_equal(sl_log_close(log), 0);
+            log = open_log(&e, topic, 0, &cfg);
+        }
+        assert_int_equal(sl_log_close(log), 0);
+    }
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
+/* A batch larger than the scan window is read whole before its records are looked at; the max
+ * may sit in an earlier batch than the last. */
+static void test_lookup_reads_whole_large_batch(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    sl_log_t *log = open_log(&e, "big", 0, &cfg);
+    int64_t deltas[90];
+    for (int i = 0; i < 90; i++)
+        deltas[i] = 2 * i; /* offsets 5-94: 200, 202, ..., 378 */
+    size_t len;
+    uint8_t *b;
+    b = ts_batch(deltas_a, 5, 100, 10, 0, &len);
+    append_raw(&e, log, b, len);
+    uint8_t *big = ts_batch(deltas, 90, 200, 1000, 0, &len);
+    assert_true(len > SL_LOG_SCAN_CHUNK_BYTES + (size_t)cfg.index_interval_bytes);
+    append_raw(&e, log, big, len);
+    b = ts_batch(deltas_b, 3, 300, 10, SL_COMPRESSION_ZSTD, &len);
+    append_raw(&e, log, b, len);
+    expect(lookup(&e, log, 251), 31, 252);
+    expect(lookup(&e, log, 378), 94, 378);
+    expect(lookup(&e, log, 151), 5, 200);
+    expect(lookup_max(&e, log), 94, 378);
+    assert_int_equal(sl_log_close(log), 0);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
+/* LogAppendTime: every record has the batch's MaxTimestamp, so both lookups answer the base. */
+static void test_exact_lookups_log_append_time(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    cfg.log_append_time = true;
+    sl_log_t *log = open_log(&e, "lat2", 0, &cfg);
+    size_t len;
+    uint8_t *b;
+    b = ts_batch(deltas_a, 5, 1000, 10, SL_COMPRESSION_GZIP, &len);
+    append_raw(&e, log, b, len);
+    int64_t now = e.clock.realtime_ms;
+    expect(lookup(&e, log, 0), 0, now);
+    expect(lookup(&e, log, now), 0, now);
+    expect(lookup(&e, log, now + 1), -1, -1);
+    expect(lookup_max(&e, log), 0, now);
+    assert_int_equal(sl_log_close(log), 0);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
+/* A batch whose bytes changed on disk is not decompressed: the lookup fails SL_ECORRUPT. Empty
+ * logs answer -1. */
+static void test_exact_lookup_corrupt_and_empty(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    sl_log_t *log = open_log(&e, "bad", 0, &cfg);
+    expect(lookup(&e, log, 0), -1, -1);
+    expect(lookup_max(&e, log), -1, -1);
+    size_t len;
+    uint8_t *b;
+    b = ts_batch(deltas_a, 5, 1000, 10, SL_COMPRESSION_LZ4, &len);
+    append_raw(&e, log, b, len);
+    assert_int_equal(sim_disk_corrupt(e.sim, "/data/bad-0/00000000000000000000.log", 70, 0x5a), 0);
+    res_t r = lookup(&e, log, 1001);
+    assert_int_equal(r.status, SL_ECORRUPT);
+    r = lookup_max(&e, log);
+    assert_int_equal(r.status, SL_ECORRUPT);
+    assert_int_equal(sl_log_close(log), 0);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+}
+
 int main(void)
 {
     sl_log_configure(SL_LOG_ERROR, SL_LOG_FORMAT_TEXT); /* torn-tail warnings are expected here */
@@ -813,6 +1069,10 @@ int main(void)
         cmocka_unit_test(test_log_append_time),
         cmocka_unit_test(test_interval_policy_flushes),
         cmocka_unit_test(test_reopen_then_append_updates_indexes),
+        cmocka_unit_test(test_exact_lookups_every_codec),
+        cmocka_unit_test(test_lookup_reads_whole_large_batch),
+        cmocka_unit_test(test_exact_lookups_log_append_time),
+        cmocka_unit_test(test_exact_lookup_corrupt_and_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
