@@ -6,7 +6,7 @@ CONFIG ?= config/sluice.yaml
 FUZZ_SECONDS ?= 10
 PYTHON ?= python3
 
-.PHONY: all deps build debug asan run test unit fuzz-smoke fuzz integration protocol docs clean check
+.PHONY: all deps build debug asan run test unit fuzz-smoke fuzz integration protocol docs clean check bench
 
 all: build
 
@@ -54,3 +54,7 @@ docs: build
 
 clean:
 	rm -rf build
+
+# The performance comparison against the machine's limits and Kafka 4.0 (docs/performance.md).
+bench: deps build
+	scripts/bench.sh

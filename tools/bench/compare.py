@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Runs the same sluice-bench scenarios against Sluice and the reference Apache Kafka 4.0.0 on this
+machine, one broker at a time, and writes every result (sluice-bench's JSON) to one JSON file and
+a Markdown table. Called by scripts/bench.sh; data lives under --workdir and is deleted after each
+broker. Every broker started here is stopped here, also on errors.
+
+Targets: sluice (storage.sync.policy ack, the default: acks=1 and acks=all answered after
+fdatasync), sluice-interval (Kafka's page-cache behaviour), kafka (defaults: no fsync on the
+produce path), kafka-flush1 (log.flush.interval.messages=1: a flush after every append).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+import conftest  # noqa: E402  (Broker: build/sluice on loopback, port read back)
+import kafka_ref  # noqa: E402  (KafkaRef: the reference Kafka 4.0.0 from build/kafka-libs)
+
+BENCH = os.environ.get("SLUICE_BENCH_BIN", os.path.join(ROOT, "build", "release", "tools", "bench",
+                                                     "sluice-bench"))
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+PARTITIONS = 4
+RECORD_SIZE = 1024
+E2E_RATE = 10000
+
+
+class BenchKafka(kafka_ref.KafkaRef):
+    """KafkaRef started like Kafka's own start script: a 1 GiB heap."""
+
+    def start(self):
+        cp = kafka_ref.require_libs()
+        self.port, self.controller_port = kafka_ref.free_port(), kafka_ref.free_port()
+        while self.controller_port == self.port:
+            self.controller_port = kafka_ref.free_port()
+        self._write_config()
+        log_opt = f"-Dlog4j2.configurationFile={self.log4j_path}"
+        fmt = subprocess.run(
+            ["java", "-Xmx256m", *kafka_ref.JAVA_TOOL_OPTS, log_opt, "-cp", cp,
+             "kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", self.config_path],
+            capture_output=True, text=True, timeout=120)
+        if fmt.returncode != 0:
+            raise RuntimeError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
+        with open(self.out_file, "w") as out:
+            self.proc = subprocess.Popen(
+                ["java", "-Xmx1g", "-Xms1g", log_opt, "-cp", cp, "kafka.Kafka", self.config_path],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=self.workdir)
+        self.bootstrap = f"{self.host}:{self.port}"
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+
+def start_sluice(workdir, extra=""):
+    os.makedirs(workdir, exist_ok=True)
+    text = conftest.broker_config(os.path.join(workdir, "data"), extra)
+    text = text.replace("auto.create.topics.enable: true", "auto.create.topics.enable: false")
+    b = conftest.Broker(text, workdir)
+    b.pid = b.proc.pid
+    return b
+
+
+def start_kafka(workdir, props=None):
+    k = BenchKafka(workdir, extra_props=props or {}).start()
+    k.pid = k.proc.pid
+    return k
+
+
+TARGETS = {
+    "sluice": lambda d: start_sluice(d),
+    "sluice-interval": lambda d: start_sluice(d, "storage.sync.policy: interval\n"),
+    "kafka": lambda d: start_kafka(d),
+    "kafka-flush1": lambda d: start_kafka(d, {"log.flush.interval.messages": 1}),
+}
+
+
+def bench(bootstrap, args, timeout):
+    cmd = [BENCH, "--bootstrap", bootstrap, "--json", "--record-size", str(RECORD_SIZE), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        result = json.loads(p.stdout)
+    except ValueError:
+        result = {"errors": None, "fatal": f"no JSON (exit {p.returncode}): {p.stderr[-500:]}"}
+    result["command"] = "sluice-bench --bootstrap HOST:PORT --json " + " ".join(
+        ["--record-size", str(RECORD_SIZE), *args])
+    result["exit"] = p.returncode
+    return result
+
+
+def scenarios(duration, warmup):
+    common = ["--partitions", str(PARTITIONS), "--duration", str(duration),
+              "--warmup", str(warmup)]
+    return [
+        ("produce acks=1", ["--topic", "bench-acks1", "--acks", "1", *common]),
+        ("produce acks=all", ["--topic", "bench-acksall", "--acks", "all", *common]),
+        # Reads what the acks=1 run wrote (more than 5 s worth at the rates seen here).
+        ("consume", ["--topic", "bench-acks1", "--producers", "0", "--consumers", "1",
+                     "--from-beginning", "--duration", "5", "--warmup", "0"]),
+        (f"e2e acks=all {E2E_RATE}/s", ["--topic", "bench-e2e", "--acks", "all",
+                                        "--consumers", "1", "--rate", str(E2E_RATE), *common]),
+    ]
+
+
+def perf_profile(pid, seconds, out_dir):
+    """perf record on the broker for `seconds`; returns the top symbols as text."""
+    data = os.path.join(out_dir, "perf.data")
+    rec = subprocess.run(["perf", "record", "-e", "cpu-clock", "-g", "-p", str(pid), "-o", data,
+                          "--", "sleep", str(seconds)], capture_output=True, text=True,
+                         timeout=seconds + 60)
+    if rec.returncode != 0:
+        return f"perf record failed: {rec.stderr[-500:]}"
+    rep = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none",
+                          "--sort", "dso,symbol", "--percent-limit", "0.7", "-i", data],
+                         capture_output=True, text=True, timeout=300)
+    lines = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    return "\n".join(lines[:30])
+
+
+def run_target(name, workdir, duration, warmup, profile):
+    d = os.path.join(workdir, name)
+    shutil.rmtree(d, ignore_errors=True)
+    broker = TARGETS[name](d)
+    results = {}
+    try:
+        timeout = duration + warmup + 120
+        for label, args in scenarios(duration, warmup):
+            print(f"compare: {name}: {label}", file=sys.stderr, flush=True)
+            results[label] = bench(broker.bootstrap, args, timeout)
+        if profile:
+            print(f"compare: {name}: produce acks=1 under perf", file=sys.stderr, flush=True)
+            args = ["--topic", "bench-perf", "--acks", "1", "--partitions", str(PARTITIONS),
+                    "--duration", str(duration), "--warmup", "2"]
+            p = subprocess.Popen([BENCH, "--bootstrap", broker.bootstrap, "--json", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            time.sleep(2)
+            results["perf"] = perf_profile(broker.pid, max(duration - 1, 1), d)
+            out, _ = p.communicate(timeout=duration + 120)
+            results["produce acks=1 under perf"] = json.loads(out) if out else {}
+    finally:
+        rc = broker.stop()
+        results["broker_exit"] = rc
+        shutil.rmtree(d, ignore_errors=True)
+    return results
+
+
+def cell(r, key):
+    if not isinstance(r, dict) or r.get(key) is None:
+        return "—"
+    s = r[key]
+    lat = s.get("latency_ms") or s.get("e2e_latency_ms")
+    text = f"{s['records_per_s']:,.0f} rec/s, {s['mib_per_s']:.1f} MiB/s"
+    if lat and lat["count"]:
+        text += f"; p50 {lat['p50']:.1f} / p99 {lat['p99']:.1f} / p99.9 {lat['p999']:.1f} ms"
+    return text
+
+
+def markdown(all_results):
+    rows = ["| target | scenario | result | errors |", "|---|---|---|---|"]
+    for target, res in all_results.items():
+        for label, r in res.items():
+            if not isinstance(r, dict) or "errors" not in r:
+                continue
+            key = "consume" if label.startswith("consume") else "produce"
+            text = cell(r, key)
+            if label.startswith("e2e"):
+                text = "produce " + cell(r, "produce") + "<br>end-to-end " + cell(r, "consume")
+            errs = r.get("errors")
+            if r.get("fatal"):
+                errs = f"{errs} ({r['fatal']})"
+            rows.append(f"| {target} | {label} | {text} | {errs} |")
+    return "\n".join(rows) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--out", required=True, help="results JSON; a .md table is written beside it")
+    ap.add_argument("--duration", type=float, default=15)
+    ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--targets", default=",".join(TARGETS))
+    ap.add_argument("--perf", action="store_true", help="profile Sluice's acks=1 run with perf")
+    a = ap.parse_args()
+    for path in (BENCH, SLUICE):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"compare: {path} missing; run `make build`")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally blocks
+    results = {}
+    for name in a.targets.split(","):
+        results[name] = run_target(name, a.workdir, a.duration, a.warmup,
+                                   a.perf and name == "sluice")
+        with open(a.out, "w") as f:
+            json.dump(results, f, indent=1)
+    with open(os.path.splitext(a.out)[0] + ".md", "w") as f:
+        f.write(markdown(results))
+        if "perf" in results.get("sluice", {}):
+            f.write("\nperf (Sluice, produce acks=1), top symbols:\n\n```\n"
+                    + results["sluice"]["perf"] + "\n```\n")
+
+
+if __name__ == "__main__":
+    main()
