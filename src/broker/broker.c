@@ -203,6 +203,7 @@ static void retention_tick(uv_timer_t *timer)
 static void flush_tick(uv_timer_t *timer)
 {
     sl_broker_t *broker = SL_CONTAINER_OF(timer, sl_broker_t, flush_timer);
+    sl__topics_reap(broker->topics);
     for (size_t i = 0; i < broker->cfg->log_dirs_count; i++)
         if (broker->log_dirs[i] != NULL)
             sl_log_dir_flush_tick(broker->log_dirs[i]);

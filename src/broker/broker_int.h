@@ -59,7 +59,13 @@ typedef struct sl_request {
      * handler held outside the arena (log read buffers). */
     void (*on_free)(struct sl_request *req, void *data);
     void *on_free_data;
+    /* Topics this request holds a reference on until it is freed (sl__request_hold). */
+    sl_topic_t **held;
+    size_t held_count, held_cap;
 } sl_request_t;
+
+/* Keeps topic alive (sl__topic_ref) until req is freed; once per topic. */
+int sl__request_hold(sl_request_t *req, sl_topic_t *topic);
 
 /* Completes a pending request: status 0 encodes and sends req->response, SL_ENORESPONSE sends
  * nothing, any other error closes the connection. Frees req. */

@@ -94,10 +94,32 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     return respond(req, info->response, version, req->response);
 }
 
+int sl__request_hold(sl_request_t *req, sl_topic_t *topic)
+{
+    for (size_t i = 0; i < req->held_count; i++)
+        if (req->held[i] == topic)
+            return 0;
+    if (req->held_count == req->held_cap) {
+        size_t cap = req->held_cap ? req->held_cap * 2 : 8;
+        sl_topic_t **grown = sl_arena_alloc(&req->arena, cap * sizeof(*grown));
+        if (grown == NULL)
+            return SL_ELIMIT;
+        for (size_t i = 0; i < req->held_count; i++)
+            grown[i] = req->held[i];
+        req->held = grown;
+        req->held_cap = cap;
+    }
+    sl__topic_ref(topic);
+    req->held[req->held_count++] = topic;
+    return 0;
+}
+
 static void request_free(sl_request_t *req)
 {
     if (req->on_free != NULL)
         req->on_free(req, req->on_free_data);
+    for (size_t i = 0; i < req->held_count; i++)
+        sl__topic_unref(req->broker->topics, req->held[i]);
     sl_arena_deinit(&req->arena);
     sl_free(req);
 }

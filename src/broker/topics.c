@@ -18,8 +18,14 @@
 #define TOPICS_FILE_BYTES_MAX (64 * SL_MiB)
 #define TOPICS_LINE_BYTES_MAX (8 * SL_KiB)
 
+/* Logs of deleted partitions that could not be removed yet (I/O in flight, or deleted from inside
+ * one of their own callbacks): retried by sl__topics_reap. */
+#define DOOMED_LOGS_MAX 65536
+
 struct sl_topic_table {
     const sl_config_t *cfg;
+    sl_log_t **doomed;
+    size_t doomed_count, doomed_cap;
     sl_log_dir_t **dirs; /* borrowed, dirs_count of them, same order as cfg->log_dirs */
     size_t dirs_count;
     size_t *dir_partitions; /* partitions placed in each dir, to place new ones evenly */
@@ -276,9 +282,9 @@ static int open_partitions(sl_topic_table_t *t, sl_topic_t *topic)
         part->dir = t->dirs[d];
         int rc = sl_log_open(part->dir, topic->name, p, &topic->id, &topic->log_config, &part->log);
         if (rc != 0) {
-            SL_LOG(SL_LOG_ERROR, "topics",
-                   "cannot open partition topic=%s partition=%d error=\"%s\"", topic->name, (int)p,
-                   sl_strerror(rc));
+            SL_LOG_RATELIMITED(SL_LOG_ERROR, "topics",
+                               "cannot open partition topic=%s partition=%d error=\"%s\"",
+                               topic->name, (int)p, sl_strerror(rc));
             return rc;
         }
         sl_log_set_hw_listener(part->log, high_watermark_moved, part);
@@ -299,6 +305,37 @@ static void topic_free(sl_topic_t *topic)
     sl_free(topic);
 }
 
+static int doom(sl_topic_table_t *t, sl_log_t *log)
+{
+    if (t->doomed_count == t->doomed_cap) {
+        size_t cap = t->doomed_cap ? t->doomed_cap * 2 : 16;
+        sl_log_t **grown =
+            cap <= DOOMED_LOGS_MAX ? sl_realloc(t->doomed, cap * sizeof(*grown)) : NULL;
+        if (grown == NULL)
+            return -ENOMEM;
+        t->doomed = grown;
+        t->doomed_cap = cap;
+    }
+    t->doomed[t->doomed_count++] = log;
+    return 0;
+}
+
+void sl__topics_reap(sl_topic_table_t *t)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < t->doomed_count; i++) {
+        int rc = sl_log_delete(t->doomed[i]);
+        if (rc == -EBUSY) {
+            t->doomed[kept++] = t->doomed[i];
+            continue;
+        }
+        if (rc != 0)
+            SL_LOG(SL_LOG_WARN, "topics", "cannot delete a deleted partition's log error=\"%s\"",
+                   sl_strerror(rc));
+    }
+    t->doomed_count = kept;
+}
+
 /* Closes every partition's log (or deletes it when remove). */
 static void close_partitions(sl_topic_table_t *t, sl_topic_t *topic, bool remove)
 {
@@ -311,6 +348,8 @@ static void close_partitions(sl_topic_table_t *t, sl_topic_t *topic, bool remove
             if (t->dirs[d] == part->dir && t->dir_partitions[d] > 0)
                 t->dir_partitions[d]--;
         int rc = remove ? sl_log_delete(part->log) : sl_log_close(part->log);
+        if (rc == -EBUSY && remove && doom(t, part->log) == 0)
+            rc = 0; /* removed by sl__topics_reap once its I/O is done */
         if (rc != 0)
             SL_LOG(SL_LOG_WARN, "topics", "%s partition topic=%s partition=%d error=\"%s\"",
                    remove ? "cannot delete" : "cannot close", topic->name, (int)p, sl_strerror(rc));
@@ -632,6 +671,10 @@ void sl__topics_close(sl_topic_table_t *t)
 {
     if (t == NULL)
         return;
+    sl__topics_reap(t);
+    for (size_t i = 0; i < t->doomed_count; i++) /* still busy: the dir's close finishes them */
+        SL_LOG(SL_LOG_WARN, "topics", "deleted partition log still busy at shutdown");
+    sl_free(t->doomed);
     if (t->by_name != NULL && t->by_id != NULL)
         sl__topics_each(t, close_topic, t);
     sl_free(t->by_name);
@@ -709,6 +752,7 @@ sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bo
                             sl_topic_t **out, char *msg, size_t msg_len)
 {
     msg[0] = '\0';
+    sl__topics_reap(t); /* a just-deleted topic of the same name must be gone from disk first */
     sl_kerr_t err = check_new_topic(t, spec, msg, msg_len);
     if (err != SL_KERR_NONE || validate_only)
         return err;
@@ -739,6 +783,12 @@ sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bo
     if (rc != 0) {
         close_partitions(t, topic, true);
         topic_free(topic);
+        if (rc == SL_EEXISTS && t->doomed_count > 0) {
+            /* The topic's previous incarnation still has reads or writes in flight; its logs go
+             * within moments (sl__topics_reap), so this is worth a retry. */
+            snprintf(msg, msg_len, "A deleted topic of this name is still being removed; retry.");
+            return SL_KERR_REQUEST_TIMED_OUT;
+        }
         snprintf(msg, msg_len, "Cannot create the topic on disk: %s", sl_strerror(rc));
         return rc == -EIO ? SL_KERR_KAFKA_STORAGE_ERROR : SL_KERR_UNKNOWN_SERVER_ERROR;
     }
@@ -748,8 +798,31 @@ sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bo
     return SL_KERR_NONE;
 }
 
+/* The last reference to a deleted topic is gone: its partitions' logs go now. */
+static void topic_finish_delete(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    SL_ASSERT(topic->deleted);
+    SL_ASSERT(topic->refs == 0);
+    close_partitions(t, topic, true);
+    topic_free(topic);
+}
+
+void sl__topic_ref(sl_topic_t *topic)
+{
+    SL_ASSERT(topic->refs < UINT32_MAX);
+    topic->refs++;
+}
+
+void sl__topic_unref(sl_topic_table_t *t, sl_topic_t *topic)
+{
+    SL_ASSERT(topic->refs > 0);
+    if (--topic->refs == 0 && topic->deleted)
+        topic_finish_delete(t, topic);
+}
+
 int sl__topics_delete(sl_topic_table_t *t, sl_topic_t *topic)
 {
+    SL_ASSERT(!topic->deleted);
     unlink_topic(t, topic);
     int rc = persist(t);
     if (rc != 0) {
@@ -758,7 +831,12 @@ int sl__topics_delete(sl_topic_table_t *t, sl_topic_t *topic)
     }
     SL_LOG(SL_LOG_INFO, "topics", "deleted topic=%s partitions=%d", topic->name,
            (int)topic->partition_count);
-    close_partitions(t, topic, true);
-    topic_free(topic);
+    topic->deleted = true;
+    /* Waiting fetches answer now; requests still reading or appending hold references, and the
+     * logs are removed when the last of them lets go. */
+    for (int32_t p = 0; p < topic->partition_count; p++)
+        wake_waiters(&topic->partitions[p], true);
+    if (topic->refs == 0)
+        topic_finish_delete(t, topic);
     return 0;
 }

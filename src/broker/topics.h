@@ -56,7 +56,9 @@ struct sl_topic {
     int32_t max_message_bytes;  /* effective max.message.bytes */
     /* message.timestamp.before/after.max.ms: how far a CreateTime timestamp may lie */
     int64_t timestamp_before_max_ms, timestamp_after_max_ms;
-    sl_topic_t *next_by_name;   /* hash chains */
+    uint32_t refs;            /* requests in flight that hold it (sl__topic_ref) */
+    bool deleted;             /* out of the table; freed with its logs when refs reaches 0 */
+    sl_topic_t *next_by_name; /* hash chains */
     sl_topic_t *next_by_id;
 };
 
@@ -88,7 +90,14 @@ typedef struct sl_topic_spec {
  * message for the client in msg; on success *out is the new topic. */
 sl_kerr_t sl__topics_create(sl_topic_table_t *table, const sl_topic_spec_t *spec,
                             bool validate_only, sl_topic_t **out, char *msg, size_t msg_len);
-/* Removes the topic from the record, then closes and deletes its partitions. */
+/* Removes the topic from the table and the record, wakes its waiting fetches, and deletes its
+ * partitions' logs once no request holds it any more. */
 int sl__topics_delete(sl_topic_table_t *table, sl_topic_t *topic);
+/* A request that keeps using a topic across I/O (a read, an append) holds a reference, so that a
+ * DeleteTopics meanwhile cannot free what it uses. */
+void sl__topic_ref(sl_topic_t *topic);
+void sl__topic_unref(sl_topic_table_t *table, sl_topic_t *topic);
+/* Removes the logs of deleted partitions that were still busy; the broker calls it from a timer. */
+void sl__topics_reap(sl_topic_table_t *table);
 
 #endif

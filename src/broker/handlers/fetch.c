@@ -33,6 +33,8 @@ struct fetch {
     bool any_error;
     bool waiting;
     bool expired;
+    bool in_handler;    /* still inside sl__handle_fetch: answer by returning, not finishing */
+    bool answered_sync; /* everything was ready before the handler returned */
     sl_delayed_t delayed;
 };
 
@@ -74,6 +76,10 @@ static void fetch_finish(fetch_t *fetch)
         o->last_stable_offset = o->high_watermark; /* no transactions yet */
         o->log_start_offset = sl_log_start_offset(log);
         o->records = part->len > 0 ? (sl_slice_t){part->bytes, part->len} : o->records;
+    }
+    if (fetch->in_handler) {
+        fetch->answered_sync = true; /* dispatch encodes it when the handler returns */
+        return;
     }
     sl__request_finish(fetch->req, 0);
 }
@@ -185,8 +191,8 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
                            .out = out,
                            .offset = in->fetch_offset,
                            .partition_max_bytes = in->partition_max_bytes};
-    if (topic == NULL) {
-        part_error(part, topic_error);
+    if (topic == NULL || sl__request_hold(fetch->req, topic) != 0) {
+        part_error(part, topic == NULL ? topic_error : SL_KERR_UNKNOWN_SERVER_ERROR);
         return;
     }
     if (in->partition < 0 || in->partition >= topic->partition_count) {
@@ -266,6 +272,10 @@ int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
     req->on_free = fetch_on_free;
     req->on_free_data = fetch;
     req->pending = true;
-    read_next(fetch); /* answers through fetch_finish, possibly right away */
+    fetch->in_handler = true;
+    read_next(fetch); /* answers through fetch_finish, possibly before it returns */
+    fetch->in_handler = false;
+    if (fetch->answered_sync)
+        req->pending = false;
     return 0;
 }

@@ -96,7 +96,7 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
         break;
     }
     lookup_t *l = sl_arena_alloc(&req->arena, sizeof(*l));
-    if (l == NULL)
+    if (l == NULL || sl__request_hold(req, topic) != 0)
         return SL_ELIMIT;
     *l = (lookup_t){.all = all, .out = out, .partition = part};
     int rc = sl_log_offset_for_timestamp(log, &l->lookup, p->timestamp, lookup_done, l);

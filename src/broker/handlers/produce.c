@@ -146,7 +146,7 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     }
     sl_partition_t *part = &topic->partitions[in->index];
     partition_append_t *pa = sl_arena_alloc(&req->arena, sizeof(*pa));
-    if (pa == NULL) {
+    if (pa == NULL || sl__request_hold(req, topic) != 0) {
         out->error_code = SL_KERR_UNKNOWN_SERVER_ERROR;
         produce->any_failed = true;
         return;
