@@ -12,7 +12,7 @@ the newest segment while it is down.
 (c) A byte flipped in the middle of a batch: the tail from that batch on is cut, the rest survives.
 
 The seed is printed (and can be set with SLUICE_CRASH_SEED=<n>) for reproduction.
-Runtime: about 15 s.
+Runtime: about 8 s.
 """
 import glob
 import os
