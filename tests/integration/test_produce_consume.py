@@ -5,7 +5,8 @@ timestamps, per-partition order, offsets from 0).
 - kcat (librdkafka 2.0.2): -P with keys and headers into several partitions, -C from the
   beginning and the last 10, every codec, acks=1 and the default acks=all, -L.
 - kafka-python 2.0.2 (Debian) and 3.x (PyPI): producer (acks=all and 1), consumer with assign()
-  and seek_to_beginning, end/beginning offsets, offsets_for_times (clients/kafka_python_datapath.py).
+  and seek_to_beginning, end/beginning offsets, offsets_for_times
+  (clients/kafka_python_datapath.py).
 - confluent-kafka: producer per codec with delivery reports, consumer with assign() at explicit
   offsets, offsets_for_times, watermarks, list_topics (clients/confluent_datapath.py).
 - kafkajs: producer (acks -1 and 1, gzip) with admin offsets (node/produce_consume_probe.js).
@@ -14,7 +15,7 @@ timestamps, per-partition order, offsets from 0).
 
 Idempotent producing needs InitProducerId and consuming through a group needs the group APIs; Sluice
 has neither yet, so producers run with idempotence off and consumers assign partitions themselves.
-One Sluice serves the whole module; every test uses its own topic. Runtime about 15 s.
+One Sluice serves the whole module; every test uses its own topic. Runtime about 20 s.
 """
 import json
 import os

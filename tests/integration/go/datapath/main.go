@@ -119,7 +119,8 @@ func listOffsets(ctx context.Context, adm *kadm.Client, topic string, r *report)
 }
 
 // consume reads from exact offsets: partition p from start[p], until want records arrived.
-func consume(ctx context.Context, brokers []string, topic string, start map[int32]int64, want int, r *report) {
+func consume(ctx context.Context, brokers []string, topic string, start map[int32]int64, want int,
+	r *report) {
 	offs := map[int32]kgo.Offset{}
 	for p, o := range start {
 		offs[p] = kgo.NewOffset().At(o)
