@@ -294,8 +294,9 @@ def test_topic_and_data_survive_restart(tmp_path):
 
 @pytest.mark.xfail(strict=True, reason=(
     "Sluice bug: DeleteTopics while the partition's fdatasync round is in flight (right after an "
-    "acks=1 Produce) gets EBUSY from sl_log_delete, drops the partition anyway, and the round's "
-    "high-watermark callback then hits SL_ASSERT(partition->log == log) in topics.c: abort"))
+    "acks=1 Produce): the busy log is set aside for later removal but keeps its high-watermark "
+    "listener, whose partition now has log == NULL; when the round ends the listener hits "
+    "SL_ASSERT(partition->log == log) in topics.c and the broker aborts"))
 def test_delete_right_after_acks1_produce(start_broker):
     b = start_broker()
     b.expect_failure = True  # the crash is what this test documents
