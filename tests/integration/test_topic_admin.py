@@ -9,7 +9,7 @@
   and off (unknown topic errors, kcat fails fast); a topic and its data survive a restart.
 
 One Sluice serves the module except where a test needs its own configuration or data dir.
-Runtime about 25 s (mostly JVM starts of TopicCommand).
+Runtime about 40 s (mostly the JVM starts of TopicCommand, against both brokers).
 """
 import json
 import os
