@@ -17,7 +17,11 @@ static const sl_handler_t handlers[] = {
     {{SL_API_API_VERSIONS, 0, 4}, sl__handle_api_versions},
     {{SL_API_CREATE_TOPICS, 0, 7}, sl__handle_create_topics},
     {{SL_API_DELETE_TOPICS, 0, 6}, sl__handle_delete_topics},
+    {{SL_API_DELETE_RECORDS, 0, 2}, sl__handle_delete_records},
     {{SL_API_DESCRIBE_CONFIGS, 0, 4}, sl__handle_describe_configs},
+    {{SL_API_ALTER_CONFIGS, 0, 2}, sl__handle_alter_configs},
+    {{SL_API_CREATE_PARTITIONS, 0, 3}, sl__handle_create_partitions},
+    {{SL_API_INCREMENTAL_ALTER_CONFIGS, 0, 1}, sl__handle_incremental_alter_configs},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
 

@@ -100,6 +100,10 @@ int sl__handle_produce(sl_request_t *req, const void *request, void *response);
 int sl__handle_create_topics(sl_request_t *req, const void *request, void *response);
 int sl__handle_delete_topics(sl_request_t *req, const void *request, void *response);
 int sl__handle_describe_configs(sl_request_t *req, const void *request, void *response);
+int sl__handle_alter_configs(sl_request_t *req, const void *request, void *response);
+int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request, void *response);
+int sl__handle_create_partitions(sl_request_t *req, const void *request, void *response);
+int sl__handle_delete_records(sl_request_t *req, const void *request, void *response);
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);

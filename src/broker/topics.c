@@ -242,10 +242,13 @@ void sl__fetch_wait_unlink(sl_fetch_wait_t *wait)
 
 /* Wakes every Fetch waiting on the partition. Each woken fetch unlinks all its waits (from this
  * list too) before anything else, so the loop always takes the current head. */
+static void wake_retired_waiters(sl_partition_t *partition, bool closing);
+
 static void wake_waiters(sl_partition_t *partition, bool closing)
 {
     while (partition->waiters != NULL)
         sl__fetch_wait_woken(partition->waiters, closing);
+    wake_retired_waiters(partition, closing);
 }
 
 static void high_watermark_moved(sl_log_t *log, void *data)
@@ -301,6 +304,9 @@ static void topic_free(sl_topic_t *topic)
     }
     sl_free(topic->configs);
     sl_free(topic->partitions);
+    for (size_t i = 0; i < topic->retired_count; i++)
+        sl_free(topic->retired[i].partitions);
+    sl_free(topic->retired);
     sl_free(topic->name);
     sl_free(topic);
 }
@@ -839,4 +845,218 @@ int sl__topics_delete(sl_topic_table_t *t, sl_topic_t *topic)
     if (topic->refs == 0)
         topic_finish_delete(t, topic);
     return 0;
+}
+
+/* ---- run-time changes: configs (AlterConfigs) and partitions (CreatePartitions) ------------- */
+
+/* Kafka checks that every name is a topic config before it looks at any value. */
+static sl_kerr_t check_config_values(const sl_slice_t *names, const sl_slice_t *values,
+                                     size_t count, char *msg, size_t msg_len)
+{
+    if (count > SL_TOPIC_CONFIGS_MAX) {
+        snprintf(msg, msg_len, "Too many configs: at most %d.", SL_TOPIC_CONFIGS_MAX);
+        return SL_KERR_INVALID_CONFIG;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < count; i++) {
+            char key[SL_CONFIG_NAME_BYTES_MAX], value[SL_CONFIG_VALUE_BYTES_MAX];
+            sl_slice_t k = names[i], v = values[i];
+            SL_ASSERT(v.ptr != NULL || v.len == 0);
+            if (k.ptr == NULL || k.len >= sizeof(key) || v.len >= sizeof(value) ||
+                memchr(k.ptr, '\0', k.len) != NULL || (v.ptr && memchr(v.ptr, '\0', v.len))) {
+                snprintf(msg, msg_len, "Invalid config name or value.");
+                return SL_KERR_INVALID_CONFIG;
+            }
+            memcpy(key, k.ptr, k.len);
+            key[k.len] = '\0';
+            if (v.len > 0)
+                memcpy(value, v.ptr, v.len);
+            value[v.len] = '\0';
+            int rc = sl_topic_config_validate(key, value, msg, msg_len);
+            if ((pass == 0 && rc == SL_ENOTFOUND) || (pass == 1 && rc != 0))
+                return SL_KERR_INVALID_CONFIG;
+        }
+    }
+    return SL_KERR_NONE;
+}
+
+static void configs_free(sl_topic_config_entry_t *configs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        sl_free(configs[i].name);
+        sl_free(configs[i].value);
+    }
+    sl_free(configs);
+}
+
+sl_kerr_t sl__topics_set_configs(sl_topic_table_t *t, sl_topic_t *topic, const sl_slice_t *names,
+                                 const sl_slice_t *values, size_t count, bool validate_only,
+                                 char *msg, size_t msg_len)
+{
+    msg[0] = '\0';
+    SL_ASSERT(topic->partition_count >= 1);
+    sl_kerr_t err = check_config_values(names, values, count, msg, msg_len);
+    if (err != SL_KERR_NONE || validate_only)
+        return err;
+    sl_topic_config_entry_t *old = topic->configs;
+    size_t old_count = topic->configs_count;
+    topic->configs = NULL;
+    topic->configs_count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = topic_add_config(topic, names[i], values[i]);
+    if (rc == 0)
+        rc = persist(t);
+    if (rc != 0) { /* the record still holds the old set: keep serving it */
+        configs_free(topic->configs, topic->configs_count);
+        topic->configs = old;
+        topic->configs_count = old_count;
+        snprintf(msg, msg_len, "Cannot store the topic's configs: %s", sl_strerror(rc));
+        return rc == -EIO ? SL_KERR_KAFKA_STORAGE_ERROR : SL_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    configs_free(old, old_count);
+    /* Every partition's log takes the new settings at once: the next append, roll and
+     * retention pass see them. */
+    topic_apply_config(t, topic);
+    SL_LOG(SL_LOG_INFO, "topics", "altered configs topic=%s configs=%zu", topic->name,
+           topic->configs_count);
+    SL_ASSERT(topic->configs_count == count);
+    return SL_KERR_NONE;
+}
+
+static void wake_retired_waiters(sl_partition_t *partition, bool closing)
+{
+    sl_topic_t *topic = partition->topic;
+    if (topic == NULL || partition < topic->partitions ||
+        partition >= topic->partitions + topic->partition_count)
+        return; /* an entry of a retired array itself: its own waiters were woken */
+    for (size_t i = 0; i < topic->retired_count; i++) {
+        const struct sl_retired_partitions *r = &topic->retired[i];
+        if (partition->index >= r->count)
+            continue;
+        sl_partition_t *old = &r->partitions[partition->index];
+        while (old->waiters != NULL)
+            sl__fetch_wait_woken(old->waiters, closing);
+    }
+}
+
+/* Room for count partitions. Growth within the array's capacity moves nothing; beyond it the
+ * array doubles (so a topic retires at most log2(SL_TOPIC_PARTITIONS_MAX) arrays) and the old
+ * one is retired, never freed while the topic lives. */
+static int partitions_reserve(sl_topic_t *topic, int32_t count)
+{
+    int32_t cap = topic->partitions_cap > 0 ? topic->partitions_cap : topic->partition_count;
+    if (count <= cap)
+        return 0;
+    int32_t new_cap = SL_MIN(SL_MAX(count, 2 * cap), SL_TOPIC_PARTITIONS_MAX);
+    SL_ASSERT(new_cap >= count);
+    sl_partition_t *grown = sl_calloc((size_t)new_cap, sizeof(*grown));
+    struct sl_retired_partitions *retired =
+        grown ? sl_realloc(topic->retired, (topic->retired_count + 1) * sizeof(*retired)) : NULL;
+    if (retired == NULL) {
+        sl_free(grown);
+        return -ENOMEM;
+    }
+    topic->retired = retired;
+    memcpy(grown, topic->partitions, (size_t)topic->partition_count * sizeof(*grown));
+    for (int32_t p = 0; p < topic->partition_count; p++) {
+        grown[p].waiters = NULL; /* those stay linked to the retired entry */
+        if (grown[p].log != NULL)
+            sl_log_set_hw_listener(grown[p].log, high_watermark_moved, &grown[p]);
+    }
+    topic->retired[topic->retired_count++] =
+        (struct sl_retired_partitions){topic->partitions, topic->partition_count};
+    topic->partitions = grown;
+    topic->partitions_cap = new_cap;
+    return 0;
+}
+
+/* Opens the log of partition p (a new one, or one whose directory is already there). */
+static int open_new_partition(sl_topic_table_t *t, sl_topic_t *topic, int32_t p)
+{
+    sl_partition_t *part = &topic->partitions[p];
+    *part = (sl_partition_t){.topic = topic, .index = p};
+    size_t d = place_partition(t, topic->name, p);
+    part->dir = t->dirs[d];
+    int rc = sl_log_open(part->dir, topic->name, p, &topic->id, &topic->log_config, &part->log);
+    if (rc != 0) {
+        SL_LOG(SL_LOG_ERROR, "topics", "cannot open partition topic=%s partition=%d error=\"%s\"",
+               topic->name, (int)p, sl_strerror(rc));
+        part->log = NULL;
+        return rc;
+    }
+    sl_log_set_hw_listener(part->log, high_watermark_moved, part);
+    t->dir_partitions[d]++;
+    return 0;
+}
+
+/* Deletes the logs of partitions [from, to) that open_new_partition made. */
+static void drop_new_partitions(sl_topic_table_t *t, sl_topic_t *topic, int32_t from, int32_t to)
+{
+    for (int32_t p = from; p < to; p++) {
+        sl_partition_t *part = &topic->partitions[p];
+        if (part->log == NULL)
+            continue;
+        for (size_t d = 0; d < t->dirs_count; d++)
+            if (t->dirs[d] == part->dir && t->dir_partitions[d] > 0)
+                t->dir_partitions[d]--;
+        int rc = sl_log_delete(part->log);
+        if (rc != 0)
+            SL_LOG(SL_LOG_WARN, "topics",
+                   "cannot delete partition topic=%s partition=%d error=\"%s\"", topic->name,
+                   (int)p, sl_strerror(rc));
+        part->log = NULL;
+    }
+}
+
+static sl_kerr_t check_partition_count(const sl_topic_t *topic, int32_t count, char *msg,
+                                       size_t msg_len)
+{
+    int32_t now = topic->partition_count;
+    if (count == now) {
+        snprintf(msg, msg_len, "Topic already has %d partition(s).", (int)now);
+        return SL_KERR_INVALID_PARTITIONS;
+    }
+    if (count < now) {
+        snprintf(msg, msg_len,
+                 "The topic %s currently has %d partition(s); %d would not be an increase.",
+                 topic->name, (int)now, (int)count);
+        return SL_KERR_INVALID_PARTITIONS;
+    }
+    if (count > SL_TOPIC_PARTITIONS_MAX) {
+        snprintf(msg, msg_len, "Number of partitions must be between 1 and %d, got %d.",
+                 SL_TOPIC_PARTITIONS_MAX, (int)count);
+        return SL_KERR_INVALID_PARTITIONS;
+    }
+    return SL_KERR_NONE;
+}
+
+sl_kerr_t sl__topics_add_partitions(sl_topic_table_t *t, sl_topic_t *topic, int32_t count,
+                                    bool validate_only, char *msg, size_t msg_len)
+{
+    msg[0] = '\0';
+    SL_ASSERT(topic->partition_count >= 1);
+    sl_kerr_t err = check_partition_count(topic, count, msg, msg_len);
+    if (err != SL_KERR_NONE || validate_only)
+        return err;
+    int32_t old = topic->partition_count;
+    int rc = partitions_reserve(topic, count);
+    int32_t opened = old;
+    while (rc == 0 && opened < count && (rc = open_new_partition(t, topic, opened)) == 0)
+        opened++;
+    if (rc == 0) {
+        topic->partition_count = count; /* visible to Metadata, Produce and Fetch from now on */
+        rc = persist(t);
+        if (rc != 0)
+            topic->partition_count = old;
+    }
+    if (rc != 0) {
+        drop_new_partitions(t, topic, old, opened);
+        snprintf(msg, msg_len, "Cannot create the partitions on disk: %s", sl_strerror(rc));
+        return rc == -EIO ? SL_KERR_KAFKA_STORAGE_ERROR : SL_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    SL_LOG(SL_LOG_INFO, "topics", "added partitions topic=%s partitions=%d (was %d)", topic->name,
+           (int)count, (int)old);
+    SL_ASSERT(topic->partition_count == count);
+    return SL_KERR_NONE;
 }

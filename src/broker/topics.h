@@ -44,12 +44,25 @@ typedef struct sl_topic_config_entry {
     char *value;
 } sl_topic_config_entry_t;
 
+/* A partition array that CreatePartitions replaced. Requests in flight (a Fetch waiting, a read)
+ * may still hold pointers to its entries, so it lives until the topic is freed, and its entries'
+ * waiters are woken together with the live entry's. */
+struct sl_retired_partitions {
+    sl_partition_t *partitions; /* owned */
+    int32_t count;
+};
+
 struct sl_topic {
     char *name; /* owned */
     sl_uuid_t id;
     bool internal;
     int32_t partition_count;
-    sl_partition_t *partitions;       /* owned array of partition_count */
+    sl_partition_t *partitions; /* owned array of partition_count */
+    /* Entries allocated in partitions (0: exactly partition_count); CreatePartitions grows within
+     * it without moving, and beyond it retires the array (requests may hold its entries). */
+    int32_t partitions_cap;
+    struct sl_retired_partitions *retired; /* owned, retired_count */
+    size_t retired_count;
     sl_topic_config_entry_t *configs; /* owned overrides */
     size_t configs_count;
     sl_log_config_t log_config; /* effective: broker defaults + overrides */
@@ -99,5 +112,19 @@ void sl__topic_ref(sl_topic_t *topic);
 void sl__topic_unref(sl_topic_table_t *table, sl_topic_t *topic);
 /* Removes the logs of deleted partitions that were still busy; the broker calls it from a timer. */
 void sl__topics_reap(sl_topic_table_t *table);
+
+/* AlterConfigs: replaces the topic's overrides with names[i]=values[i] (borrowed, non-NULL
+ * values, no duplicate names: the caller checks those with Kafka's messages), validated like
+ * CreateTopics' configs (every name, then every value), persisted in topics.meta, and applied to
+ * every partition's log at once. validate_only checks only. Returns Kafka's error, message in
+ * msg. */
+sl_kerr_t sl__topics_set_configs(sl_topic_table_t *table, sl_topic_t *topic,
+                                 const sl_slice_t *names, const sl_slice_t *values, size_t count,
+                                 bool validate_only, char *msg, size_t msg_len);
+/* CreatePartitions: grows the topic to count partitions (INVALID_PARTITIONS with Kafka's messages
+ * for no increase), opens their logs, persists. Existing partitions' entries never move while a
+ * request may hold them. validate_only checks only. */
+sl_kerr_t sl__topics_add_partitions(sl_topic_table_t *table, sl_topic_t *topic, int32_t count,
+                                    bool validate_only, char *msg, size_t msg_len);
 
 #endif
