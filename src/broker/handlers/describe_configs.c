@@ -323,7 +323,7 @@ static int describe_logger(describe_t *d)
     *o = (sl_describe_configs_resource_result_t){0};
     o->name = sl_slice_from_str("root");
     o->value = sl_slice_from_str(levels[level]);
-    o->read_only = true; /* Sluice has no IncrementalAlterConfigs */
+    o->read_only = true; /* follows log.level; IncrementalAlterConfigs cannot change it */
     o->config_source = SRC_LOGGER;
     o->config_type = 0; /* Kafka: UNKNOWN for loggers */
     o->documentation = d->docs ? sl_slice_from_str("") : SL_SLICE_NULL;
