@@ -86,7 +86,9 @@ TARGETS = {
 
 def bench(bootstrap, args, timeout):
     cmd = [BENCH, "--bootstrap", bootstrap, "--json", "--record-size", str(RECORD_SIZE), *args]
+    load_before = os.getloadavg()[0]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    # The 1-minute load average around the run: on a shared machine, other work skews numbers.
     try:
         result = json.loads(p.stdout)
     except ValueError:
@@ -94,6 +96,7 @@ def bench(bootstrap, args, timeout):
     result["command"] = "sluice-bench --bootstrap HOST:PORT --json " + " ".join(
         ["--record-size", str(RECORD_SIZE), *args])
     result["exit"] = p.returncode
+    result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
@@ -165,7 +168,8 @@ def cell(r, key):
 
 
 def markdown(all_results):
-    rows = ["| target | scenario | result | errors |", "|---|---|---|---|"]
+    rows = ["| target | scenario | result | errors | load avg (1 min) before, after |",
+            "|---|---|---|---|---|"]
     for target, res in all_results.items():
         for label, r in res.items():
             if not isinstance(r, dict) or "errors" not in r:
@@ -177,7 +181,8 @@ def markdown(all_results):
             errs = r.get("errors")
             if r.get("fatal"):
                 errs = f"{errs} ({r['fatal']})"
-            rows.append(f"| {target} | {label} | {text} | {errs} |")
+            load = r.get("loadavg_1m", "—")
+            rows.append(f"| {target} | {label} | {text} | {errs} | {load} |")
     return "\n".join(rows) + "\n"
 
 
