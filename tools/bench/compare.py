@@ -125,7 +125,8 @@ def perf_profile(pid, seconds, out_dir):
     rep = subprocess.run(["perf", "report", "--stdio", "--no-children", "-g", "none",
                           "--sort", "dso,symbol", "--percent-limit", "0.7", "-i", data],
                          capture_output=True, text=True, timeout=300)
-    lines = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    # perf pads the unused sort columns with "-"; drop them.
+    lines = [l.rstrip(" -") for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
     return "\n".join(lines[:30])
 
 
