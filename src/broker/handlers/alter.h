@@ -6,6 +6,9 @@
 
 #include "../broker_int.h"
 
+/* Config operations one resource may carry; more is hostile input (a topic has ~35 keys). */
+#define SL_ALTER_OPS_MAX 1024
+
 /* Kafka's AlterConfigOp.OpType ids. */
 enum { SL_ALTER_SET = 0, SL_ALTER_DELETE = 1, SL_ALTER_APPEND = 2, SL_ALTER_SUBTRACT = 3 };
 
@@ -21,9 +24,12 @@ typedef struct sl_alter_op {
 sl_kerr_t sl__alter_resource(sl_request_t *req, int8_t type, sl_slice_t name,
                              const sl_alter_op_t *ops, size_t count, bool replace,
                              bool validate_only, sl_slice_t *message);
-/* Whether resource i of the request appears more than once (Kafka refuses every copy). */
-bool sl__alter_resource_repeated(const int8_t *types, const sl_slice_t *names, size_t count,
-                                 size_t i);
+/* Marks (in the arena, count of them) the resources a request names more than once, by type
+ * (types may be NULL: names only) and name: UNIQUE, FIRST (the first of a repeated name) or AGAIN.
+ * NULL when the arena is full. O(n log n). */
+enum { SL_ALTER_UNIQUE = 0, SL_ALTER_FIRST = 1, SL_ALTER_AGAIN = 2 };
+uint8_t *sl__alter_repeated(sl_request_t *req, const int8_t *types, const sl_slice_t *names,
+                            size_t count);
 
 /* incremental_alter_configs.c: the topic part (name checks, the resulting overrides, validation,
  * persistence through sl__topics_set_configs). msg holds len bytes for the error text. */

@@ -30,18 +30,71 @@ static void append_name(char *msg, size_t len, bool first, sl_slice_t name)
                  (int)SL_MIN(name.len, (size_t)SL_CONFIG_NAME_BYTES_MAX), (const char *)name.ptr);
 }
 
-/* The checks Kafka's broker makes before the resource itself is looked at. */
-static sl_kerr_t check_ops(const sl_alter_op_t *ops, size_t count, char *msg, size_t len)
+typedef struct {
+    int8_t type;
+    sl_slice_t name;
+    size_t index;
+} resource_key_t;
+
+static int resource_key_cmp(const void *a, const void *b)
 {
+    const resource_key_t *x = a, *y = b;
+    if (x->type != y->type)
+        return x->type < y->type ? -1 : 1;
+    size_t n = SL_MIN(x->name.len, y->name.len);
+    int c = n > 0 ? memcmp(x->name.ptr, y->name.ptr, n) : 0;
+    if (c != 0)
+        return c;
+    return (x->name.len > y->name.len) - (x->name.len < y->name.len);
+}
+
+uint8_t *sl__alter_repeated(sl_request_t *req, const int8_t *types, const sl_slice_t *names,
+                            size_t count)
+{
+    /* Sorted, not compared pairwise: a request may name millions of resources. */
+    resource_key_t *keys = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*keys));
+    uint8_t *marks = sl_arena_alloc(&req->arena, count + 1);
+    if (keys == NULL || marks == NULL)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = (resource_key_t){types != NULL ? types[i] : 0, names[i], i};
+        marks[i] = SL_ALTER_UNIQUE;
+    }
+    qsort(keys, count, sizeof(*keys), resource_key_cmp);
+    for (size_t run = 0, end = 0; run < count; run = end) {
+        size_t first = keys[run].index;
+        for (end = run + 1; end < count && resource_key_cmp(&keys[run], &keys[end]) == 0; end++)
+            first = SL_MIN(first, keys[end].index);
+        for (size_t k = run; end - run > 1 && k < end; k++)
+            marks[keys[k].index] = keys[k].index == first ? SL_ALTER_FIRST : SL_ALTER_AGAIN;
+    }
+    return marks;
+}
+
+/* The checks Kafka's broker makes before the resource itself is looked at. */
+static sl_kerr_t check_ops(sl_request_t *req, const sl_alter_op_t *ops, size_t count, char *msg,
+                           size_t len)
+{
+    if (count > SL_ALTER_OPS_MAX) { /* hostile input: no topic has that many keys */
+        snprintf(msg, len, "Too many configs in one resource: at most %d.", SL_ALTER_OPS_MAX);
+        return SL_KERR_INVALID_REQUEST;
+    }
     for (size_t i = 0; i < count; i++)
         if (ops[i].op < SL_ALTER_SET || ops[i].op > SL_ALTER_SUBTRACT)
             return SL_KERR_UNKNOWN_SERVER_ERROR; /* Kafka: a null operation, no message */
+    sl_slice_t *names = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*names));
+    if (names == NULL)
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
     for (size_t i = 0; i < count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (sl_slice_eq(ops[i].name, ops[j].name)) {
-                snprintf(msg, len, "Error due to duplicate config keys");
-                return SL_KERR_INVALID_REQUEST;
-            }
+        names[i] = ops[i].name;
+    const uint8_t *repeated = sl__alter_repeated(req, NULL, names, count);
+    for (size_t i = 0; repeated != NULL && i < count; i++)
+        if (repeated[i] != SL_ALTER_UNIQUE) {
+            snprintf(msg, len, "Error due to duplicate config keys");
+            return SL_KERR_INVALID_REQUEST;
+        }
+    if (repeated == NULL)
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
     bool any_null = false;
     snprintf(msg, len, "Null value not supported for : ");
     for (size_t i = 0; i < count; i++)
@@ -123,23 +176,13 @@ sl_kerr_t sl__alter_resource(sl_request_t *req, int8_t type, sl_slice_t name,
         err = SL_KERR_INVALID_REQUEST;
     }
     if (err == SL_KERR_NONE)
-        err = check_ops(ops, count, msg, MESSAGE_BYTES);
+        err = check_ops(req, ops, count, msg, MESSAGE_BYTES);
     if (err == SL_KERR_NONE && type == RES_BROKER)
         err = alter_broker(req, name, ops, count, msg, MESSAGE_BYTES);
     else if (err == SL_KERR_NONE)
         err = sl__alter_topic(req, name, ops, count, replace, validate_only, msg, MESSAGE_BYTES);
     *message = err == SL_KERR_NONE || msg[0] == '\0' ? SL_SLICE_NULL : sl_slice_from_str(msg);
     return err;
-}
-
-/* Whether resource i appears again in the request (Kafka refuses every copy). */
-bool sl__alter_resource_repeated(const int8_t *types, const sl_slice_t *names, size_t count,
-                                 size_t i)
-{
-    for (size_t j = 0; j < count; j++)
-        if (j != i && types[j] == types[i] && sl_slice_eq(names[j], names[i]))
-            return true;
-    return false;
 }
 
 int sl__handle_alter_configs(sl_request_t *req, const void *request, void *response)
@@ -157,13 +200,16 @@ int sl__handle_alter_configs(sl_request_t *req, const void *request, void *respo
         types[i] = in->resources[i].resource_type;
         names[i] = in->resources[i].resource_name;
     }
+    uint8_t *repeated = sl__alter_repeated(req, types, names, count);
+    if (repeated == NULL)
+        return SL_ELIMIT;
     out->responses_count = (int32_t)count;
     for (size_t i = 0; i < count; i++) {
         const sl_alter_configs_request_alter_configs_resource_t *res = &in->resources[i];
         sl_alter_configs_response_alter_configs_resource_response_t *o = &out->responses[i];
         *o = (sl_alter_configs_response_alter_configs_resource_response_t){
             .resource_type = res->resource_type, .resource_name = res->resource_name};
-        if (sl__alter_resource_repeated(types, names, count, i)) {
+        if (repeated[i] != SL_ALTER_UNIQUE) {
             o->error_code = SL_KERR_INVALID_REQUEST;
             o->error_message = arena_msg(req, "Each resource must appear at most once.");
             continue;

@@ -1,13 +1,14 @@
 /* CreatePartitions (key 37, v0-3): grows topics (never shrinks), checking manual assignments as
  * Kafka's controller does against a cluster of one broker, with validate_only. A name given twice
- * is answered once, first, with INVALID_REQUEST, as Kafka does.
+ * is answered once, first, with INVALID_REQUEST, as Kafka does (found by sorting, as the config
+ * handlers find repeated resources: sl__alter_repeated).
  * Invariants: a topic either reaches the new count (logs open, topics.meta written) or keeps its
  * old one; every answer lives in the request arena. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../broker_int.h"
+#include "alter.h"
 
 #define MESSAGE_BYTES 512
 
@@ -80,22 +81,6 @@ static sl_kerr_t grow_one(sl_request_t *req, const sl_create_partitions_topic_t 
     return sl__topics_add_partitions(table, topic, in->count, false, msg, len);
 }
 
-static bool repeated(const sl_create_partitions_request_t *in, int32_t i)
-{
-    for (int32_t j = 0; j < in->topics_count; j++)
-        if (j != i && sl_slice_eq(in->topics[j].name, in->topics[i].name))
-            return true;
-    return false;
-}
-
-static bool first_of_name(const sl_create_partitions_request_t *in, int32_t i)
-{
-    for (int32_t j = 0; j < i; j++)
-        if (sl_slice_eq(in->topics[j].name, in->topics[i].name))
-            return false;
-    return true;
-}
-
 int sl__handle_create_partitions(sl_request_t *req, const void *request, void *response)
 {
     const sl_create_partitions_request_t *in = request;
@@ -105,13 +90,21 @@ int sl__handle_create_partitions(sl_request_t *req, const void *request, void *r
     out->results = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*out->results));
     if (out->results == NULL)
         return SL_ELIMIT;
+    sl_slice_t *names = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*names));
+    if (names == NULL)
+        return SL_ELIMIT;
+    for (size_t i = 0; i < count; i++)
+        names[i] = in->topics[i].name;
+    uint8_t *repeated = sl__alter_repeated(req, NULL, names, count);
+    if (repeated == NULL)
+        return SL_ELIMIT;
     size_t n = 0;
     /* Kafka answers the repeated names first, once each, then the others in request order. */
     for (int pass = 0; pass < 2; pass++) {
         for (int32_t i = 0; i < (int32_t)count; i++) {
             const sl_create_partitions_topic_t *t = &in->topics[i];
-            bool dup = repeated(in, i);
-            if ((pass == 0) != dup || (dup && !first_of_name(in, i)))
+            bool dup = repeated[i] != SL_ALTER_UNIQUE;
+            if ((pass == 0) != dup || repeated[i] == SL_ALTER_AGAIN)
                 continue;
             sl_create_partitions_topic_result_t *o = &out->results[n++];
             *o = (sl_create_partitions_topic_result_t){.name = t->name};

@@ -9,6 +9,10 @@
 
 #include "alter.h"
 
+/* APPEND/SUBTRACT work on values up to this long (the cost is their product); topic LIST values
+ * are short ("compact,delete"). */
+#define LIST_VALUE_BYTES_MAX 4096
+
 static sl_slice_t arena_copy(sl_request_t *req, const char *text, size_t len)
 {
     char *copy = sl_arena_strndup(&req->arena, text, len);
@@ -177,6 +181,12 @@ static sl_kerr_t apply_list_op(sl_request_t *req, overrides_t *o, const sl_alter
         return SL_KERR_INVALID_CONFIG;
     }
     size_t i = overrides_find(o, op->name);
+    if (op->value.len > LIST_VALUE_BYTES_MAX ||
+        (i < o->count && o->values[i].len > LIST_VALUE_BYTES_MAX)) {
+        snprintf(msg, len, "The value of %s is too long for %s (at most %d bytes).", key_name, verb,
+                 LIST_VALUE_BYTES_MAX);
+        return SL_KERR_INVALID_CONFIG;
+    }
     sl_slice_t current = i < o->count                ? o->values[i]
                          : key->default_text != NULL ? sl_slice_from_str(key->default_text)
                                                      : (sl_slice_t){(const uint8_t *)"", 0};
@@ -237,6 +247,9 @@ int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request,
         types[i] = in->resources[i].resource_type;
         names[i] = in->resources[i].resource_name;
     }
+    uint8_t *repeated = sl__alter_repeated(req, types, names, count);
+    if (repeated == NULL)
+        return SL_ELIMIT;
     out->responses_count = (int32_t)count;
     for (size_t i = 0; i < count; i++) {
         const sl_incremental_alter_configs_request_alter_configs_resource_t *res =
@@ -245,7 +258,7 @@ int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request,
             &out->responses[i];
         *o = (sl_incremental_alter_configs_response_alter_configs_resource_response_t){
             .resource_type = res->resource_type, .resource_name = res->resource_name};
-        if (sl__alter_resource_repeated(types, names, count, i)) {
+        if (repeated[i] != SL_ALTER_UNIQUE) {
             o->error_code = SL_KERR_INVALID_REQUEST;
             o->error_message = arena_copy(req, "Each resource must appear at most once.", 39);
             continue;
