@@ -344,3 +344,26 @@ def test_long_poll_survives_create_partitions(broker):
     assert answer["elapsed"] < 6, answer
     assert partitions_of(bs, name) == 9
     assert produce_one(producer(bs), name, b"new", partition=8) is None
+
+
+def test_large_requests_answered_quickly(broker):
+    """Repeated names are found by sorting: 20,000 copies of one resource or topic are answered
+    at once, not in quadratic time; a resource with more config operations than any topic has
+    keys is refused."""
+    bs, name = broker.bootstrap, topic_name("big")
+    create_topic(bs, name)
+    t0 = time.monotonic()
+    r = kproto.request(bs, 44, 1, {"Resources": [{"ResourceType": 2, "ResourceName": name,
+                                                  "Configs": []}] * 20000,
+                                   "ValidateOnly": True}, timeout=30)
+    assert {x["ErrorCode"] for x in r["Responses"]} == {42}
+    r = kproto.request(bs, 37, 3, {"Topics": [{"Name": name, "Count": 2, "Assignments": None}]
+                                   * 20000, "TimeoutMs": 5000, "ValidateOnly": True}, timeout=30)
+    assert r["Results"] == [{"Name": name, "ErrorCode": 42,
+                             "ErrorMessage": "Duplicate topic name."}]
+    ops = [{"Name": f"k{i}", "ConfigOperation": 0, "Value": "1"} for i in range(2000)]
+    r = kproto.request(bs, 44, 1, {"Resources": [{"ResourceType": 2, "ResourceName": name,
+                                                  "Configs": ops}], "ValidateOnly": True})
+    assert r["Responses"][0]["ErrorCode"] == 42
+    assert r["Responses"][0]["ErrorMessage"] == "Too many configs in one resource: at most 1024."
+    assert time.monotonic() - t0 < 10
