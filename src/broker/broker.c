@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "sluice/records.h"
 
 /* Kafka 3.9.0's ranges, min 0, for every API implemented (CLIENTS.md §5). Sorted by key. */
 static const sl_handler_t handlers[] = {
@@ -72,6 +73,7 @@ int sl_broker_create(uv_loop_t *loop, const sl_config_t *cfg, sl_broker_t **out)
     broker->retention_timer.data = broker;
     broker->flush_timer.data = broker;
     sl__delayed_queue_init(loop, &broker->delayed);
+    sl_records_scratch_init(&broker->records_scratch);
     broker->delayed.timer.data = broker; /* timer_closed finds the broker through it */
     broker->timers_open = 3;
     *out = broker;
@@ -278,6 +280,7 @@ void sl_broker_destroy(sl_broker_t *broker)
     if (broker == NULL)
         return;
     sl_server_destroy(broker->server);
+    sl_buf_deinit(&broker->records_scratch);
     sl_free(broker->log_dirs);
     sl_free(broker);
 }

@@ -39,6 +39,7 @@ struct sl_broker {
     uv_timer_t flush_timer;     /* background flush for storage.sync.policy=interval */
     size_t timers_open;
     sl_delayed_queue_t delayed; /* waiting Fetches */
+    sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */
     bool stopping;
 };
 

@@ -207,6 +207,7 @@ static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
         .flush_interval_ms = s.flush_ms,
     };
     topic->max_message_bytes = s.max_message_bytes;
+    topic->compacted = s.cleanup_compact;
     topic->timestamp_before_max_ms = s.message_timestamp_before_max_ms;
     topic->timestamp_after_max_ms = s.message_timestamp_after_max_ms;
     for (int32_t p = 0; p < topic->partition_count; p++)
@@ -350,6 +351,8 @@ static void close_partitions(sl_topic_table_t *t, sl_topic_t *topic, bool remove
         if (part->log == NULL)
             continue;
         wake_waiters(part, true);
+        /* the partition struct goes away now, even if the log lingers (sl__topics_reap) */
+        sl_log_set_hw_listener(part->log, NULL, NULL);
         for (size_t d = 0; d < t->dirs_count; d++)
             if (t->dirs[d] == part->dir && t->dir_partitions[d] > 0)
                 t->dir_partitions[d]--;

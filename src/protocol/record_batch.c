@@ -74,16 +74,22 @@ sl_batch_verdict_t sl_record_batch_validate_produce(const uint8_t *records, size
                                                     sl_record_batch_t *out)
 {
     *out = (sl_record_batch_t){0};
+    if (records == NULL || len == 0)
+        return SL_BATCH_NOT_ONE_BATCH;
     int rc = sl_record_batch_parse(records, len, out);
     if (rc == SL_EUNSUPPORTED)
         return out->magic == 0 || out->magic == 1 ? SL_BATCH_OLD_MAGIC : SL_BATCH_CORRUPT;
+    /* As Kafka judges them: a batch that claims more bytes than it has is an invalid record; one
+     * whose bytes fail the CRC is corrupt; bytes left over after the batch are a second batch. */
+    if (rc == SL_EINCOMPLETE)
+        return SL_BATCH_INVALID;
     if (rc != 0)
         return SL_BATCH_CORRUPT;
     size_t size = sl_record_batch_size(out);
-    if (size != len)
-        return size < len ? SL_BATCH_NOT_ONE_BATCH : SL_BATCH_CORRUPT;
     if (sl_record_batch_crc(records, size) != out->crc)
         return SL_BATCH_CORRUPT;
+    if (size < len)
+        return SL_BATCH_NOT_ONE_BATCH;
     if (out->record_count <= 0 || out->last_offset_delta < 0 ||
         (int64_t)out->record_count != (int64_t)out->last_offset_delta + 1)
         return SL_BATCH_INVALID;

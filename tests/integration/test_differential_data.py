@@ -57,14 +57,13 @@ def sluice(tmp_path_factory):
 # Normalization
 
 
-def normalize(value, messages=False, null_configs_as_empty=True, aborted_fix=True):
+def normalize(value, messages=False, null_configs_as_empty=False, aborted_fix=False):
     """A copy with what must differ blanked: throttle, topic and session ids; error messages
     (messages=False: only whether there is one; True: the exact text; "ignore": not at all);
     topic and partition lists sorted (neither broker promises an order); fetched records reduced
     to their complete batches (Kafka may end with a partial batch where a limit cut one, Sluice
-    sends whole batches only). The two known gaps (null Configs on CreateTopics errors, null
-    AbortedTransactions on Fetch partition errors) are evened out unless asked not to; their own
-    strict-xfail tests below keep them visible."""
+    sends whole batches only). null_configs_as_empty and aborted_fix even out null-versus-empty
+    lists where a test asks for it."""
     kw = dict(messages=messages, null_configs_as_empty=null_configs_as_empty,
               aborted_fix=aborted_fix)
     if isinstance(value, list):
@@ -323,8 +322,6 @@ def test_create_topics_exists(pair, version):
     assert k["Topics"][0]["ErrorCode"] == TOPIC_ALREADY_EXISTS
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: a CreateTopics v5+ error entry carries "
-                   "Configs null; Kafka 4.0 sends an empty array")
 @pytest.mark.parametrize("version", [5, 7])
 def test_create_topics_error_configs_empty(pair, version):
     name = pair.create()
@@ -405,8 +402,6 @@ def test_create_topics_bad_assignments(pair, assignments, partitions, error):
     assert partition_count(pair.sluice.bootstrap, name) is None
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: CreateTopics with a name twice answers one "
-                   "entry per occurrence; Kafka answers the name once (INVALID_REQUEST)")
 @pytest.mark.parametrize("version", [2, 7])
 def test_create_topics_duplicate_in_one_request(pair, version):
     name = pair.name("dup")
@@ -448,8 +443,6 @@ def test_delete_topics_by_name(pair, version):
         assert partition_count(b.bootstrap, name) is None
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: DeleteTopics v5+ answers an unknown topic "
-                   "(name or id) with ErrorMessage null; Kafka 4.0 sends the error's message")
 @pytest.mark.parametrize("version", [5, 6])
 def test_delete_topics_unknown_has_message(pair, version):
     unknown = pair.name("nosuch")
@@ -764,26 +757,18 @@ def test_fetch_sessions(pair, fetch_topic, version):
     assert s["ErrorCode"] == FETCH_SESSION_ID_NOT_FOUND and s["Responses"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: a Fetch with a session id and epoch -1 "
-                   "(FINAL: close it) is a sessionless full fetch in Kafka; Sluice answers "
-                   "FETCH_SESSION_ID_NOT_FOUND")
 @pytest.mark.parametrize("version", [7, 12, 17])
 def test_fetch_close_unknown_session(pair, fetch_topic, version):
     k, s = fetch_both(pair, version, fetch_topic, {0: 0}, session=(123456789, -1))
     assert k["ErrorCode"] == 0 and k["SessionId"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: session id 0 with an epoch > 0 (an "
-                   "incremental fetch of no session) is FETCH_SESSION_ID_NOT_FOUND (70) in Kafka; "
-                   "Sluice answers INVALID_FETCH_SESSION_EPOCH (71)")
 @pytest.mark.parametrize("version", [7, 12, 17])
 def test_fetch_incremental_without_session(pair, fetch_topic, version):
     k, s = fetch_both(pair, version, fetch_topic, {0: 0}, session=(0, 3))
     assert k["ErrorCode"] == FETCH_SESSION_ID_NOT_FOUND
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: a Fetch partition answered with an error "
-                   "carries AbortedTransactions null (read_uncommitted); Kafka 4.0 sends []")
 @pytest.mark.parametrize("version", [4, 12, 13])
 def test_fetch_error_partition_aborted_transactions(pair, fetch_topic, version):
     kid, sid = pair.topic_ids(fetch_topic)
@@ -855,7 +840,7 @@ def multi_record_topic(pair):
 
 def test_list_offsets_multi_record_batches_agree_on_batch_edges(pair, multi_record_topic):
     """Targets at or before a batch's first record find the same offset today (the timestamp
-    answered differs: see the xfail below)."""
+    answered differs: see the record-granular test below)."""
     for ts, offset in {T0: 0, T0 + 10: 0, T0 + 31: 3, T0 + 40: 3, T0 + 51: -1}.items():
         k, s = pair.both(LIST_OFFSETS, 7, list_offsets_fields(multi_record_topic, {0: ts}))
         assert (k["Topics"][0]["Partitions"][0]["Offset"] ==
@@ -863,9 +848,6 @@ def test_list_offsets_multi_record_batches_agree_on_batch_edges(pair, multi_reco
     pair.compare(LIST_OFFSETS, 7, list_offsets_fields(multi_record_topic, {0: T0 + 51}))
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: ListOffsets by timestamp is batch-granular: "
-                   "it answers the batch's base offset (not the first record at/after the target) "
-                   "with the batch's max timestamp (not that record's); -3 likewise")
 @pytest.mark.parametrize("ts", [T0 + 10, T0 + 20, T0 + 25, T0 + 40, T0 + 50, -3])
 def test_list_offsets_multi_record_batches_record_granular(pair, multi_record_topic, ts):
     pair.compare(LIST_OFFSETS, 8, list_offsets_fields(multi_record_topic, {0: ts}))

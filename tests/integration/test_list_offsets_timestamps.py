@@ -219,9 +219,6 @@ def test_list_offsets_timestamps_match_kafka(kafka_ref, sluice, topics, codec, v
     assert s == k
 
 
-@pytest.mark.xfail(strict=True, reason="Sluice gap: broker/handlers/list_offsets.c answers -3 "
-                   "from sl_log_max_timestamp (the batch's base offset); the exact record needs "
-                   "sl_log_offset_for_max_timestamp (log/ has it)")
 @pytest.mark.parametrize("codec", CODECS)
 def test_list_offsets_max_timestamp_matches_kafka(kafka_ref, sluice, topics, codec):
     k = list_offsets(kafka_ref.bootstrap, topics[codec], 9, [-3])

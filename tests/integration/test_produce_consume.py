@@ -176,13 +176,8 @@ def wait_for_leaders(bootstrap, topic, timeout=10.0):
 def test_acks1_records_visible_when_answered(request, sl, where):
     """On a single broker Kafka moves the high watermark before it answers an acks=1 Produce, so
     a ListOffsets(latest) sent right after the answer already counts the record (read your own
-    write). Sluice answers acks=1 after the write but moves the high watermark only after the
-    fdatasync that follows (docs/architecture.md "Visibility"), so for a fraction of a
-    millisecond the record is acknowledged but not visible; docs/configuration.md says acks=1 is
-    answered after the fdatasync. acks=all is visible at once on both."""
-    if where == "sluice":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "Sluice gap: acks=1 is answered before the high watermark covers the record")))
+    write). Sluice (storage.sync.policy=ack) answers acks=1 after the fdatasync that covers the
+    record, so its high watermark covers it too. acks=all is visible at once on both."""
     target = request.getfixturevalue("kafka_ref") if where == "kafka" else sl
     topic = topic_name("acks1-visible")
     created = kproto.request(target.bootstrap, 19, 4, {"TimeoutMs": 10000, "Topics": [
@@ -208,10 +203,7 @@ def test_acks1_records_visible_when_answered(request, sl, where):
         assert stale[-1] == 0, stale
         assert stale[1] == 0, stale
     finally:
-        # Only the shared reference Kafka is cleaned up: deleting a Sluice topic right after an
-        # acks=1 write crashes it (test_topic_admin.py test_delete_right_after_acks1_produce).
-        if where == "kafka":
-            kproto.request(target.bootstrap, 20, 4, {"TopicNames": [topic], "TimeoutMs": 10000})
+        kproto.request(target.bootstrap, 20, 4, {"TopicNames": [topic], "TimeoutMs": 10000})
 
 
 # ---------------------------------------------------------------------------------------------

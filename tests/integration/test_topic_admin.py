@@ -292,14 +292,8 @@ def test_topic_and_data_survive_restart(tmp_path):
     assert rc == 0, b2.log_text()[-3000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Sluice bug: DeleteTopics while the partition's fdatasync round is in flight (right after an "
-    "acks=1 Produce): the busy log is set aside for later removal but keeps its high-watermark "
-    "listener, whose partition now has log == NULL; when the round ends the listener hits "
-    "SL_ASSERT(partition->log == log) in topics.c and the broker aborts"))
 def test_delete_right_after_acks1_produce(start_broker):
     b = start_broker()
-    b.expect_failure = True  # the crash is what this test documents
     topic = topic_name("del-acks1")
     assert create_topic(b.bootstrap, topic, 1)["ErrorCode"] == 0
     with kproto.Connection(b.bootstrap) as c:

@@ -95,6 +95,15 @@ static int describe_configs(sl_request_t *req, const sl_creatable_topic_t *in,
     return 0;
 }
 
+/* Kafka answers a name given twice once (it collects names into a map). */
+static bool seen_before(const sl_create_topics_request_t *in, int32_t i)
+{
+    for (int32_t j = 0; j < i; j++)
+        if (sl_slice_eq(in->topics[j].name, in->topics[i].name))
+            return true;
+    return false;
+}
+
 static bool duplicated(const sl_create_topics_request_t *in, int32_t i)
 {
     for (int32_t j = 0; j < in->topics_count; j++)
@@ -111,13 +120,12 @@ static int create_one(sl_request_t *req, const sl_create_topics_request_t *all, 
     if (msg == NULL)
         return SL_ELIMIT;
     *out = (sl_creatable_topic_result_t){
-        .name = in->name, .num_partitions = -1, .replication_factor = -1, .configs_count = -1};
+        .name = in->name, .num_partitions = -1, .replication_factor = -1, .configs_count = 0};
     int32_t partitions = 0;
     int16_t replication = 0;
     sl_kerr_t err = SL_KERR_NONE;
     if (duplicated(all, i)) {
-        snprintf(msg, ERROR_MESSAGE_BYTES,
-                 "Create topics request contains the topic more than once.");
+        snprintf(msg, ERROR_MESSAGE_BYTES, "Duplicate topic name.");
         err = SL_KERR_INVALID_REQUEST;
     } else {
         err = resolve_shape(req->broker->cfg, in, &partitions, &replication, msg,
@@ -163,13 +171,16 @@ int sl__handle_create_topics(sl_request_t *req, const void *request, void *respo
         sl_arena_alloc(&req->arena, (count + 1) * sizeof(*results));
     if (results == NULL)
         return SL_ELIMIT;
+    size_t answered = 0;
     for (size_t i = 0; i < count; i++) {
-        int rc = create_one(req, in, (int32_t)i, &results[i]);
+        if (seen_before(in, (int32_t)i))
+            continue;
+        int rc = create_one(req, in, (int32_t)i, &results[answered++]);
         if (rc != 0)
             return rc;
     }
     out->throttle_time_ms = 0;
     out->topics = results;
-    out->topics_count = (int32_t)count;
+    out->topics_count = (int32_t)answered;
     return 0;
 }

@@ -20,6 +20,7 @@ static void delete_one(sl_request_t *req, sl_slice_t name, const sl_uuid_t *id,
     if (topic == NULL) {
         out->error_code =
             name.ptr != NULL ? SL_KERR_UNKNOWN_TOPIC_OR_PARTITION : SL_KERR_UNKNOWN_TOPIC_ID;
+        out->error_message = sl_slice_from_str(sl_kerr_message(out->error_code));
         return;
     }
     out->name = sl_slice_from_str(sl_arena_strndup(&req->arena, topic->name, strlen(topic->name)));

@@ -191,12 +191,16 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
                            .out = out,
                            .offset = in->fetch_offset,
                            .partition_max_bytes = in->partition_max_bytes};
+    /* A partition this broker does not have is answered with an empty aborted-transactions
+     * list, as Kafka does; errors found while reading keep the isolation level's form. */
     if (topic == NULL || sl__request_hold(fetch->req, topic) != 0) {
         part_error(part, topic == NULL ? topic_error : SL_KERR_UNKNOWN_SERVER_ERROR);
+        out->aborted_transactions_count = 0;
         return;
     }
     if (in->partition < 0 || in->partition >= topic->partition_count) {
         part_error(part, SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        out->aborted_transactions_count = 0;
         return;
     }
     sl_partition_t *p = &topic->partitions[in->partition];
@@ -252,13 +256,10 @@ int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
     sl_fetch_response_t *out = response;
     out->throttle_time_ms = 0;
     out->session_id = 0; /* no fetch sessions: every fetch is a full one */
-    if (in->session_id != 0) {
-        out->error_code = SL_KERR_FETCH_SESSION_ID_NOT_FOUND;
-        out->responses_count = 0;
-        return 0;
-    }
+    /* No sessions are ever created, so any epoch past the creation one (0) names a session
+     * this broker does not have; epoch -1 (close, or sessionless) is a plain full fetch. */
     if (in->session_epoch > 0) {
-        out->error_code = SL_KERR_INVALID_FETCH_SESSION_EPOCH;
+        out->error_code = SL_KERR_FETCH_SESSION_ID_NOT_FOUND;
         out->responses_count = 0;
         return 0;
     }

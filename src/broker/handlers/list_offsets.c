@@ -2,7 +2,8 @@
  * largest timestamp (-3, v7+), the earliest local offset (-4, v8+, the log start without tiered
  * storage), the latest tiered offset (-5, v9+: none, -1), or the first offset at or after a
  * timestamp, found through the time index and the batch headers (async, off the loop). Latest is
- * the high watermark: what consumers may read. */
+ * the high watermark: what consumers may read. Lookups by timestamp answer the exact record, as
+ * Kafka does, decoding (and decompressing) the one batch that holds it. */
 #include "../broker_int.h"
 
 #define TS_LATEST (-1)
@@ -80,7 +81,6 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
     }
     (void)in; /* isolation level: without transactions the last stable offset is the HW */
     sl_log_t *log = part->log;
-    int64_t ts, offset;
     switch (p->timestamp) {
     case TS_LATEST:
         return set_answer(req, out, sl_log_high_watermark(log), -1, part->leader_epoch);
@@ -89,9 +89,6 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
         return set_answer(req, out, sl_log_start_offset(log), -1, part->leader_epoch);
     case TS_LATEST_TIERED:
         return set_answer(req, out, -1, -1, part->leader_epoch);
-    case TS_MAX_TIMESTAMP:
-        sl_log_max_timestamp(log, &ts, &offset);
-        return set_answer(req, out, offset, ts, part->leader_epoch);
     default:
         break;
     }
@@ -99,7 +96,11 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
     if (l == NULL || sl__request_hold(req, topic) != 0)
         return SL_ELIMIT;
     *l = (lookup_t){.all = all, .out = out, .partition = part};
-    int rc = sl_log_offset_for_timestamp(log, &l->lookup, p->timestamp, lookup_done, l);
+    /* The record with the largest timestamp (-3) and the first record at or after a timestamp
+     * both need the records of one batch: read off the loop, answered in lookup_done. */
+    int rc = p->timestamp == TS_MAX_TIMESTAMP
+                 ? sl_log_offset_for_max_timestamp(log, &l->lookup, lookup_done, l)
+                 : sl_log_offset_for_timestamp(log, &l->lookup, p->timestamp, lookup_done, l);
     if (rc != 0) {
         out->error_code = SL_KERR_KAFKA_STORAGE_ERROR;
         return 0;

@@ -1,7 +1,8 @@
-/* Produce (key 0, versions 0-11): validates each partition's record batch, appends the client's
- * bytes as they came (the log patches the base offset and leader epoch in place in the request
- * frame, no copy), and answers once every append completed: acks=1 when written, acks=all when
- * also fdatasync'ed (group commit). acks=0 is answered by silence, but only after the appends
+/* Produce (key 0, versions 0-11): validates each partition's record batch (header, CRC and every
+ * record), appends the client's bytes as they came (the log patches the base offset and leader
+ * epoch in place in the request frame, no copy), and answers once every append completed:
+ * acks=all once fdatasync'ed (group commit), acks=1 too under storage.sync.policy=ack (see
+ * wait_for_sync), else once written. acks=0 is answered by silence, but only after the appends
  * completed, since they write straight from the request's bytes; if any partition failed, the
  * connection is closed, as Kafka does, so the client notices.
  * Produce v0-2 can only carry magic 0/1 batches, which Sluice does not store: every partition gets
@@ -11,6 +12,7 @@
 
 #include "../broker_int.h"
 #include "sluice/record_batch.h"
+#include "sluice/records.h"
 
 typedef struct produce produce_t;
 
@@ -27,7 +29,7 @@ struct produce {
     size_t appends_pending;
     bool any_failed;
     bool acks_zero;
-    bool wait_for_sync; /* acks=all */
+    bool acks_one;
 };
 
 static sl_kerr_t kerr_from_append(int rc)
@@ -105,6 +107,60 @@ static bool timestamps_in_range(const sl_topic_t *topic, const sl_record_batch_t
     return true;
 }
 
+typedef struct {
+    int32_t expected_delta;
+    bool needs_key;
+    bool null_key;
+} record_check_t;
+
+static int check_record(const sl_record_t *rec, void *data)
+{
+    record_check_t *check = data;
+    if (rec->offset_delta != check->expected_delta++)
+        return 1;
+    if (check->needs_key && rec->key.ptr == NULL) {
+        check->null_key = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Kafka decodes every record of a produced batch (decompressing it) before accepting it: a batch
+ * whose records do not add up to its header never reaches the log, so no consumer can choke on it.
+ */
+static sl_kerr_t check_records(sl_broker_t *broker, const sl_topic_t *topic,
+                               const sl_slice_t *records, const char **msg)
+{
+    record_check_t check = {.expected_delta = 0, .needs_key = topic->compacted};
+    int rc = sl_records_iterate(records->ptr, records->len, &broker->records_scratch, check_record,
+                                &check);
+    if (broker->records_scratch.cap > SL_RECORDS_SCRATCH_BYTES_MIN * 16)
+        sl_buf_deinit(&broker->records_scratch); /* keep no multi-MiB buffer between requests */
+    if (rc == 0)
+        return SL_KERR_NONE;
+    if (check.null_key) {
+        *msg = "Compacted topic cannot accept message without key.";
+        return SL_KERR_INVALID_RECORD;
+    }
+    if (rc == 1 || rc == SL_EMALFORMED) {
+        *msg = "The records do not match the batch header (count, offsets, lengths or bytes left).";
+        return SL_KERR_INVALID_RECORD;
+    }
+    *msg = rc == SL_EUNSUPPORTED ? "Unknown compression codec." : "The batch does not decompress.";
+    return SL_KERR_CORRUPT_MESSAGE;
+}
+
+/* acks=all waits for the fdatasync that covers the append. So does acks=1 under
+ * storage.sync.policy=ack: the only copy is this broker's, so "acknowledged" means on disk, and the
+ * high watermark (the synced end) already covers the record when the client hears back, as Kafka's
+ * read-your-writes expects. Under interval, acks=1 is answered once written (Kafka's behaviour). */
+static bool wait_for_sync(const produce_t *produce, const sl_topic_t *topic)
+{
+    if (produce->acks_zero)
+        return false;
+    return !produce->acks_one || topic->log_config.sync_on_ack;
+}
+
 /* Checks one partition's records; on success starts its append (pending until append_done). */
 static void produce_partition(produce_t *produce, sl_topic_t *topic,
                               const sl_partition_produce_data_t *in,
@@ -129,6 +185,8 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
         out->error_code = SL_KERR_INVALID_TIMESTAMP;
         msg = "A record timestamp is outside message.timestamp.before.max.ms / after.max.ms.";
     }
+    if (out->error_code == SL_KERR_NONE)
+        out->error_code = check_records(req->broker, topic, &in->records, &msg);
     if (out->error_code == SL_KERR_NONE && (batch.attributes & SL_RECORD_BATCH_TRANSACTIONAL)) {
         out->error_code = SL_KERR_INVALID_TXN_STATE;
         msg = "Transactions are not supported by this broker yet.";
@@ -154,9 +212,9 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     *pa = (partition_append_t){.produce = produce, .out = out, .log = part->log};
     /* The frame is ours until we answer it; the log patches offsets into it in place. */
     uint8_t *bytes = (uint8_t *)(uintptr_t)in->records.ptr;
-    int rc =
-        sl_log_append(part->log, &pa->append, bytes, in->records.len, part->leader_epoch,
-                      produce->wait_for_sync, append_done, pa, &pa->base_offset, &pa->append_time);
+    int rc = sl_log_append(part->log, &pa->append, bytes, in->records.len, part->leader_epoch,
+                           wait_for_sync(produce, topic), append_done, pa, &pa->base_offset,
+                           &pa->append_time);
     if (rc != 0) {
         out->error_code = kerr_from_append(rc);
         produce->any_failed = true;
@@ -219,7 +277,7 @@ int sl__handle_produce(sl_request_t *req, const void *request, void *response)
     produce_t *produce = sl_arena_alloc(&req->arena, sizeof(*produce));
     if (produce == NULL)
         return SL_ELIMIT;
-    *produce = (produce_t){.req = req, .acks_zero = in->acks == 0, .wait_for_sync = in->acks == -1};
+    *produce = (produce_t){.req = req, .acks_zero = in->acks == 0, .acks_one = in->acks == 1};
     out->throttle_time_ms = 0;
     sl_kerr_t all_error = SL_KERR_NONE;
     if (req->header.api_version < 3)

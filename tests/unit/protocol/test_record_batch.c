@@ -35,9 +35,12 @@ static void test_verdicts(void **state)
     assert_int_equal(sl_record_batch_validate_produce(batch, len, &b), SL_BATCH_CORRUPT);
     batch[len - 1] ^= 0x01;
 
-    batch[11] = (uint8_t)(batch[11] + 7); /* a lying length */
+    batch[11] = (uint8_t)(batch[11] + 7); /* a length claiming more bytes than sent */
+    assert_int_equal(sl_record_batch_validate_produce(batch, len, &b), SL_BATCH_INVALID);
+    batch[11] = (uint8_t)(batch[11] - 14); /* claiming fewer: the CRC no longer matches */
     assert_int_equal(sl_record_batch_validate_produce(batch, len, &b), SL_BATCH_CORRUPT);
-    batch[11] = (uint8_t)(batch[11] - 7);
+    batch[11] = (uint8_t)(batch[11] + 7);
+    assert_int_equal(sl_record_batch_validate_produce(batch, 0, &b), SL_BATCH_NOT_ONE_BATCH);
 
     batch[60] = 9; /* record count 9 vs lastOffsetDelta 2 */
     test_batch_fix_crc(batch, len);
