@@ -191,17 +191,32 @@ int sl_bench_topic_ensure(rd_kafka_t *rk, const sl_bench_opts_t *opts, int *part
     return 0;
 }
 
+/* ListOffsets for one partition, retried until the deadline: right after CreateTopics, Kafka
+ * can list a leader in Metadata before that leader answers ListOffsets (NOT_LEADER_OR_FOLLOWER). */
+static rd_kafka_resp_err_t watermarks(rd_kafka_t *rk, const rd_kafka_topic_partition_t *tp,
+                                      int64_t *lo, int64_t *hi)
+{
+    uint64_t deadline = sl_clock_monotonic_ms() + SL_BENCH_SETUP_MS;
+    rd_kafka_resp_err_t e;
+    do {
+        e = rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, lo, hi, 5000);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+    } while (sl_clock_monotonic_ms() < deadline);
+    return e;
+}
+
 int sl_bench_offsets_resolve(rd_kafka_t *rk, const sl_bench_opts_t *opts,
                              rd_kafka_topic_partition_list_t *list, char *err, size_t err_size)
 {
     for (int i = 0; i < list->cnt; i++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_topic_partition_t *tp = &list->elems[i];
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo,
-                                                                 &hi, SL_BENCH_SETUP_MS);
+        rd_kafka_resp_err_t e = watermarks(rk, tp, &lo, &hi);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            snprintf(err, err_size, "ListOffsets %s-%d: %s", tp->topic, (int)tp->partition,
-                     rd_kafka_err2str(e));
+            snprintf(err, err_size, "ListOffsets %s-%d: %s (for %d ms)", tp->topic,
+                     (int)tp->partition, rd_kafka_err2str(e), SL_BENCH_SETUP_MS);
             return -EIO;
         }
         tp->offset = opts->from_beginning ? lo : hi;
