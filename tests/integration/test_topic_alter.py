@@ -76,9 +76,10 @@ def producer(bs, **extra):
 
 
 def produce_one(p, topic, value, partition=0, timestamp=0):
-    """Produces one record (its own batch) and returns the delivery error or None."""
+    """Produces one record (its own batch) and returns the delivery error or None. Keyed: some
+    topics here are compacted, and Kafka refuses keyless records to those."""
     errors = []
-    p.produce(topic, value=value, partition=partition, timestamp=timestamp,
+    p.produce(topic, key=b"k", value=value, partition=partition, timestamp=timestamp,
               on_delivery=lambda err, msg: errors.append(err))
     assert p.flush(10) == 0
     return errors[0]

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../broker_int.h"
+#include "alter.h"
 
 #define SL_CLUSTER_OPERATIONS_ALL 8096
 
@@ -52,18 +53,21 @@ static sl_kerr_t unknown_topic_error(const sl_metadata_request_topic_t *t)
                                          : SL_KERR_INVALID_TOPIC_EXCEPTION;
 }
 
-/* Whether topics[i] repeats an earlier entry (same name, or same id for a nameless entry). The
- * list is bounded by the request's size, so the quadratic scan is bounded too. */
-static bool asked_before(const sl_metadata_request_topic_t *topics, size_t i)
+/* Marks the entries that repeat an earlier one (same name, or same id for a nameless entry), by
+ * sorting: a request may name millions of topics. NULL when the arena is full. */
+static const uint8_t *repeated_topics(sl_request_t *req, const sl_metadata_request_t *in)
 {
-    for (size_t j = 0; j < i; j++) {
-        if (topics[i].name.ptr != NULL
-                ? sl_slice_eq(topics[j].name, topics[i].name)
-                : topics[j].name.ptr == NULL &&
-                      memcmp(&topics[j].topic_id, &topics[i].topic_id, sizeof(sl_uuid_t)) == 0)
-            return true;
+    size_t count = (size_t)in->topics_count;
+    sl_slice_t *keys = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*keys));
+    int8_t *kinds = sl_arena_alloc(&req->arena, count + 1);
+    if (keys == NULL || kinds == NULL)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        const sl_metadata_request_topic_t *t = &in->topics[i];
+        kinds[i] = t->name.ptr != NULL ? 0 : 1;
+        keys[i] = t->name.ptr != NULL ? t->name : (sl_slice_t){t->topic_id.bytes, 16};
     }
-    return false;
+    return sl__alter_repeated(req, kinds, keys, count);
 }
 
 static int fill_brokers(sl_request_t *req, sl_metadata_response_t *out)
@@ -163,12 +167,13 @@ static int describe_named(sl_request_t *req, const sl_metadata_request_t *in,
 {
     size_t count = (size_t)in->topics_count;
     sl_metadata_response_topic_t *topics = sl_arena_alloc(&req->arena, count * sizeof(*topics));
-    if (topics == NULL)
+    const uint8_t *repeats = repeated_topics(req, in);
+    if (topics == NULL || repeats == NULL)
         return SL_ELIMIT;
     size_t answered = 0;
     for (size_t i = 0; i < count; i++) {
         const sl_metadata_request_topic_t *t = &in->topics[i];
-        if (asked_before(in->topics, i))
+        if (repeats[i] == SL_ALTER_AGAIN)
             continue; /* Kafka collects the names into a set: one answer per topic */
         sl_metadata_response_topic_t *o = &topics[answered++];
         *o = (sl_metadata_response_topic_t){.topic_authorized_operations = INT32_MIN};

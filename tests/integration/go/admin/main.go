@@ -55,25 +55,37 @@ func main() {
 		failed = failed || err != nil
 		return err == nil
 	}
-	describe := func(label string, keys ...string) {
-		rcs, err := adm.DescribeTopicConfigs(ctx, *topic)
-		if !step("describe "+label, err) {
-			return
-		}
-		rc, err := rcs.On(*topic, nil)
-		if !step("describe "+label+" result", err) {
-			return
-		}
-		for _, c := range rc.Configs {
-			for _, k := range keys {
-				if c.Key == k {
-					v := "<null>"
-					if c.Value != nil {
-						v = *c.Value
-					}
-					o.Values[label+" "+k] = fmt.Sprintf("%s (%s)", v, c.Source)
-				}
+	// describe records the keys' values and sources. Kafka applies an accepted change to its
+	// broker asynchronously (controller first, then the broker's metadata), so it polls until each
+	// key shows the value the change asked for, or 10 s passed; Sluice applies it at once.
+	describe := func(label string, want map[string]string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rcs, err := adm.DescribeTopicConfigs(ctx, *topic)
+			if !step("describe "+label, err) {
+				return
 			}
+			rc, err := rcs.On(*topic, nil)
+			if !step("describe "+label+" result", err) {
+				return
+			}
+			settled := true
+			for _, c := range rc.Configs {
+				w, ok := want[c.Key]
+				if !ok {
+					continue
+				}
+				v := "<null>"
+				if c.Value != nil {
+					v = *c.Value
+				}
+				o.Values[label+" "+c.Key] = fmt.Sprintf("%s (%s)", v, c.Source)
+				settled = settled && v == w
+			}
+			if settled || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	alterErr := func(rs kadm.AlterConfigsResponses, err error) error {
@@ -94,19 +106,19 @@ func main() {
 		{Op: kadm.SetConfig, Name: "retention.ms", Value: ptr("3600000")},
 		{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: ptr("compact")},
 	}, *topic)))
-	describe("after set", "retention.ms", "cleanup.policy")
+	describe("after set", map[string]string{"retention.ms": "3600000", "cleanup.policy": "delete,compact"})
 	step("incremental subtract and delete", alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
 		{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: ptr("delete")},
 		{Op: kadm.DeleteConfig, Name: "retention.ms"},
 	}, *topic)))
-	describe("after subtract", "retention.ms", "cleanup.policy")
+	describe("after subtract", map[string]string{"retention.ms": "604800000", "cleanup.policy": "compact"})
 	o.Values["invalid value"] = errText(alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
 		{Op: kadm.SetConfig, Name: "retention.ms", Value: ptr("soon")},
 	}, *topic)))
 	step("state alter", alterErr(adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{
 		{Name: "max.message.bytes", Value: ptr("20000")},
 	}, *topic)))
-	describe("after state", "max.message.bytes", "cleanup.policy")
+	describe("after state", map[string]string{"max.message.bytes": "20000", "cleanup.policy": "delete"})
 
 	cps, err := adm.ValidateCreatePartitions(ctx, 1, *topic)
 	if step("validate create partitions", err) {
