@@ -105,11 +105,14 @@ typedef enum {
     SL_CONFIG_IMPORTANCE_LOW
 } sl_config_importance_t;
 
-/* Where a key's value came from (DescribeConfigs maps FILE and ENV to STATIC_BROKER_CONFIG). */
+/* Where a key's value came from (DescribeConfigs maps FILE and ENV to STATIC_BROKER_CONFIG). The
+ * dynamic sources exist only in the effective configuration sl_config_dynamic_apply builds. */
 typedef enum {
     SL_CONFIG_SOURCE_DEFAULT = 0,
     SL_CONFIG_SOURCE_FILE,
-    SL_CONFIG_SOURCE_ENV
+    SL_CONFIG_SOURCE_ENV,
+    SL_CONFIG_SOURCE_DYNAMIC_DEFAULT, /* AlterConfigs on the cluster-wide "" broker resource */
+    SL_CONFIG_SOURCE_DYNAMIC_BROKER   /* AlterConfigs on this broker's own id */
 } sl_config_source_t;
 
 /* One row of the key table. The fields up to doc are public; the rest belong to src/config. */
@@ -174,6 +177,7 @@ typedef struct sl_config {
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
+    int32_t producer_id_expiration_ms;
     sl_io_backend_t storage_io_backend;
     sl_log_format_t log_format;
     sl_log_level_t log_level;
@@ -233,6 +237,39 @@ sl_config_source_t sl_config_value_source(const sl_config_t *cfg, const sl_confi
  * (the one given is always among them) and returns how many there are; a key without synonyms is
  * its own chain of one. DescribeConfigs reports synonyms from this chain. */
 size_t sl_config_key_synonyms(const char *name, const char **out, size_t max);
+
+/* ---- dynamic broker configuration (src/config/dynamic.c) ----
+ * Kafka's AlterConfigs on a broker resource: values set for this broker ("1") win over values set
+ * for every broker (""), which win over the static file/environment, which win over the defaults.
+ * The broker keeps the layers (and persists them); this module checks values and builds the
+ * effective configuration from a static one and the layers. */
+
+/* One layer of dynamic values: names[i]=values[i], borrowed, count of them. Names that are not
+ * keys of the table (Kafka keys Sluice ignores, custom keys) are kept by the caller, skipped here. */
+typedef struct sl_config_layer {
+    const char *const *names;
+    const char *const *values;
+    size_t count;
+} sl_config_layer_t;
+
+/* A deep copy of src into dst (dst need not be initialised). Returns 0 or -ENOMEM (dst zeroed). */
+int sl_config_copy(sl_config_t *dst, const sl_config_t *src);
+
+/* Checks value for key as Kafka's ConfigDef parses a broker value (trimmed; Java's number, boolean
+ * and valid-string rules, the table's bounds). Returns 0 or SL_ECONFIG with Kafka's text in err:
+ * "Invalid value abc for configuration log.retention.ms: Not a number of type LONG". */
+int sl_config_value_check(const sl_config_key_t *key, const char *value, char *err,
+                          size_t err_len);
+
+/* Rebuilds every non-read-only key of eff (made from static_cfg by sl_config_copy, and rebuilt
+ * only by this function since) from the layers: broker's value, else cluster's, else static_cfg's,
+ * with the source recorded (SL_CONFIG_SOURCE_DYNAMIC_BROKER / _DYNAMIC_DEFAULT / static's). Read-only
+ * keys and their memory are never touched, so pointers into them stay valid. Returns 0, -ENOMEM,
+ * or SL_ECONFIG when a value the check passed is still refused (an empty list); err says why, and
+ * eff is then left with the keys done so far (call again with valid layers). */
+int sl_config_dynamic_apply(sl_config_t *eff, const sl_config_t *static_cfg,
+                            const sl_config_layer_t *cluster, const sl_config_layer_t *broker,
+                            char *err, size_t err_len);
 
 /* ---- topic-level configuration (src/config/topic_config.c) ----
  * Kafka 3.9's topic configs: what CreateTopics may set per topic, what DescribeConfigs reports for

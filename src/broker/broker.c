@@ -19,6 +19,7 @@ static const sl_handler_t handlers[] = {
     {{SL_API_CREATE_TOPICS, 0, 7}, sl__handle_create_topics},
     {{SL_API_DELETE_TOPICS, 0, 6}, sl__handle_delete_topics},
     {{SL_API_DELETE_RECORDS, 0, 2}, sl__handle_delete_records},
+    {{SL_API_INIT_PRODUCER_ID, 0, 5}, sl__handle_init_producer_id},
     {{SL_API_DESCRIBE_CONFIGS, 0, 4}, sl__handle_describe_configs},
     {{SL_API_ALTER_CONFIGS, 0, 2}, sl__handle_alter_configs},
     {{SL_API_CREATE_PARTITIONS, 0, 3}, sl__handle_create_partitions},
@@ -133,6 +134,9 @@ static int storage_open(sl_broker_t *broker)
         SL_LOG(SL_LOG_INFO, "broker", "opened log dir path=%s clean_shutdown=%s", cfg->log_dirs[i],
                sl_log_dir_was_clean(broker->log_dirs[i]) ? "yes" : "no");
     }
+    rc = sl__producer_ids_init(&broker->producer_ids, cfg);
+    if (rc != 0)
+        return rc;
     uint64_t t0 = sl_clock_monotonic_ms();
     rc = sl__topics_open(cfg, broker->log_dirs, &broker->topics);
     if (rc != 0)

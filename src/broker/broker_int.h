@@ -4,6 +4,7 @@
 #define SLUICE_BROKER_INT_H
 
 #include "delayed.h"
+#include "producer_ids.h"
 #include "sluice/broker.h"
 #include "sluice/io.h"
 #include "sluice/log.h"
@@ -35,8 +36,9 @@ struct sl_broker {
     sl_log_dir_t **log_dirs; /* owned array of cfg->log_dirs_count; NULL entries not open */
     size_t log_dirs_closing;
     sl_topic_table_t *topics;
-    uv_timer_t retention_timer; /* log.retention.check.interval.ms */
-    uv_timer_t flush_timer;     /* background flush for storage.sync.policy=interval */
+    sl_producer_ids_t producer_ids; /* InitProducerId, loaded with the log dirs */
+    uv_timer_t retention_timer;     /* log.retention.check.interval.ms */
+    uv_timer_t flush_timer;         /* background flush for storage.sync.policy=interval */
     size_t timers_open;
     sl_delayed_queue_t delayed; /* waiting Fetches */
     sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */
@@ -105,6 +107,7 @@ int sl__handle_alter_configs(sl_request_t *req, const void *request, void *respo
 int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request, void *response);
 int sl__handle_create_partitions(sl_request_t *req, const void *request, void *response);
 int sl__handle_delete_records(sl_request_t *req, const void *request, void *response);
+int sl__handle_init_producer_id(sl_request_t *req, const void *request, void *response);
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);

@@ -141,7 +141,6 @@ static const char *const kafka_keys[] = {
     "principal.builder.class",
     "process.roles",
     "producer.id.expiration.check.interval.ms",
-    "producer.id.expiration.ms",
     "producer.purgatory.purge.interval.requests",
     "queued.max.requests",
     "quota.window.num",

@@ -302,6 +302,15 @@ const sl_config_key_t sl__config_keys[] = {
      RO,
      MEDIUM,
      .doc = "Largest session timeout a consumer may ask for when it joins a group."},
+    {.name = "producer.id.expiration.ms",
+     INT_KEY(1, I32_MAX),
+     .default_text = "86400000",
+     OFF(producer_id_expiration_ms),
+     CLUSTER,
+     LOW,
+     .doc = "How long a partition keeps an idempotent producer's state (its epoch and last "
+            "sequences, for duplicate detection) after that producer's last write; checked on "
+            "each log.retention.check.interval.ms pass."},
     {.name = "storage.io.backend",
      ENUM_KEY(io_backend_values),
      .default_text = "auto",

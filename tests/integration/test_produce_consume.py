@@ -13,8 +13,9 @@ timestamps, per-partition order, offsets from 0).
 - franz-go: ProduceSync per codec, kadm offsets, kgo.ConsumePartitions (go/datapath).
 - Kafka 4.0.0's ConsoleProducer with keys and headers.
 
-Idempotent producing needs InitProducerId and consuming through a group needs the group APIs; Sluice
-has neither yet, so producers run with idempotence off and consumers assign partitions themselves.
+Consuming through a group needs the group APIs, which Sluice does not have yet, so consumers assign
+partitions themselves. Producers run with each client's default idempotence (the console producer
+and kafka-python 3.x are idempotent by default; test_idempotence.py covers idempotence itself).
 One Sluice serves the whole module; every test uses its own topic. Runtime about 20 s.
 """
 import json
@@ -451,12 +452,11 @@ def tools_log4j(tmp_path_factory):
 def test_console_producer_keys_and_headers(sl, tools_log4j):
     require_libs()
     topic = topic_name("console")
-    # The console producer is idempotent by default (Kafka 3.0+), which needs InitProducerId:
-    # Sluice does not have it yet, so it is turned off here.
+    # The console producer is idempotent by default (Kafka 3.0+): InitProducerId, then batches
+    # with a producer id and sequences.
     cmd = java_cmd("org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", sl.bootstrap,
                    "--topic", topic, "--property", "parse.key=true",
                    "--property", "key.separator=:", "--property", "parse.headers=true",
-                   "--producer-property", "enable.idempotence=false",
                    "--producer-property", "partitioner.ignore.keys=false",
                    log_config=tools_log4j)
     lines = [f"app:console,n:{i}\tkey{i}:value {i}" for i in range(6)]

@@ -21,9 +21,8 @@ BASE_TS = (int(time.time()) - 60) * 1000
 def produce(bootstrap, topic, acks, partitions, per_partition):
     conf = dict(bootstrap_servers=bootstrap, acks=acks, linger_ms=0, request_timeout_ms=10000,
                 max_block_ms=15000, retries=2, client_id="sluice-kafka-python-datapath")
-    if "enable_idempotence" in KafkaProducer.DEFAULT_CONFIG:
-        # kafka-python 3.x is idempotent by default; Sluice has no InitProducerId yet.
-        conf["enable_idempotence"] = False
+    # kafka-python 3.x is idempotent by default (InitProducerId, sequences); 2.0.2 has no such
+    # option. Both run with their defaults.
     producer = KafkaProducer(**conf)
     sent = []
     i = 0

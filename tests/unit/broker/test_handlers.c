@@ -262,7 +262,7 @@ static void test_support_table_within_schemas(void **state)
         assert_true(support[i].version_max <= info->version_max);
         assert_non_null(sl__handler_find(support[i].api_key));
     }
-    assert_null(sl__handler_find(SL_API_INIT_PRODUCER_ID)); /* not served: not advertised */
+    assert_null(sl__handler_find(SL_API_END_TXN)); /* not served: not advertised */
 }
 
 int main(void)

@@ -1,0 +1,144 @@
+/* producer_ids: the persisted producer id allocator (see producer_ids.h). The file is a few text
+ * lines, "block_end N" being the one that counts: every id below N may have been handed out.
+ * Invariants: the reservation is written and fsync'ed (file and dir) in at least one log dir
+ * before ids from it are returned; at start the highest block_end of any dir wins. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "producer_ids.h"
+
+#define PATH_BYTES_MAX 4400
+#define LINE_BYTES_MAX 256
+#define FILE_LINES_MAX 64
+
+/* The block_end recorded in dir: 0 when there is no file, SL_ECORRUPT when it does not parse. */
+static int read_block_end(const char *dir, int64_t *out)
+{
+    char path[PATH_BYTES_MAX], line[LINE_BYTES_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, SL_PRODUCER_IDS_FILE);
+    *out = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = SL_ECORRUPT;
+    for (int n = 0; n < FILE_LINES_MAX && fgets(line, sizeof(line), f) != NULL; n++) {
+        if (strncmp(line, "block_end ", 10) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(line + 10, &end, 10);
+        if (errno == 0 && end != line + 10 && (*end == '\n' || *end == '\0') && v >= 0) {
+            *out = (int64_t)v;
+            rc = 0;
+        }
+        break;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int write_all(int fd, const char *text, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Temp file, fsync, rename over the old one, fsync the dir: the file is old or new, never torn. */
+static int write_file_synced(const char *dir, const char *text, size_t len)
+{
+    char tmp[PATH_BYTES_MAX], path[PATH_BYTES_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, SL_PRODUCER_IDS_FILE);
+    snprintf(path, sizeof(path), "%s/%s", dir, SL_PRODUCER_IDS_FILE);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = write_all(fd, text, len);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != 0)
+        return rc;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    if (fsync(dfd) != 0)
+        rc = -errno;
+    close(dfd);
+    return rc;
+}
+
+int sl__producer_ids_init(sl_producer_ids_t *ids, const sl_config_t *cfg)
+{
+    SL_ASSERT(cfg->log_dirs_count >= 1);
+    int64_t best = 0;
+    for (size_t d = 0; d < cfg->log_dirs_count; d++) {
+        int64_t end = 0;
+        int rc = read_block_end(cfg->log_dirs[d], &end);
+        if (rc != 0) {
+            SL_LOG(SL_LOG_ERROR, "producer_ids", "cannot read %s dir=%s error=\"%s\"",
+                   SL_PRODUCER_IDS_FILE, cfg->log_dirs[d], sl_strerror(rc));
+            return rc;
+        }
+        best = SL_MAX(best, end);
+    }
+    *ids = (sl_producer_ids_t){.cfg = cfg, .next = best, .block_end = best};
+    SL_LOG(SL_LOG_INFO, "producer_ids", "loaded next_producer_id=%" PRId64, best);
+    return 0;
+}
+
+/* Records [block_end, block_end + SL_PRODUCER_ID_BLOCK_SIZE) as reserved in every log dir. */
+static int reserve_block(sl_producer_ids_t *ids)
+{
+    if (ids->block_end > INT64_MAX - SL_PRODUCER_ID_BLOCK_SIZE)
+        return -EOVERFLOW;
+    int64_t end = ids->block_end + SL_PRODUCER_ID_BLOCK_SIZE;
+    char text[LINE_BYTES_MAX];
+    int len = snprintf(text, sizeof(text),
+                       "# Sluice producer ids: written by the broker, do not edit\n"
+                       "version 1\nnode_id %d\nblock_start %" PRId64 "\nblock_end %" PRId64 "\n",
+                       (int)ids->cfg->node_id, ids->block_end, end);
+    SL_ASSERT(len > 0 && (size_t)len < sizeof(text));
+    size_t written = 0;
+    for (size_t d = 0; d < ids->cfg->log_dirs_count; d++) {
+        int rc = write_file_synced(ids->cfg->log_dirs[d], text, (size_t)len);
+        if (rc == 0)
+            written++;
+        else
+            SL_LOG_RATELIMITED(SL_LOG_ERROR, "producer_ids", "cannot write %s dir=%s error=\"%s\"",
+                               SL_PRODUCER_IDS_FILE, ids->cfg->log_dirs[d], sl_strerror(rc));
+    }
+    /* Highest wins at start, so one dir holding the reservation is enough. */
+    if (written == 0)
+        return -EIO;
+    ids->block_end = end;
+    SL_LOG(SL_LOG_INFO, "producer_ids", "reserved producer id block start=%" PRId64 " end=%" PRId64,
+           ids->next, end);
+    return 0;
+}
+
+int sl__producer_ids_next(sl_producer_ids_t *ids, int64_t *out)
+{
+    SL_ASSERT(ids->next <= ids->block_end);
+    if (ids->next == ids->block_end) {
+        int rc = reserve_block(ids);
+        if (rc != 0)
+            return rc;
+    }
+    SL_ASSERT(ids->next < ids->block_end);
+    *out = ids->next++;
+    return 0;
+}
