@@ -11,6 +11,7 @@
 
 #include "sluice/core.h"
 #include "sluice/io.h"
+#include "sluice/record_batch.h"
 
 /* Returned synchronously by sl_log_read when the offset is outside [log start, high watermark]
  * (Kafka's OFFSET_OUT_OF_RANGE). */
@@ -25,7 +26,8 @@ typedef struct sl_log_config {
     int64_t retention_ms;         /* -1 = unlimited */
     int64_t retention_bytes;      /* -1 = unlimited */
     int32_t index_interval_bytes; /* index.interval.bytes (4096) */
-    int32_t segment_index_bytes;  /* segment.index.bytes (10 MiB): a segment rolls when its index is full */
+    int32_t segment_index_bytes;  /* segment.index.bytes (10 MiB): a segment rolls when its index is
+                                     full */
     bool log_append_time;         /* message.timestamp.type == LogAppendTime */
     bool sync_on_ack;             /* storage.sync.policy: ack (true, default) | interval */
     int64_t flush_interval_messages, flush_interval_ms; /* used when !sync_on_ack */
@@ -111,15 +113,15 @@ typedef struct {
     sl_log_t *log;
     sl_log_segment_t *segment;
     uint8_t *buf;
-    size_t buf_len;      /* bytes valid in buf */
-    int64_t buf_pos;     /* segment position of buf[0] */
-    int64_t scan_pos;    /* next batch header to look at */
-    int64_t limit_pos;   /* visible end of the segment (high watermark) */
-    int64_t start_pos;   /* found batch, -1 until found */
-    int64_t target;      /* offset (read) or timestamp (lookup) */
+    size_t buf_len;    /* bytes valid in buf */
+    int64_t buf_pos;   /* segment position of buf[0] */
+    int64_t scan_pos;  /* next batch header to look at */
+    int64_t limit_pos; /* visible end of the segment (high watermark) */
+    int64_t start_pos; /* found batch, -1 until found */
+    int64_t target;    /* offset (read) or timestamp (lookup) */
     size_t max_bytes;
     int mode;
-    int status;                          /* result carried by an immediate completion */
+    int status; /* result carried by an immediate completion */
     int64_t result_offset, result_timestamp;
     bool min_one_batch, final_read;
 } sl__log_scan_t;
@@ -168,6 +170,47 @@ int sl_log_apply_retention(sl_log_t *log, int64_t now_ms);
  * is negative or beyond the high watermark; -EIO offline; SL_ECLOSED closing; -errno from the disk
  * (the dir then goes offline). */
 int sl_log_delete_records(sl_log_t *log, int64_t offset);
+
+/* ---- idempotent producers (Kafka's ProducerStateManager; src/log/README.md has the rules) ---- */
+typedef enum {
+    SL_PRODUCER_OK =
+        0, /* append it (a new producer, the next sequence, or a new epoch at sequence 0) */
+    SL_PRODUCER_DUPLICATE,     /* one of the last 5 batches again: not appended; *dup_* hold the
+                                  original */
+    SL_PRODUCER_OUT_OF_ORDER,  /* OUT_OF_ORDER_SEQUENCE_NUMBER (45) */
+    SL_PRODUCER_INVALID_EPOCH, /* INVALID_PRODUCER_EPOCH (47): an epoch older than the one seen */
+    SL_PRODUCER_UNKNOWN,       /* UNKNOWN_PRODUCER_ID (59): never returned; Kafka 3.x/4.0 accept a
+                                  producer without state at any sequence (KIP-360) */
+} sl_producer_verdict_t;
+
+/* Checks a batch (its parsed v2 header, include/sluice/record_batch.h) from an idempotent producer
+ * (producer_id >= 0) against the partition's state, without changing it. For a duplicate,
+ * *dup_base_offset is the original's base offset and *dup_log_append_time its MaxTimestamp (Kafka
+ * answers a duplicate with that timestamp as log_append_time, whatever the timestamp type); both
+ * may be NULL. A duplicate's original is covered once the high watermark is above its base offset
+ * (the high watermark moves by whole batches). */
+sl_producer_verdict_t sl_log_producer_check(const sl_log_t *log, const sl_record_batch_t *batch,
+                                            int64_t *dup_base_offset, int64_t *dup_log_append_time);
+
+/* sl_log_append records producer state itself for batches with producer_id >= 0 (control batches
+ * aside), at submission (so a retry that arrives while the original is still being written is
+ * already a duplicate); it records without checking (the broker checks first). */
+typedef struct sl_producer_info {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t last_sequence; /* -1 when no batch of the current epoch is kept */
+    int64_t last_timestamp;
+    int64_t current_txn_start_offset; /* -1: transactions are not there yet */
+} sl_producer_info_t;
+
+/* For DescribeProducers: fills up to max entries (in no particular order), returns how many active
+ * producers there are. */
+size_t sl_log_producers(const sl_log_t *log, sl_producer_info_t *out, size_t max);
+
+/* Drops producers whose last batch's MaxTimestamp is expiration_ms or more before now_ms
+ * (producer.id.expiration.ms, Kafka's rule); the broker calls it periodically. Their next batch is
+ * then accepted at any sequence, as from a new producer. */
+void sl_log_producers_expire(sl_log_t *log, int64_t now_ms, int64_t expiration_ms);
 
 /* cb runs on the loop thread whenever the high watermark advances. */
 void sl_log_set_hw_listener(sl_log_t *log, void (*cb)(sl_log_t *, void *), void *data);

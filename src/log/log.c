@@ -222,6 +222,12 @@ static int roll(sl_log_t *log)
                                 old->offset_of_max_timestamp, true); /* memory only: sparser */
     SL_LOG(SL_LOG_INFO, "log", "rolled segment topic=%s partition=%" PRId32 " base_offset=%" PRId64,
            log->topic, log->partition, seg->base_offset);
+    /* Kafka snapshots producer state at each roll, named after the new segment. */
+    rc = sl__producers_snapshot_write(log, log->log_end_offset);
+    if (rc < 0) {
+        sl__dir_go_offline(log->dir, rc, "producer snapshot", log);
+        return rc;
+    }
     if (old->synced_pos == old->size && !old->index_flushed) {
         rc = sl__segment_write_indexes(log, old);
         if (rc < 0)
@@ -294,6 +300,10 @@ int sl_log_append(sl_log_t *log, sl_log_append_t *req, uint8_t *batch, size_t le
         return SL_EMALFORMED;
     int64_t count = info.last_offset - info.base_offset + 1;
     int64_t base = log->log_end_offset;
+    sl_producer_batch_ref_t producer;
+    bool idempotent = sl__producer_batch_read(batch, &producer);
+    if (idempotent && sl__producers_reserve(log, producer.producer_id) < 0)
+        return -ENOMEM; /* nothing done yet */
     sl_log_segment_t *seg = log->segs[log->seg_count - 1];
     if (roll_needed(log, seg, len, base + count - 1)) {
         int rc = roll(log);
@@ -305,15 +315,25 @@ int sl_log_append(sl_log_t *log, sl_log_append_t *req, uint8_t *batch, size_t le
     patch_batch(log, batch, len, leader_epoch, base, &append_time);
     int rc = sl__batch_check(batch, len, false, &info);
     SL_ASSERT(rc == 0 && info.base_offset == base);
-    *req = (sl_log_append_t){.priv_log = log, .priv_segment = seg, .priv_pos = seg->size,
-                             .priv_len = len, .priv_end_offset = base + count,
-                             .priv_wait_for_sync = wait_for_sync, .priv_cb = cb, .priv_data = data};
+    *req = (sl_log_append_t){.priv_log = log,
+                             .priv_segment = seg,
+                             .priv_pos = seg->size,
+                             .priv_len = len,
+                             .priv_end_offset = base + count,
+                             .priv_wait_for_sync = wait_for_sync,
+                             .priv_cb = cb,
+                             .priv_data = data};
     struct iovec iov = {.iov_base = batch, .iov_len = len};
     rc = sl_disk_pwritev(&log->dir->disk, &req->priv_op, seg->fd, &iov, 1, seg->size,
                          append_write_callback, req);
     if (rc < 0)
         return rc; /* nothing accounted yet: the log is as before (bar the patched header) */
     append_account(log, req, &info, leader_epoch);
+    if (idempotent) { /* at submission: a retry arriving while this is written is a duplicate */
+        bool ok = sl__producer_batch_read(batch, &producer);
+        SL_ASSERT(ok && producer.base_offset == base);
+        sl__producers_note(log, &producer);
+    }
     if (base_offset_out != NULL)
         *base_offset_out = base;
     if (append_time_out != NULL)

@@ -7,12 +7,15 @@
 #include "sluice/log.h"
 
 /* ---- bounds (candidates for limits.h) ---- */
-#define SL_LOG_SEGMENTS_MAX 65536          /* segments per partition */
-#define SL_LOG_EPOCHS_MAX 4096             /* leader-epoch-checkpoint entries kept */
+#define SL_LOG_SEGMENTS_MAX 65536 /* segments per partition */
+#define SL_LOG_EPOCHS_MAX 4096    /* leader-epoch-checkpoint entries kept */
 #define SL_LOG_PATH_BYTES_MAX 4096
 #define SL_LOG_SCAN_CHUNK_BYTES (64 * 1024) /* one read while looking for a batch */
 #define SL_LOG_RECOVERY_CHUNK_BYTES (1024 * 1024)
 #define SL_LOG_BATCH_BYTES_MAX (64 * 1024 * 1024) /* larger length fields are corruption */
+#define SL_LOG_PRODUCERS_MAX 65536 /* producer ids kept per partition; the oldest goes beyond */
+#define SL_LOG_PRODUCER_BATCHES 5  /* Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN */
+#define SL_LOG_SNAPSHOTS_MAX (2 * SL_LOG_SEGMENTS_MAX) /* <offset>.snapshot files per partition */
 
 /* ---- record batch v2 header (CLIENTS.md 4.3) ---- */
 #define SL_BATCH_OFF_BASE_OFFSET 0
@@ -24,10 +27,14 @@
 #define SL_BATCH_OFF_LAST_OFFSET_DELTA 23
 #define SL_BATCH_OFF_BASE_TIMESTAMP 27
 #define SL_BATCH_OFF_MAX_TIMESTAMP 35
+#define SL_BATCH_OFF_PRODUCER_ID 43
+#define SL_BATCH_OFF_PRODUCER_EPOCH 51
+#define SL_BATCH_OFF_BASE_SEQUENCE 53
 #define SL_BATCH_OFF_RECORD_COUNT 57
 #define SL_BATCH_HEADER_BYTES 61
 #define SL_BATCH_LOG_OVERHEAD 12 /* BaseOffset + Length precede what Length counts */
 #define SL_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define SL_BATCH_ATTR_CONTROL 0x20
 _Static_assert(SL_BATCH_OFF_RECORD_COUNT + 4 == SL_BATCH_HEADER_BYTES, "61-byte v2 header");
 
 /* ---- index entries on disk (Kafka OffsetIndex / TimeIndex) ---- */
@@ -81,18 +88,18 @@ int sl__batch_check(const uint8_t *p, size_t avail, bool check_crc, sl_batch_inf
 
 struct sl_log_segment {
     int64_t base_offset;
-    int64_t next_offset;    /* last offset + 1 appended (issued) into this segment */
+    int64_t next_offset; /* last offset + 1 appended (issued) into this segment */
     int fd;
-    int64_t size;           /* bytes issued */
-    int64_t written_pos;    /* bytes whose writes completed, contiguously */
-    int64_t synced_pos;     /* bytes covered by a completed fdatasync */
+    int64_t size;        /* bytes issued */
+    int64_t written_pos; /* bytes whose writes completed, contiguously */
+    int64_t synced_pos;  /* bytes covered by a completed fdatasync */
     int64_t sync_target_pos;
     sl_disk_op_t sync_op;
     bool sync_in_flight;
-    bool in_round;          /* part of the dir's current group commit */
-    bool index_flushed;     /* the index files on disk match memory */
-    int32_t ops_in_flight;  /* writes, reads and syncs using fd */
-    uint64_t created_ms;    /* monotonic time of the first append; 0 while empty */
+    bool in_round;         /* part of the dir's current group commit */
+    bool index_flushed;    /* the index files on disk match memory */
+    int32_t ops_in_flight; /* writes, reads and syncs using fd */
+    uint64_t created_ms;   /* monotonic time of the first append; 0 while empty */
     int64_t bytes_since_index;
     sl_offset_index_entry_t *oidx;
     size_t oidx_count, oidx_cap;
@@ -106,6 +113,40 @@ typedef struct {
     int64_t start_offset;
 } sl_epoch_entry_t;
 
+/* ---- idempotent producer state (producer_state.c) ---- */
+/* One of a producer's last batches (Kafka's BatchMetadata). */
+typedef struct {
+    int32_t first_seq, last_seq; /* last_seq = first_seq + offset_delta, wrapping at INT32_MAX */
+    int32_t offset_delta;        /* last_offset - base offset */
+    int64_t last_offset;
+    int64_t timestamp; /* the batch's MaxTimestamp as stored */
+} sl_producer_batch_t;
+
+typedef struct {
+    int64_t producer_id; /* -1: a free slot */
+    int64_t last_timestamp;
+    int64_t current_txn_first_offset; /* always -1 until transactions exist */
+    int32_t coordinator_epoch;
+    int16_t epoch; /* -1 (RecordBatch.NO_PRODUCER_EPOCH) until a batch was seen */
+    uint8_t batch_count, batch_first; /* ring of the current epoch's last batches */
+    sl_producer_batch_t batches[SL_LOG_PRODUCER_BATCHES];
+} sl_producer_entry_t;
+
+/* Open addressing on producer id (linear probing, deletion by backward shift); cap is 0 or a power
+ * of two, count <= cap / 2. */
+typedef struct {
+    sl_producer_entry_t *slots;
+    size_t cap, count;
+    uint64_t evictions;
+} sl_producer_table_t;
+
+/* A batch's producer fields, read from its header. */
+typedef struct {
+    int64_t producer_id, base_offset, last_offset, max_timestamp;
+    int32_t first_seq, last_seq;
+    int16_t epoch;
+} sl_producer_batch_ref_t;
+
 struct sl_log {
     sl_log_dir_t *dir;
     sl_log_t *next_in_dir;
@@ -116,15 +157,15 @@ struct sl_log {
     sl_log_segment_t **segs; /* sorted by base offset; the last one is active */
     size_t seg_count, seg_cap;
     int64_t log_start_offset;
-    int64_t log_end_offset;  /* next offset to assign */
-    int64_t written_offset;  /* end of the contiguous completed writes */
-    int64_t synced_offset;   /* end of what a completed fdatasync covers */
+    int64_t log_end_offset; /* next offset to assign */
+    int64_t written_offset; /* end of the contiguous completed writes */
+    int64_t synced_offset;  /* end of what a completed fdatasync covers */
     int64_t sync_target_offset;
     int64_t high_watermark;
     sl_log_append_t *q_head, *q_tail; /* appends not yet completed, in offset order */
     sl_log_append_t *cursor;          /* first append not yet counted into written_offset */
     int32_t ops_in_flight;
-    int32_t busy;           /* > 0 while callbacks of this log run: close refuses */
+    int32_t busy; /* > 0 while callbacks of this log run: close refuses */
     bool in_sync_round, round_done;
     sl_epoch_entry_t *epochs;
     size_t epoch_count, epoch_cap;
@@ -133,6 +174,9 @@ struct sl_log {
     int64_t unflushed_messages;
     void (*hw_cb)(sl_log_t *, void *);
     void *hw_data;
+    sl_producer_table_t producers;
+    int64_t *snapshots; /* offsets of the <offset>.snapshot files, ascending */
+    size_t snapshot_count, snapshot_cap;
 };
 
 struct sl_log_dir {
@@ -143,9 +187,9 @@ struct sl_log_dir {
     /* A round waits for the writes already in flight when it was asked for (so one fdatasync
      * covers them), but never for writes submitted later. */
     bool round_pending;
-    uint64_t write_seq;          /* writes submitted so far */
-    uint64_t barrier_seq;        /* the pending round waits for writes with seq <= this */
-    int64_t barrier_waiting;     /* ... of which this many are still in flight */
+    uint64_t write_seq;      /* writes submitted so far */
+    uint64_t barrier_seq;    /* the pending round waits for writes with seq <= this */
+    int64_t barrier_waiting; /* ... of which this many are still in flight */
     int64_t writes_in_flight;
     int offline_err;
     sl_log_t *logs;
@@ -164,8 +208,8 @@ int sl__segment_create(sl_log_t *log, int64_t base_offset, sl_log_segment_t **ou
 void sl__segment_free(sl_log_dir_t *dir, sl_log_segment_t *seg);
 int sl__segment_index_add(sl_log_segment_t *seg, int64_t last_offset, int64_t position,
                           int64_t max_timestamp_so_far, int64_t offset_of_max, bool force_time);
-void sl__segment_note_batch(sl_log_segment_t *seg, const sl_batch_info_t *info,
-                            int64_t position, int32_t index_interval_bytes);
+void sl__segment_note_batch(sl_log_segment_t *seg, const sl_batch_info_t *info, int64_t position,
+                            int32_t index_interval_bytes);
 int64_t sl__segment_lookup_offset(const sl_log_segment_t *seg, int64_t offset);
 int64_t sl__segment_lookup_time(const sl_log_segment_t *seg, int64_t timestamp);
 int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg);
@@ -202,6 +246,28 @@ int sl__log_recover(sl_log_t *log);
 
 /* retention.c */
 int sl__log_trim_epochs_front(sl_log_t *log);
+
+/* producer_state.c */
+/* Reads the producer fields of the v2 batch header at hdr (61 bytes); false for batches without a
+ * producer id and for control batches. */
+bool sl__producer_batch_read(const uint8_t *hdr, sl_producer_batch_ref_t *out);
+/* Makes sure recording producer_id cannot fail (room in the table): 0 or -ENOMEM. */
+int sl__producers_reserve(sl_log_t *log, int64_t producer_id);
+/* Records a batch without checking it (after sl__producers_reserve for its producer id). */
+void sl__producers_note(sl_log_t *log, const sl_producer_batch_ref_t *b);
+void sl__producers_deinit(sl_log_t *log);
+/* Writes <offset>.snapshot with the current state (tmp + fsync + rename). */
+int sl__producers_snapshot_write(sl_log_t *log, int64_t offset);
+/* At open, after recovery and the log start offset: drops snapshots outside (start, end], loads
+ * the newest that reads back, replays the batch headers after it (or the whole log). */
+int sl__producers_load(sl_log_t *log);
+/* After retention deleted segments: removes snapshots below the first segment but the newest. */
+int sl__producers_trim_snapshots(sl_log_t *log);
+/* The snapshot file codec (Kafka's version 1). decode fills an empty table; SL_ECORRUPT when the
+ * bytes are not a valid snapshot. */
+int sl__producer_snapshot_encode(const sl_producer_table_t *t, sl_buf_t *out);
+int sl__producer_snapshot_decode(const uint8_t *p, size_t len, sl_producer_table_t *t);
+void sl__producer_table_deinit(sl_producer_table_t *t);
 
 /* log_start.c: after recovery, raises the log start offset to what log-start-offset-checkpoint
  * says (never past the log end). */

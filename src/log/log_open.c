@@ -42,8 +42,7 @@ static int check_partition_metadata(sl_log_t *log, const sl_uuid_t *topic_id)
         return rc;
     sl_uuid_t found;
     const char *p = strstr((const char *)text, "topic_id: ");
-    if (strncmp((const char *)text, "version: 0\n", 11) != 0 || p == NULL ||
-        strlen(p + 10) < 22) {
+    if (strncmp((const char *)text, "version: 0\n", 11) != 0 || p == NULL || strlen(p + 10) < 22) {
         rc = SL_ECORRUPT;
     } else {
         memcpy(id, p + 10, 22);
@@ -85,8 +84,8 @@ static void load_epochs(sl_log_t *log)
         int64_t start;
         ok = sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &epoch, &start, &used) == 2 && epoch >= 0 &&
              start >= 0 &&
-             (i == 0 || (epoch > log->epochs[i - 1].epoch &&
-                         start >= log->epochs[i - 1].start_offset));
+             (i == 0 ||
+              (epoch > log->epochs[i - 1].epoch && start >= log->epochs[i - 1].start_offset));
         if (ok)
             log->epochs[log->epoch_count++] = (sl_epoch_entry_t){epoch, start};
     }
@@ -115,6 +114,7 @@ static void log_free(sl_log_t *log)
         sl__segment_free(log->dir, log->segs[i]);
     sl_free(log->segs);
     sl_free(log->epochs);
+    sl__producers_deinit(log);
     sl_free(log->topic);
     sl_free(log->path);
     sl_free(log);
@@ -176,6 +176,8 @@ int sl_log_open(sl_log_dir_t *dir, const char *topic, int32_t partition, const s
     if ((rc = sl__log_recover(log)) < 0 || (rc = trim_epochs(log)) < 0)
         goto fail;
     sl__log_load_start_offset(log);
+    if ((rc = sl__producers_load(log)) < 0)
+        goto fail;
     log->written_offset = log->synced_offset = log->high_watermark = log->log_end_offset;
     log->last_flush_ms = dir->clock->monotonic_ms(dir->clock->data);
     sl__dir_add_log(dir, log);
@@ -206,6 +208,11 @@ static int flush_for_close(sl_log_t *log)
         if (rc == 0 && !seg->index_flushed)
             rc = sl__segment_write_indexes(log, seg);
     }
+    /* Kafka snapshots producer state at clean close, so the next open replays nothing. */
+    bool have =
+        log->snapshot_count > 0 && log->snapshots[log->snapshot_count - 1] == log->log_end_offset;
+    if (rc == 0 && !have && log->log_end_offset > log->log_start_offset)
+        rc = sl__producers_snapshot_write(log, log->log_end_offset);
     return rc;
 }
 

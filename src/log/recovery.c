@@ -69,8 +69,7 @@ typedef struct {
     int64_t pos;
 } window_t;
 
-static int window_fill(sl_log_t *log, sl_log_segment_t *seg, window_t *w, int64_t pos,
-                       size_t need)
+static int window_fill(sl_log_t *log, sl_log_segment_t *seg, window_t *w, int64_t pos, size_t need)
 {
     if (need > w->cap) {
         uint8_t *p = sl_realloc(w->buf, need);
@@ -183,7 +182,8 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
         return size < 0 ? (int)size : seg == NULL ? -ENOMEM : rc;
     }
     bool newest = i + 1 == count;
-    bool trusted = sl__segment_load_indexes(log, seg, size) == 0 && (!newest || log->dir->was_clean);
+    bool trusted =
+        sl__segment_load_indexes(log, seg, size) == 0 && (!newest || log->dir->was_clean);
     int64_t end = size;
     if (trusted && !newest) {
         seg->next_offset = bases[i + 1];
@@ -200,7 +200,9 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
     }
     if (end < 0)
         return (int)end;
-    *cut = end < size;
+    /* A rolled segment must end where the next begins: a shorter one lost its unsynced tail in
+     * a crash after the roll, and what follows it cannot stay (offsets are dense). */
+    *cut = end < size || (!newest && seg->next_offset != bases[i + 1]);
     if (*cut && (rc = cut_tail(log, seg, end, size, bases + i + 1, count - i - 1)) < 0)
         return rc;
     seg->size = seg->written_pos = seg->synced_pos = end;

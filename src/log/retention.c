@@ -35,7 +35,8 @@ static int delete_segment_files(sl_log_t *log, int64_t base)
 int sl__log_trim_epochs_front(sl_log_t *log)
 {
     size_t drop = 0;
-    while (drop + 1 < log->epoch_count && log->epochs[drop + 1].start_offset <= log->log_start_offset)
+    while (drop + 1 < log->epoch_count &&
+           log->epochs[drop + 1].start_offset <= log->log_start_offset)
         drop++;
     if (log->epoch_count == 0 ||
         (drop == 0 && log->epochs[0].start_offset >= log->log_start_offset))
@@ -82,6 +83,9 @@ int sl_log_apply_retention(sl_log_t *log, int64_t now_ms)
         int erc = sl__log_trim_epochs_front(log);
         if (rc == 0)
             rc = erc;
+        /* Snapshots of deleted segments go; producers stay in memory (Kafka 3.x). */
+        if (rc == 0)
+            rc = sl__producers_trim_snapshots(log);
         if (rc == 0)
             rc = log->dir->disk.ops->fsync_dir(&log->dir->disk, log->path);
     }
