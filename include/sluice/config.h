@@ -252,6 +252,10 @@ typedef struct sl_config_layer {
     size_t count;
 } sl_config_layer_t;
 
+/* Whether Sluice applies key at run time: Kafka's update mode is not read-only and Sluice can act
+ * on a change without a restart (not the listeners, which would need their sockets re-bound). */
+bool sl_config_key_runtime_dynamic(const sl_config_key_t *key);
+
 /* A deep copy of src into dst (dst need not be initialised). Returns 0 or -ENOMEM (dst zeroed). */
 int sl_config_copy(sl_config_t *dst, const sl_config_t *src);
 

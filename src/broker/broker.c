@@ -156,6 +156,13 @@ int sl_broker_start(sl_broker_t *broker)
     if (rc != 0)
         return rc;
     sl_uuid_to_base64(&broker->cluster_id, broker->cluster_id_text);
+    /* Dynamic broker configs live in the log dirs: from here on everything reads the effective
+     * configuration (static file and environment, overridden by AlterConfigs). */
+    rc = sl__broker_configs_open(cfg, &broker->configs);
+    if (rc != 0)
+        return rc;
+    broker->cfg = cfg = sl__broker_configs_effective(broker->configs);
+    sl_log_configure(cfg->log_level, cfg->log_format);
     rc = storage_open(broker);
     if (rc != 0)
         return rc;
@@ -286,5 +293,6 @@ void sl_broker_destroy(sl_broker_t *broker)
     sl_server_destroy(broker->server);
     sl_buf_deinit(&broker->records_scratch);
     sl_free(broker->log_dirs);
+    sl__broker_configs_close(broker->configs);
     sl_free(broker);
 }

@@ -3,6 +3,7 @@
 #ifndef SLUICE_BROKER_INT_H
 #define SLUICE_BROKER_INT_H
 
+#include "broker_configs.h"
 #include "delayed.h"
 #include "producer_ids.h"
 #include "sluice/broker.h"
@@ -36,6 +37,8 @@ struct sl_broker {
     sl_log_dir_t **log_dirs; /* owned array of cfg->log_dirs_count; NULL entries not open */
     size_t log_dirs_closing;
     sl_topic_table_t *topics;
+    /* dynamic broker configs; once started, cfg is its effective configuration */
+    sl_broker_configs_t *configs;
     sl_producer_ids_t producer_ids; /* InitProducerId, loaded with the log dirs */
     uv_timer_t retention_timer;     /* log.retention.check.interval.ms */
     uv_timer_t flush_timer;         /* background flush for storage.sync.policy=interval */

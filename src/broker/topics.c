@@ -215,6 +215,18 @@ static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
             sl_log_set_config(topic->partitions[p].log, &topic->log_config);
 }
 
+static bool reconfigure_topic(sl_topic_t *topic, void *data)
+{
+    topic_apply_config(data, topic);
+    return true;
+}
+
+void sl__topics_reconfigure(sl_topic_table_t *t)
+{
+    SL_ASSERT(t != NULL);
+    sl__topics_each(t, reconfigure_topic, t);
+}
+
 void sl__fetch_wait_link(sl_partition_t *partition, sl_fetch_wait_t *wait)
 {
     SL_ASSERT(wait->partition == NULL);

@@ -122,6 +122,9 @@ void sl__topics_reap(sl_topic_table_t *table);
 sl_kerr_t sl__topics_set_configs(sl_topic_table_t *table, sl_topic_t *topic,
                                  const sl_slice_t *names, const sl_slice_t *values, size_t count,
                                  bool validate_only, char *msg, size_t msg_len);
+/* The broker configuration changed (dynamic broker configs): every topic recomputes its effective
+ * settings from the table's configuration and its overrides, and its logs take them at once. */
+void sl__topics_reconfigure(sl_topic_table_t *table);
 /* CreatePartitions: grows the topic to count partitions (INVALID_PARTITIONS with Kafka's messages
  * for no increase), opens their logs, persists. Existing partitions' entries never move while a
  * request may hold them. validate_only checks only. */

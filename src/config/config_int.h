@@ -103,6 +103,11 @@ int sl__config_protocol_map_item_parse(const char *text, char *name, size_t name
 /* Formats a listener back into NAME://host:port (IPv6 hosts bracketed). */
 int sl__config_listener_format(const sl_listener_config_t *listener, char *out, size_t out_len);
 
+/* sl_topic_config_validate for a key already found (or a broker key viewed as one, whose LIST
+ * items must then have valid_values): Kafka's ConfigDef parse and its messages. */
+int sl__topic_config_check(const sl_topic_config_key_t *key, const char *value, char *err,
+                           size_t err_len);
+
 /* Tests replace this to see warnings; production leaves it NULL (warnings go to SL_LOG only). */
 typedef void (*sl__config_warning_fn)(const char *key, const char *where);
 extern sl__config_warning_fn sl__config_warning_hook;

@@ -80,7 +80,7 @@ const sl_config_key_t sl__config_keys[] = {
      .storage = SL_CFG_STORE_LISTENERS,
      .default_text = NULL,
      LIST_OFF(advertised_listeners),
-     PER_BROKER,
+     RO, /* Kafka 4.0: read-only (3.9 had it per-broker) */
      HIGH,
      .doc =
          "Addresses handed to clients in metadata responses, when they differ from listeners "
@@ -330,10 +330,10 @@ const sl_config_key_t sl__config_keys[] = {
      ENUM_KEY(log_level_values),
      .default_text = "info",
      OFF(log_level),
-     RO,
+     CLUSTER,
      LOW,
      .doc = "Sluice only. The least severe broker log line written: debug, info, warn or "
-            "error."},
+            "error. May be changed at run time with AlterConfigs on the broker resource."},
     {.name = "storage.sync.policy",
      ENUM_KEY(sync_policy_values),
      .default_text = "ack",

@@ -393,6 +393,13 @@ int sl_topic_config_validate(const char *name, const char *value, char *err, siz
             snprintf(err, err_len, "Unknown topic config name: %s", name);
         return SL_ENOTFOUND;
     }
+    return sl__topic_config_check(key, value, err, err_len);
+}
+
+int sl__topic_config_check(const sl_topic_config_key_t *key, const char *value, char *err,
+                           size_t err_len)
+{
+    SL_ASSERT(key != NULL && value != NULL);
     char text[SL_TOPIC_CONFIG_VALUE_BYTES_MAX];
     if (!trim_copy(value, text, sizeof(text)))
         return invalid(key, "(too long)", err, err_len, "longer than %d bytes",

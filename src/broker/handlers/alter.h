@@ -4,6 +4,7 @@
 #ifndef SLUICE_BROKER_HANDLERS_ALTER_H
 #define SLUICE_BROKER_HANDLERS_ALTER_H
 
+#include "../broker_configs.h"
 #include "../broker_int.h"
 
 /* Config operations one resource may carry; more is hostile input (a topic has ~35 keys). */
@@ -35,5 +36,11 @@ uint8_t *sl__alter_repeated(sl_request_t *req, const int8_t *types, const sl_sli
  * persistence through sl__topics_set_configs). msg holds len bytes for the error text. */
 sl_kerr_t sl__alter_topic(sl_request_t *req, sl_slice_t name, const sl_alter_op_t *ops,
                           size_t count, bool replace, bool validate_only, char *msg, size_t len);
+
+/* The broker part: the layer (cluster-wide "" or this broker) after ops (or, replace, exactly
+ * ops), through sl__broker_configs_set, then topics and the log level re-applied. */
+sl_kerr_t sl__alter_broker_layer(sl_request_t *req, sl_broker_layer_t layer,
+                                 const sl_alter_op_t *ops, size_t count, bool replace,
+                                 bool validate_only, char *msg, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /* AlterConfigs (key 33, v0-2): replaces a topic's whole set of overrides, and the resource checks
  * it shares with IncrementalAlterConfigs (sl__alter_resource): Kafka's order of errors (resource
  * type, operation, duplicate keys, null values, then the resource itself), its messages, and
- * validate_only. Broker resources: Sluice has no dynamic broker configs, so setting any key answers
- * Kafka's INVALID_REQUEST "Cannot update these configs dynamically" (docs/compatibility.md).
+ * validate_only. Broker resources ("" for every broker, or this broker's id) set the dynamic layers
+ * of broker_configs.c, with Kafka's errors for keys that cannot change at run time.
  * Invariants: everything in the response lives in the request arena; a resource either changes
  * completely (validated, persisted, applied) or not at all. */
 #include <stdio.h>
@@ -137,31 +137,6 @@ static sl_kerr_t check_broker_name(const sl_config_t *cfg, sl_slice_t name, char
     return SL_KERR_NONE;
 }
 
-/* No broker key is dynamic in Sluice: setting any answers Kafka's read-only error; deleting one
- * succeeds (there is no dynamic value to delete), as in Kafka. */
-static sl_kerr_t alter_broker(sl_request_t *req, sl_slice_t name, const sl_alter_op_t *ops,
-                              size_t count, char *msg, size_t len)
-{
-    sl_kerr_t err = check_broker_name(req->broker->cfg, name, msg, len);
-    if (err != SL_KERR_NONE)
-        return err;
-    bool any = false;
-    snprintf(msg, len, "Cannot update these configs dynamically: Set(");
-    for (size_t i = 0; i < count; i++)
-        if (ops[i].op != SL_ALTER_DELETE) {
-            append_name(msg, len, !any, ops[i].name);
-            any = true;
-        }
-    if (!any) {
-        msg[0] = '\0';
-        return SL_KERR_NONE;
-    }
-    size_t used = strlen(msg);
-    if (used + 1 < len)
-        snprintf(msg + used, len - used, ")");
-    return SL_KERR_INVALID_REQUEST;
-}
-
 sl_kerr_t sl__alter_resource(sl_request_t *req, int8_t type, sl_slice_t name,
                              const sl_alter_op_t *ops, size_t count, bool replace,
                              bool validate_only, sl_slice_t *message)
@@ -178,7 +153,11 @@ sl_kerr_t sl__alter_resource(sl_request_t *req, int8_t type, sl_slice_t name,
     if (err == SL_KERR_NONE)
         err = check_ops(req, ops, count, msg, MESSAGE_BYTES);
     if (err == SL_KERR_NONE && type == RES_BROKER)
-        err = alter_broker(req, name, ops, count, msg, MESSAGE_BYTES);
+        err = check_broker_name(req->broker->cfg, name, msg, MESSAGE_BYTES);
+    if (err == SL_KERR_NONE && type == RES_BROKER)
+        err = sl__alter_broker_layer(
+            req, name.len == 0 ? SL_BROKER_LAYER_CLUSTER : SL_BROKER_LAYER_BROKER, ops, count,
+            replace, validate_only, msg, MESSAGE_BYTES);
     else if (err == SL_KERR_NONE)
         err = sl__alter_topic(req, name, ops, count, replace, validate_only, msg, MESSAGE_BYTES);
     *message = err == SL_KERR_NONE || msg[0] == '\0' ? SL_SLICE_NULL : sl_slice_from_str(msg);

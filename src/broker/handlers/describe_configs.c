@@ -8,14 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../broker_configs.h"
 #include "../broker_int.h"
 
 enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8, RES_CLIENT_METRICS = 16 };
 /* Kafka's ConfigSource ids. */
-enum { SRC_TOPIC = 1, SRC_STATIC = 4, SRC_DEFAULT = 5, SRC_LOGGER = 6 };
-/* A synonym list: a chain of at most SL_CONFIG_SYNONYMS_MAX keys, static and default each, plus a
- * topic override. */
-#define SYNONYMS_MAX (2 * SL_CONFIG_SYNONYMS_MAX + 1)
+enum {
+    SRC_TOPIC = 1,
+    SRC_DYNAMIC_BROKER = 2,
+    SRC_DYNAMIC_DEFAULT = 3,
+    SRC_STATIC = 4,
+    SRC_DEFAULT = 5,
+    SRC_LOGGER = 6
+};
+/* A synonym list: a chain of at most SL_CONFIG_SYNONYMS_MAX keys, each from two dynamic layers,
+ * static and default, plus a topic override. */
+#define SYNONYMS_MAX (4 * SL_CONFIG_SYNONYMS_MAX + 1)
 /* A broker value longer than this (a huge log.dirs) is refused rather than grown further. */
 #define VALUE_BYTES_MAX (1024 * 1024)
 
@@ -38,13 +46,14 @@ static sl_slice_t arena_str(sl_request_t *req, const char *s)
 }
 
 /* key's value as Kafka prints it, in the arena; SL_SLICE_NULL for a null value. */
-static int broker_value(sl_request_t *req, const sl_config_key_t *key, sl_slice_t *out)
+static int broker_value(sl_request_t *req, const sl_config_t *cfg, const sl_config_key_t *key,
+                        sl_slice_t *out)
 {
     for (size_t len = 256; len <= VALUE_BYTES_MAX; len *= 2) {
         char *buf = sl_arena_alloc(&req->arena, len);
         if (buf == NULL)
             return SL_ELIMIT;
-        int rc = sl_config_value_text(req->broker->cfg, key, buf, len);
+        int rc = sl_config_value_text(cfg, key, buf, len);
         if (rc == SL_ENOTFOUND) {
             *out = SL_SLICE_NULL;
             return 0;
@@ -66,26 +75,46 @@ static bool synonym_add(synonyms_t *s, sl_slice_t name, sl_slice_t value, int8_t
     return true;
 }
 
-/* Kafka's configSynonyms: the chain's values set in the file or environment, then its defaults,
- * dropping entries before the first one named `from`. */
+/* The configuration from the file and environment (the effective one before start-up). */
+static const sl_config_t *static_config(const sl_request_t *req)
+{
+    const sl_broker_configs_t *bc = req->broker->configs;
+    return bc != NULL ? sl__broker_configs_static(bc) : req->broker->cfg;
+}
+
+/* The value a dynamic layer holds for name, as it was given, or NULL. */
+static const char *layer_value(const sl_request_t *req, sl_broker_layer_t layer, const char *name)
+{
+    const sl_broker_configs_t *bc = req->broker->configs;
+    return bc != NULL ? sl__broker_configs_find(bc, layer, name) : NULL;
+}
+
+/* Kafka's configSynonyms: the chain's values set for this broker, then for every broker, then in
+ * the file or environment, then its defaults, dropping entries before the first named `from`. */
 static int chain_synonyms(sl_request_t *req, const char *from, synonyms_t *s)
 {
+    static const int8_t layer_sources[2] = {SRC_DYNAMIC_BROKER, SRC_DYNAMIC_DEFAULT};
+    static const sl_broker_layer_t layers[2] = {SL_BROKER_LAYER_BROKER, SL_BROKER_LAYER_CLUSTER};
     const char *chain[SL_CONFIG_SYNONYMS_MAX];
     size_t n = sl_config_key_synonyms(from, chain, SL_ARRAY_LEN(chain));
     SL_ASSERT(n <= SL_ARRAY_LEN(chain));
     synonyms_t all = {.count = 0};
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 4; pass++) {
         for (size_t i = 0; i < n; i++) {
             const sl_config_key_t *k = sl_config_key_find(chain[i]);
             if (k == NULL)
                 continue;
             sl_slice_t value = SL_SLICE_NULL;
-            if (pass == 0 && !sl_config_value_is_default(req->broker->cfg, k)) {
-                int rc = broker_value(req, k, &value);
+            const char *dynamic = pass < 2 ? layer_value(req, layers[pass], k->name) : NULL;
+            if (dynamic != NULL) {
+                value = k->sensitive ? SL_SLICE_NULL : arena_str(req, dynamic);
+                synonym_add(&all, sl_slice_from_str(k->name), value, layer_sources[pass]);
+            } else if (pass == 2 && !sl_config_value_is_default(static_config(req), k)) {
+                int rc = broker_value(req, static_config(req), k, &value);
                 if (rc != 0)
                     return rc;
                 synonym_add(&all, sl_slice_from_str(k->name), value, SRC_STATIC);
-            } else if (pass == 1 && k->default_text != NULL) {
+            } else if (pass == 3 && k->default_text != NULL) {
                 value = k->sensitive ? SL_SLICE_NULL : sl_slice_from_str(k->default_text);
                 synonym_add(&all, sl_slice_from_str(k->name), value, SRC_DEFAULT);
             }
@@ -176,13 +205,39 @@ static bool broker_id_parse(describe_t *d, int32_t *id)
     return true;
 }
 
+/* The cluster-wide resource "": Kafka lists exactly the values set on it, each its own only
+ * synonym; a key the broker does not know has a null value and an unknown type, read-only and
+ * sensitive (Kafka cannot tell). */
+static int describe_cluster_default(describe_t *d)
+{
+    const sl_broker_configs_t *bc = d->req->broker->configs;
+    size_t count = bc != NULL ? sl__broker_configs_count(bc, SL_BROKER_LAYER_CLUSTER) : 0;
+    int rc = configs_alloc(d, count);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *name, *text;
+        sl__broker_configs_at(bc, SL_BROKER_LAYER_CLUSTER, i, &name, &text);
+        if (!wanted(d->res, name))
+            continue;
+        const sl_config_key_t *k = sl_config_key_find(name);
+        sl_slice_t value = k != NULL && !k->sensitive ? arena_str(d->req, text) : SL_SLICE_NULL;
+        char *own_name = sl_arena_strndup(&d->req->arena, name, strlen(name));
+        if (own_name == NULL)
+            return SL_ELIMIT;
+        synonyms_t s = {.count = 0};
+        synonym_add(&s, sl_slice_from_str(own_name), value, SRC_DYNAMIC_DEFAULT);
+        sl_describe_configs_resource_result_t *o = &d->out->configs[d->out->configs_count++];
+        rc = entry_fill(d, o, own_name, value, k == NULL || k->update_mode == SL_CONFIG_READ_ONLY,
+                        k != NULL ? k->type : (sl_config_type_t)0, k != NULL ? k->doc : NULL, &s);
+        o->is_sensitive = o->is_sensitive || k == NULL;
+    }
+    return rc;
+}
+
 static int describe_broker(describe_t *d)
 {
     const sl_config_t *cfg = d->req->broker->cfg;
-    /* "" is the cluster-wide default resource: Kafka lists the dynamic defaults, of which
-     * Sluice has none. */
     if (d->res->resource_name.len == 0)
-        return configs_alloc(d, 0);
+        return describe_cluster_default(d);
     int32_t id;
     if (!broker_id_parse(d, &id))
         return 0;
@@ -202,7 +257,7 @@ static int describe_broker(describe_t *d)
             continue;
         synonyms_t s = {.count = 0};
         sl_slice_t value;
-        rc = broker_value(d->req, k, &value);
+        rc = broker_value(d->req, cfg, k, &value);
         if (rc == 0)
             rc = chain_synonyms(d->req, k->name, &s);
         if (rc == 0)

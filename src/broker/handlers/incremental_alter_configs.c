@@ -1,7 +1,8 @@
 /* IncrementalAlterConfigs (key 44, v0-1): SET, DELETE, APPEND and SUBTRACT on a topic's overrides
- * (APPEND/SUBTRACT only on LIST keys such as cleanup.policy, from the override or else the key's
- * default, as Kafka's controller does), and the topic part AlterConfigs shares. The resulting set
- * of overrides is validated as a whole, persisted and applied by sl__topics_set_configs.
+ * or a broker layer (APPEND/SUBTRACT only on LIST keys such as cleanup.policy, from the current
+ * value or else the key's default, as Kafka does), and the topic and broker parts AlterConfigs
+ * shares. A broker layer is checked, persisted and applied by sl__broker_configs_set. The resulting
+ * set of overrides is validated as a whole, persisted and applied by sl__topics_set_configs.
  * Invariants: the overrides are computed in the request arena; the topic changes only through
  * sl__topics_set_configs, all or nothing. */
 #include <stdio.h>
@@ -197,6 +198,78 @@ static sl_kerr_t apply_list_op(sl_request_t *req, overrides_t *o, const sl_alter
         return SL_KERR_INVALID_CONFIG;
     }
     overrides_set(o, op->name, (sl_slice_t){(const uint8_t *)out, strlen(out)});
+    return SL_KERR_NONE;
+}
+
+/* APPEND or SUBTRACT on a broker layer: only for LIST keys (Kafka's ConfigAdminManager text),
+ * from the layer's value, else the key's default. */
+static sl_kerr_t apply_broker_list_op(sl_request_t *req, overrides_t *o, const sl_alter_op_t *op,
+                                      char *msg, size_t len)
+{
+    char key_name[SL_CONFIG_NAME_BYTES_MAX];
+    snprintf(key_name, sizeof(key_name), "%.*s", (int)SL_MIN(op->name.len, sizeof(key_name) - 1),
+             (const char *)op->name.ptr);
+    const sl_config_key_t *key = sl_config_key_find(key_name);
+    if (key == NULL || key->type != SL_CONFIG_TYPE_LIST) {
+        snprintf(msg, len, "Config value %s is not allowed for config key: %s",
+                 op->op == SL_ALTER_APPEND ? "append" : "subtract", key_name);
+        return SL_KERR_INVALID_CONFIG;
+    }
+    size_t i = overrides_find(o, op->name);
+    sl_slice_t current = i < o->count                ? o->values[i]
+                         : key->default_text != NULL ? sl_slice_from_str(key->default_text)
+                                                     : (sl_slice_t){(const uint8_t *)"", 0};
+    if (op->value.len > LIST_VALUE_BYTES_MAX || current.len > LIST_VALUE_BYTES_MAX) {
+        snprintf(msg, len, "The value of %s is too long (at most %d bytes).", key_name,
+                 LIST_VALUE_BYTES_MAX);
+        return SL_KERR_INVALID_CONFIG;
+    }
+    size_t cap = current.len + op->value.len + 2;
+    char *out = sl_arena_alloc(&req->arena, cap);
+    if (out == NULL || !list_apply(current, op->value, op->op == SL_ALTER_APPEND, out, cap)) {
+        snprintf(msg, len, "The value of %s is too long.", key_name);
+        return SL_KERR_INVALID_CONFIG;
+    }
+    overrides_set(o, op->name, (sl_slice_t){(const uint8_t *)out, strlen(out)});
+    return SL_KERR_NONE;
+}
+
+sl_kerr_t sl__alter_broker_layer(sl_request_t *req, sl_broker_layer_t layer,
+                                 const sl_alter_op_t *ops, size_t count, bool replace,
+                                 bool validate_only, char *msg, size_t len)
+{
+    sl_broker_configs_t *bc = req->broker->configs;
+    size_t current = sl__broker_configs_count(bc, layer);
+    size_t cap = current + count + 1;
+    overrides_t o = {.names = sl_arena_alloc(&req->arena, cap * sizeof(sl_slice_t)),
+                     .values = sl_arena_alloc(&req->arena, cap * sizeof(sl_slice_t))};
+    if (o.names == NULL || o.values == NULL)
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
+    for (size_t i = 0; !replace && i < current; i++) {
+        const char *name, *value;
+        sl__broker_configs_at(bc, layer, i, &name, &value);
+        /* copies: the layer's strings are freed when it is replaced */
+        overrides_set(&o, arena_copy(req, name, strlen(name)),
+                      arena_copy(req, value, strlen(value)));
+    }
+    sl_kerr_t err;
+    for (size_t i = 0; i < count; i++) {
+        const sl_alter_op_t *op = &ops[i];
+        if (op->op == SL_ALTER_SET)
+            overrides_set(&o, op->name, op->value);
+        else if (op->op == SL_ALTER_DELETE)
+            overrides_delete(&o, op->name);
+        else if ((err = apply_broker_list_op(req, &o, op, msg, len)) != SL_KERR_NONE)
+            return err;
+    }
+    SL_ASSERT(o.count < cap);
+    err = sl__broker_configs_set(bc, layer, o.names, o.values, o.count, validate_only, msg, len);
+    if (err != SL_KERR_NONE || validate_only)
+        return err;
+    /* Topics without an override take the new broker values at once; so does the log level. */
+    sl__topics_reconfigure(req->broker->topics);
+    const sl_config_t *cfg = sl__broker_configs_effective(bc);
+    sl_log_configure(cfg->log_level, cfg->log_format);
     return SL_KERR_NONE;
 }
 
