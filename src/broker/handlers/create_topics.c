@@ -59,10 +59,21 @@ static sl_kerr_t resolve_shape(const sl_config_t *cfg, const sl_creatable_topic_
     return SL_KERR_NONE;
 }
 
+/* DescribeConfigs' ConfigSource numbers, which CreateTopics v5+ reports too. */
 static int8_t wire_source(sl_config_source_t source)
 {
-    return source == SL_CONFIG_SOURCE_DEFAULT ? 5 /* DEFAULT_CONFIG */
-                                              : 4 /* STATIC_BROKER_CONFIG */;
+    switch (source) {
+    case SL_CONFIG_SOURCE_DYNAMIC_BROKER:
+        return 2; /* DYNAMIC_BROKER_CONFIG */
+    case SL_CONFIG_SOURCE_DYNAMIC_DEFAULT:
+        return 3; /* DYNAMIC_DEFAULT_BROKER_CONFIG */
+    case SL_CONFIG_SOURCE_FILE:
+    case SL_CONFIG_SOURCE_ENV:
+        return 4; /* STATIC_BROKER_CONFIG */
+    case SL_CONFIG_SOURCE_DEFAULT:
+    default:
+        return 5; /* DEFAULT_CONFIG */
+    }
 }
 
 /* v5+: the topic's configs as created: every key, its value and where it came from. */
