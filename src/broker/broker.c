@@ -15,6 +15,15 @@ static const sl_handler_t handlers[] = {
     {{SL_API_FETCH, 4, 17}, sl__handle_fetch},
     {{SL_API_LIST_OFFSETS, 0, 9}, sl__handle_list_offsets},
     {{SL_API_METADATA, 0, 12}, sl__handle_metadata},
+    {{SL_API_OFFSET_COMMIT, 0, 9}, sl__handle_offset_commit},
+    {{SL_API_OFFSET_FETCH, 0, 9}, sl__handle_offset_fetch},
+    {{SL_API_FIND_COORDINATOR, 0, 6}, sl__handle_find_coordinator},
+    {{SL_API_JOIN_GROUP, 0, 9}, sl__handle_join_group},
+    {{SL_API_HEARTBEAT, 0, 4}, sl__handle_heartbeat},
+    {{SL_API_LEAVE_GROUP, 0, 5}, sl__handle_leave_group},
+    {{SL_API_SYNC_GROUP, 0, 5}, sl__handle_sync_group},
+    {{SL_API_DESCRIBE_GROUPS, 0, 5}, sl__handle_describe_groups},
+    {{SL_API_LIST_GROUPS, 0, 5}, sl__handle_list_groups},
     {{SL_API_API_VERSIONS, 0, 4}, sl__handle_api_versions},
     {{SL_API_CREATE_TOPICS, 0, 7}, sl__handle_create_topics},
     {{SL_API_DELETE_TOPICS, 0, 6}, sl__handle_delete_topics},
@@ -23,7 +32,9 @@ static const sl_handler_t handlers[] = {
     {{SL_API_DESCRIBE_CONFIGS, 0, 4}, sl__handle_describe_configs},
     {{SL_API_ALTER_CONFIGS, 0, 2}, sl__handle_alter_configs},
     {{SL_API_CREATE_PARTITIONS, 0, 3}, sl__handle_create_partitions},
+    {{SL_API_DELETE_GROUPS, 0, 2}, sl__handle_delete_groups},
     {{SL_API_INCREMENTAL_ALTER_CONFIGS, 0, 1}, sl__handle_incremental_alter_configs},
+    {{SL_API_OFFSET_DELETE, 0, 0}, sl__handle_offset_delete},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
 
@@ -166,6 +177,9 @@ int sl_broker_start(sl_broker_t *broker)
     rc = storage_open(broker);
     if (rc != 0)
         return rc;
+    rc = sl__groups_open(broker); /* __consumer_offsets replayed before anyone can connect */
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < cfg->listeners_count; i++) {
         const sl_listener_config_t *l = &cfg->listeners[i];
         rc = sl_server_listen(broker->server, l->name, l->host, l->port);
@@ -292,6 +306,7 @@ void sl_broker_destroy(sl_broker_t *broker)
         return;
     sl_server_destroy(broker->server);
     sl_buf_deinit(&broker->records_scratch);
+    sl__groups_destroy(broker);
     sl_free(broker->log_dirs);
     sl__broker_configs_close(broker->configs);
     sl_free(broker);

@@ -5,6 +5,7 @@
 
 #include "broker_configs.h"
 #include "delayed.h"
+#include "groups.h"
 #include "producer_ids.h"
 #include "sluice/broker.h"
 #include "sluice/io.h"
@@ -44,6 +45,7 @@ struct sl_broker {
     uv_timer_t flush_timer;         /* background flush for storage.sync.policy=interval */
     size_t timers_open;
     sl_delayed_queue_t delayed; /* waiting Fetches */
+    struct sl_groups *groups;   /* the group coordinator (groups.c) */
     sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */
     bool stopping;
 };
@@ -111,6 +113,17 @@ int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request,
 int sl__handle_create_partitions(sl_request_t *req, const void *request, void *response);
 int sl__handle_delete_records(sl_request_t *req, const void *request, void *response);
 int sl__handle_init_producer_id(sl_request_t *req, const void *request, void *response);
+int sl__handle_find_coordinator(sl_request_t *req, const void *request, void *response);
+int sl__handle_join_group(sl_request_t *req, const void *request, void *response);
+int sl__handle_sync_group(sl_request_t *req, const void *request, void *response);
+int sl__handle_heartbeat(sl_request_t *req, const void *request, void *response);
+int sl__handle_leave_group(sl_request_t *req, const void *request, void *response);
+int sl__handle_offset_commit(sl_request_t *req, const void *request, void *response);
+int sl__handle_offset_fetch(sl_request_t *req, const void *request, void *response);
+int sl__handle_list_groups(sl_request_t *req, const void *request, void *response);
+int sl__handle_describe_groups(sl_request_t *req, const void *request, void *response);
+int sl__handle_delete_groups(sl_request_t *req, const void *request, void *response);
+int sl__handle_offset_delete(sl_request_t *req, const void *request, void *response);
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);

@@ -1,0 +1,52 @@
+/* groups: the broker's side of the group coordinator (src/group): one coordinator for this node,
+ * its clock (the loop's), its deadline in the delayed queue, the requests waiting on it, and the
+ * __consumer_offsets topic that makes offsets and group metadata durable. */
+#ifndef SLUICE_BROKER_GROUPS_H
+#define SLUICE_BROKER_GROUPS_H
+
+#include "delayed.h"
+#include "sluice/group.h"
+#include "sluice/protocol.h"
+
+#define SL_OFFSETS_TOPIC "__consumer_offsets"
+
+struct sl_broker;
+struct sl_request;
+
+typedef struct sl_groups {
+    sl_group_coordinator_t *coord;
+    bool loading; /* replaying __consumer_offsets at start */
+    sl_clock_ops_t clock;
+    sl_delayed_t tick;
+    uint64_t tick_deadline_ms;
+    struct sl_broker *broker;
+} sl_groups_t;
+
+/* Creates the coordinator (and __consumer_offsets, replayed); called once the topics are open. */
+int sl__groups_open(struct sl_broker *broker);
+/* Frees the coordinator; after the server stopped. */
+void sl__groups_destroy(struct sl_broker *broker);
+/* Re-arms the coordinator's deadline after a call into it. */
+void sl__groups_arm(struct sl_broker *broker);
+/* Whether __consumer_offsets exists (creating it on first use): FindCoordinator answers
+ * COORDINATOR_NOT_AVAILABLE otherwise. */
+bool sl__groups_available(struct sl_broker *broker);
+/* Kafka's client host for a member: "/<peer ip>", in req's arena. */
+sl_slice_t sl__groups_client_host(struct sl_request *req);
+
+/* One OffsetCommit's accepted offsets: written to the group's __consumer_offsets partition, then
+ * stored in the coordinator, then the request is answered. Lives in the request's arena. */
+typedef struct sl__offsets_commit sl__offsets_commit_t;
+sl__offsets_commit_t *sl__offsets_commit_new(struct sl_request *req, sl_slice_t group_id);
+/* out's error_code is set if the write fails. offset's slices borrow the request. */
+int sl__offsets_commit_add(sl__offsets_commit_t *commit, sl_slice_t topic, int32_t partition,
+                           const sl_group_offset_t *offset,
+                           sl_offset_commit_response_partition_t *out);
+/* Returns 0 with the request answered now (nothing to write) or pending (req->pending set). */
+int sl__offsets_commit_submit(sl__offsets_commit_t *commit);
+/* Tombstones for a group's offsets (OffsetDelete) are written by the caller through this:
+ * appends the records without waiting for them (best effort, logged on failure). */
+void sl__offsets_delete_write(struct sl_broker *broker, sl_slice_t group_id, sl_slice_t topic,
+                              int32_t partition);
+
+#endif
