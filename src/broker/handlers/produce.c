@@ -5,6 +5,8 @@
  * wait_for_sync), else once written. acks=0 is answered by silence, but only after the appends
  * completed, since they write straight from the request's bytes; if any partition failed, the
  * connection is closed, as Kafka does, so the client notices.
+ * Batches of idempotent producers pass the partition's producer state first (check_producer): a
+ * retried batch is answered with its original's offset instead of being stored twice.
  * Produce v0-2 can only carry magic 0/1 batches, which Sluice does not store: every partition gets
  * UNSUPPORTED_FOR_MESSAGE_FORMAT (a deliberate difference: Kafka 4.0 closes the connection). */
 #include <stdio.h>
@@ -161,6 +163,42 @@ static bool wait_for_sync(const produce_t *produce, const sl_topic_t *topic)
     return !produce->acks_one || topic->log_config.sync_on_ack;
 }
 
+/* Idempotent producers (producer_id >= 0): the partition's producer state judges the batch before
+ * it is appended (the log records the state itself when the append is submitted, so a retry that
+ * arrives while the original is still in flight is already a duplicate). A duplicate is answered
+ * with the original's base offset and timestamp and not appended again (*duplicate set); when an
+ * answer must wait for the sync and the original is not covered yet, the client is told to retry
+ * (Kafka would hold the answer until it is). */
+static sl_kerr_t check_producer(const produce_t *produce, const sl_topic_t *topic, sl_log_t *log,
+                                const sl_record_batch_t *batch,
+                                sl_partition_produce_response_t *out, bool *duplicate)
+{
+    *duplicate = false;
+    if (batch->producer_id < 0)
+        return SL_KERR_NONE;
+    int64_t base_offset = -1, append_time = -1;
+    out->log_start_offset = sl_log_start_offset(log); /* Kafka's errors here carry it too */
+    switch (sl_log_producer_check(log, batch, &base_offset, &append_time)) {
+    case SL_PRODUCER_OK:
+        return SL_KERR_NONE;
+    case SL_PRODUCER_DUPLICATE:
+        SL_ASSERT(base_offset >= 0);
+        if (wait_for_sync(produce, topic) && sl_log_high_watermark(log) <= base_offset)
+            return SL_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND; /* retriable: same sequence again */
+        *duplicate = true;
+        out->base_offset = base_offset;
+        out->log_append_time_ms = append_time;
+        return SL_KERR_NONE;
+    case SL_PRODUCER_OUT_OF_ORDER:
+        return SL_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case SL_PRODUCER_INVALID_EPOCH:
+        return SL_KERR_INVALID_PRODUCER_EPOCH;
+    case SL_PRODUCER_UNKNOWN:
+    default:
+        return SL_KERR_UNKNOWN_PRODUCER_ID;
+    }
+}
+
 /* Checks one partition's records; on success starts its append (pending until append_done). */
 static void produce_partition(produce_t *produce, sl_topic_t *topic,
                               const sl_partition_produce_data_t *in,
@@ -191,6 +229,12 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
         out->error_code = SL_KERR_INVALID_TXN_STATE;
         msg = "Transactions are not supported by this broker yet.";
     }
+    bool duplicate = false;
+    if (out->error_code == SL_KERR_NONE)
+        out->error_code = check_producer(produce, topic, topic->partitions[in->index].log, &batch,
+                                         out, &duplicate);
+    if (duplicate)
+        return; /* answered from the original; nothing to append */
     if (out->error_code != SL_KERR_NONE) {
         SL_LOG_RATELIMITED(SL_LOG_INFO, "produce",
                            "rejected batch topic=%s partition=%d error=%s len=%zu magic=%d "
