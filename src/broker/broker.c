@@ -35,6 +35,7 @@ static const sl_handler_t handlers[] = {
     {{SL_API_DELETE_GROUPS, 0, 2}, sl__handle_delete_groups},
     {{SL_API_INCREMENTAL_ALTER_CONFIGS, 0, 1}, sl__handle_incremental_alter_configs},
     {{SL_API_OFFSET_DELETE, 0, 0}, sl__handle_offset_delete},
+    {{SL_API_DESCRIBE_PRODUCERS, 0, 0}, sl__handle_describe_producers},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
 
@@ -210,16 +211,25 @@ sl_topic_t *sl__broker_auto_create(sl_broker_t *broker, sl_slice_t name)
     return topic;
 }
 
+typedef struct {
+    int64_t now_ms;
+    int64_t producer_expiration_ms;
+} retention_pass_t;
+
+/* Retention, then idempotent producers idle for producer.id.expiration.ms (read on every pass:
+ * the key is dynamic in Kafka). */
 static bool retain_topic(sl_topic_t *topic, void *data)
 {
-    int64_t now_ms = *(const int64_t *)data;
+    const retention_pass_t *pass = data;
     for (int32_t p = 0; p < topic->partition_count; p++) {
-        int deleted = sl_log_apply_retention(topic->partitions[p].log, now_ms);
+        sl_log_t *log = topic->partitions[p].log;
+        int deleted = sl_log_apply_retention(log, pass->now_ms);
         if (deleted > 0)
             SL_LOG(SL_LOG_INFO, "broker",
                    "retention deleted segments=%d topic=%s partition=%d "
                    "log_start_offset=%" PRId64,
-                   deleted, topic->name, (int)p, sl_log_start_offset(topic->partitions[p].log));
+                   deleted, topic->name, (int)p, sl_log_start_offset(log));
+        sl_log_producers_expire(log, pass->now_ms, pass->producer_expiration_ms);
     }
     return true;
 }
@@ -227,8 +237,9 @@ static bool retain_topic(sl_topic_t *topic, void *data)
 static void retention_tick(uv_timer_t *timer)
 {
     sl_broker_t *broker = SL_CONTAINER_OF(timer, sl_broker_t, retention_timer);
-    int64_t now_ms = sl_clock_realtime_ms();
-    sl__topics_each(broker->topics, retain_topic, &now_ms);
+    retention_pass_t pass = {.now_ms = sl_clock_realtime_ms(),
+                             .producer_expiration_ms = broker->cfg->producer_id_expiration_ms};
+    sl__topics_each(broker->topics, retain_topic, &pass);
 }
 
 static void flush_tick(uv_timer_t *timer)

@@ -124,6 +124,7 @@ int sl__handle_list_groups(sl_request_t *req, const void *request, void *respons
 int sl__handle_describe_groups(sl_request_t *req, const void *request, void *response);
 int sl__handle_delete_groups(sl_request_t *req, const void *request, void *response);
 int sl__handle_offset_delete(sl_request_t *req, const void *request, void *response);
+int sl__handle_describe_producers(sl_request_t *req, const void *request, void *response);
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);
