@@ -158,8 +158,9 @@ def test_ids_are_unique_and_grow(sides):
 def test_transactional_id_is_not_served(sides):
     """Sluice has no transactions and answers NOT_COORDINATOR, as Kafka 4.0 does for a
     transactional id until its transaction coordinator is set up (FindCoordinator creates
-    __transaction_state); once it is, Kafka hands out an id (docs/compatibility.md). Sluice
-    advertises no FindCoordinator, so clients stop before this."""
+    __transaction_state); once it is, Kafka hands out an id (docs/compatibility.md). Sluice's
+    FindCoordinator answers COORDINATOR_NOT_AVAILABLE for transactional ids, so clients stop
+    before this."""
     tid = "t-" + uuid.uuid4().hex[:8]
     k = sides["kafka"].init_pid(tid=tid)
     assert k["ErrorCode"] in (NONE, NOT_COORDINATOR), k

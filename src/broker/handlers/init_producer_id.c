@@ -4,7 +4,7 @@
  * transactional producers get a bump from the coordinator). A producer id without an epoch, or
  * the reverse, is INVALID_REQUEST, as Kafka checks before anything else. Transactions are not
  * implemented: a non-empty transactional id is answered as by a Kafka broker that is not that
- * id's coordinator (NOT_COORDINATOR); FindCoordinator is not advertised, so clients stop there.
+ * id's coordinator (NOT_COORDINATOR); FindCoordinator finds no transaction coordinator either.
  * Invariants: an id is handed out only after its block is durable (producer_ids.c). */
 #include "../broker_int.h"
 
