@@ -39,6 +39,9 @@ void sl_group_coordinator_destroy(sl_group_coordinator_t *c);
 /* Processes every deadline that passed (session expiry, rebalance timeout, initial delay, empty
  * group expiry). Returns the next deadline (monotonic ms) the caller must call it again at. */
 uint64_t sl_group_coordinator_tick(sl_group_coordinator_t *c);
+/* The next deadline, handling nothing: safe while a request is being handled (a tick could answer
+ * that very request's waiter through its callback). */
+uint64_t sl_group_coordinator_next_deadline(sl_group_coordinator_t *c);
 /* Answers every pending join and sync with error (the coordinator is going away). */
 void sl_group_coordinator_abort(sl_group_coordinator_t *c, int16_t error);
 

@@ -13,6 +13,8 @@
 
 static sl_topic_t *offsets_topic_open(sl_broker_t *broker);
 
+static void groups_tick(sl_delayed_t *op);
+
 static uint64_t loop_now(void *data)
 {
     return uv_now(data);
@@ -24,6 +26,19 @@ static int64_t wall_now(void *data)
     return sl_clock_realtime_ms();
 }
 
+static void rearm(sl_broker_t *broker, uint64_t next)
+{
+    sl_groups_t *groups = broker->groups;
+    if (groups->tick.queued && groups->tick_deadline_ms == next)
+        return;
+    sl__delayed_remove(&broker->delayed, &groups->tick);
+    uint64_t now = uv_now(broker->loop);
+    groups->tick_deadline_ms = next;
+    sl__delayed_add(&broker->delayed, &groups->tick, next > now ? next - now : 0, groups_tick);
+}
+
+/* The only place deadlines are handled: from the timer, never inside a handler (a tick may answer
+ * waiting requests through their callbacks). */
 static void groups_tick(sl_delayed_t *op)
 {
     sl_groups_t *groups = SL_CONTAINER_OF(op, sl_groups_t, tick);
@@ -31,22 +46,14 @@ static void groups_tick(sl_delayed_t *op)
         sl_group_coordinator_abort(groups->coord, SL_KERR_NOT_COORDINATOR);
         return;
     }
-    groups->tick_deadline_ms = 0;
-    sl__groups_arm(groups->broker);
+    rearm(groups->broker, sl_group_coordinator_tick(groups->coord));
 }
 
 void sl__groups_arm(sl_broker_t *broker)
 {
-    sl_groups_t *groups = broker->groups;
-    if (groups == NULL || broker->stopping)
+    if (broker->groups == NULL || broker->stopping)
         return;
-    uint64_t next = sl_group_coordinator_tick(groups->coord);
-    if (groups->tick.queued && groups->tick_deadline_ms == next)
-        return;
-    sl__delayed_remove(&broker->delayed, &groups->tick);
-    uint64_t now = uv_now(broker->loop);
-    groups->tick_deadline_ms = next;
-    sl__delayed_add(&broker->delayed, &groups->tick, next > now ? next - now : 0, groups_tick);
+    rearm(broker, sl_group_coordinator_next_deadline(broker->groups->coord));
 }
 
 void sl__groups_destroy(sl_broker_t *broker)

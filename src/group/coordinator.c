@@ -719,17 +719,18 @@ static int16_t join_static(sl_group_coordinator_t *c, sl_group_t *g, sl_group_me
     }
     sl_free(m->member_id);
     m->member_id = id;
-    if (g->state == SL_GROUP_STABLE && !leader && protocols_same(m, a)) {
-        m->session_timeout_ms = a->session_timeout_ms;
-        m->rebalance_timeout_ms = a->rebalance_timeout_ms;
+    if (member_set_protocols(m, a) != 0)
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
+    /* as Kafka: no rebalance unless the protocol the group would choose now changes */
+    const char *next = g->state == SL_GROUP_STABLE ? protocol_select(g) : NULL;
+    if (next != NULL && g->protocol_name != NULL && strcmp(next, g->protocol_name) == 0) {
         session_renew(c, m);
         m->join = w;
         sl_group_join_result_t res = join_result(c, g, m);
+        res.skip_assignment = leader; /* v9: the leader must not assign again */
         join_answer(c, m, &res);
         return SL_KERR_NONE;
     }
-    if (member_set_protocols(m, a) != 0)
-        return SL_KERR_UNKNOWN_SERVER_ERROR;
     join_wait(c, g, m, w);
     return SL_KERR_NONE;
 }
@@ -1005,7 +1006,8 @@ static uint64_t group_next_deadline(const sl_group_t *g, uint64_t next)
     return next;
 }
 
-uint64_t sl_group_coordinator_tick(sl_group_coordinator_t *c)
+/* The next deadline; with process, deadlines that passed are handled first. */
+static uint64_t deadlines(sl_group_coordinator_t *c, bool process)
 {
     uint64_t now = sl__group_now(c);
     int64_t wall = wall_now(c);
@@ -1013,11 +1015,13 @@ uint64_t sl_group_coordinator_tick(sl_group_coordinator_t *c)
     for (size_t b = 0; b < SL_GROUP_BUCKETS; b++) {
         for (sl_group_t *g = c->buckets[b], *gnext; g != NULL; g = gnext) {
             gnext = g->next;
-            group_expire_members(c, g, now);
-            if (g->state == SL_GROUP_PREPARING_REBALANCE && g->join_deadline_ms <= now)
-                join_deadline(c, g);
-            if (group_expire(c, g, wall))
-                continue;
+            if (process) {
+                group_expire_members(c, g, now);
+                if (g->state == SL_GROUP_PREPARING_REBALANCE && g->join_deadline_ms <= now)
+                    join_deadline(c, g);
+                if (group_expire(c, g, wall))
+                    continue;
+            }
             next = group_next_deadline(g, next);
             if (g->state == SL_GROUP_EMPTY && g->offsets_count > 0) {
                 int64_t left = g->empty_since_ms + c->cfg.offsets_retention_ms - wall;
@@ -1025,5 +1029,15 @@ uint64_t sl_group_coordinator_tick(sl_group_coordinator_t *c)
             }
         }
     }
-    return SL_MAX(next, now + 1);
+    return SL_MAX(next, now + (process ? 1 : 0));
+}
+
+uint64_t sl_group_coordinator_tick(sl_group_coordinator_t *c)
+{
+    return deadlines(c, true);
+}
+
+uint64_t sl_group_coordinator_next_deadline(sl_group_coordinator_t *c)
+{
+    return deadlines(c, false);
 }
