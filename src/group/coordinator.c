@@ -512,11 +512,7 @@ static void group_to_empty(sl_group_coordinator_t *c, sl_group_t *g)
     sl_free(g->protocol_name);
     g->protocol_name = NULL;
     sl_free(g->leader_id);
-    g->leader_id = NULL;
-    if (g->offsets_count == 0) {
-        sl_free(g->protocol_type);
-        g->protocol_type = NULL;
-    }
+    g->leader_id = NULL; /* the protocol type stays, as in Kafka's DescribeGroups */
 }
 
 /* The join round ends: members that did not rejoin leave (static ones stay, as in Kafka), a new

@@ -5,8 +5,8 @@ from both, and the answers Kafka's semantics give (the first record in offset or
 is >= the target; -3: the first record holding the largest timestamp).
 
 Batches come from confluent-kafka (none, gzip, snappy, zstd) and, for lz4, from the Java producer
-(librdkafka sends lz4 uncompressed to Sluice today: it infers lz4 support from FindCoordinator in
-ApiVersions). The test reads Sluice's segment to prove the batches really are multi-record and
+(librdkafka infers lz4 support from FindCoordinator in ApiVersions; the Java producer keeps this test
+independent of that). The test reads Sluice's segment to prove the batches really are multi-record and
 compressed with the codec. Topics are deleted from both brokers afterwards. About 15 s.
 """
 import os

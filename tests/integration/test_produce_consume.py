@@ -273,8 +273,9 @@ def test_kcat_every_codec(sl):
     assert sorted(got) == sorted(want)
     # The broker stores the producer's batches as they came. librdkafka (up to 2.x) only sends
     # lz4 to a broker that advertises FindCoordinator (its "LZ4" feature dates from 0.8.2 and is
-    # keyed on that API); without it the lz4 batch goes uncompressed. Kafka always has it.
-    lz4_sent = codecs["lz4"] if FIND_COORDINATOR in advertised(sl.bootstrap) else 0
+    # keyed on that API), which Sluice does since consumer groups exist.
+    assert FIND_COORDINATOR in advertised(sl.bootstrap)
+    lz4_sent = codecs["lz4"]
     for part, (codec, attr) in enumerate(codecs.items()):
         stored = {c for _, c in batch_codecs(sl.bootstrap, topic, part)}
         assert stored == {lz4_sent if codec == "lz4" else attr}, (codec, stored)
@@ -371,8 +372,7 @@ def test_confluent_kafka_produce_codecs_and_read_back(sl):
     assert out["listing"] == {"error": 0, "partitions": [
         {"id": i, "leader": 1, "replicas": [1], "isrs": [1]} for i in range(3)]}, out
     # What the broker stored: each codec as sent (lz4: see test_kcat_every_codec).
-    lz4_sent = 3 if FIND_COORDINATOR in advertised(sl.bootstrap) else 0
-    assert [c for _, c in batch_codecs(sl.bootstrap, topic, 0)] == [0, 1, 2, lz4_sent, 4]
+    assert [c for _, c in batch_codecs(sl.bootstrap, topic, 0)] == [0, 1, 2, 3, 4]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ int sl__handle_find_coordinator(sl_request_t *req, const void *request, void *re
     int16_t err = coordinator_error(in->key_type);
     if (err == SL_KERR_NONE && !sl__groups_available(req->broker))
         err = SL_KERR_COORDINATOR_NOT_AVAILABLE;
-    sl_slice_t msg = err != SL_KERR_NONE ? sl_slice_from_str(sl_kerr_message(err)) : SL_SLICE_NULL;
+    /* Kafka says "NONE" on success in v1-3 */
+    sl_slice_t msg = sl_slice_from_str(err != SL_KERR_NONE ? sl_kerr_message(err) : "NONE");
     out->throttle_time_ms = 0;
     if (req->header.api_version < 4) {
         out->error_code = err;
@@ -45,7 +46,7 @@ int sl__handle_find_coordinator(sl_request_t *req, const void *request, void *re
             .host = err == SL_KERR_NONE ? host : sl_slice_from_str(""),
             .port = err == SL_KERR_NONE ? ep->port : -1,
             .error_code = err,
-            .error_message = msg,
+            .error_message = err != SL_KERR_NONE ? msg : sl_slice_from_str(""), /* as Kafka */
         };
     out->coordinators = cs;
     out->coordinators_count = (int32_t)n;
