@@ -7,7 +7,8 @@ connection to the broker, and on a seeded schedule breaks Produce requests the w
 - "cut": only part of the request reaches the broker, then both sides are closed (nothing was
   written; the client must retry).
 
-Only Produce requests (api key 0) are broken, so clients still get their metadata. Faults are
+Only Produce requests (api key 0) are broken, so clients still get their metadata. The seed picks
+which requests are broken; the two kinds alternate. Faults are
 bounded (max_faults in all) and spaced (at least every_min Produce requests apart), so every client
 gets through. Each connection is served by one thread with select(); stop() closes everything and
 joins the threads within a bounded time. The broker behind it should advertise the proxy's
@@ -60,7 +61,8 @@ class ChaosProxy:
             self.produce_seen += 1
             self._since_fault += 1
             roll = self.rng.random()
-            kind = "drop" if self.rng.random() < 0.5 else "cut"
+            # the kinds alternate, so that any run with two faults or more has both
+            kind = "drop" if self.faults["drop"] <= self.faults["cut"] else "cut"
             if (not self.enabled or self._stopping or
                     sum(self.faults.values()) >= self.max_faults or
                     self._since_fault < self.every_min or roll >= self.fault_rate):

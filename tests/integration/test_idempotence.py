@@ -14,7 +14,7 @@ proxy's address, so every Produce goes through it.
   the kills (ids are never handed out twice)
 - DescribeProducers sees the producers afterwards.
 
-What is stored is read back on a direct connection with Fetch. Runtime: about 25 s (Java start-up,
+What is stored is read back on a direct connection with Fetch. Runtime: 20-50 s (Java start-up,
 the go build of go/idempotent when not cached, the restarts).
 """
 import json
