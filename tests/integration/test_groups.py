@@ -340,3 +340,49 @@ def test_console_consumer_and_consumer_group_command(gbroker, tools_log):
     r = run_tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
                  gbroker.bootstrap, "--list", log_config=tools_log)
     assert "console" not in r.stdout.split()
+
+
+# ---- kafkajs and franz-go -------------------------------------------------------------------------
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def committed(bootstrap, group, topic, partitions):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    got = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    c.close()
+    return [tp.offset for tp in got]
+
+
+def test_kafkajs_consumer_group(gbroker):
+    import json
+    topic = create_topic(gbroker.bootstrap, 3)
+    produce(gbroker.bootstrap, topic, 30, 3)
+    r = subprocess.run(["node", os.path.join(HERE, "node", "group_consumer.js"), gbroker.bootstrap,
+                        topic, "kjs", "30"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout)
+    assert sorted(out["values"]) == sorted(f"v{i}" for i in range(30))
+    assert out["partitions"] == [0, 1, 2]
+    assert committed(gbroker.bootstrap, "kjs", topic, 3) == [10, 10, 10]
+
+
+@pytest.fixture(scope="module")
+def franz_groups(tmp_path_factory):
+    exe = str(tmp_path_factory.mktemp("franz-groups") / "groups")
+    r = subprocess.run(["go", "build", "-mod=readonly", "-o", exe, "./groups"],
+                       cwd=os.path.join(HERE, "go"), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+def test_franz_go_consumer_group(gbroker, franz_groups):
+    topic = create_topic(gbroker.bootstrap, 3)
+    produce(gbroker.bootstrap, topic, 30, 3)
+    r = subprocess.run([franz_groups, "-brokers", gbroker.bootstrap, "-topic", topic, "-group",
+                        "franz", "-count", "30"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(r.stdout.split()) == sorted(f"v{i}" for i in range(30))
+    assert committed(gbroker.bootstrap, "franz", topic, 3) == [10, 10, 10]
