@@ -44,8 +44,9 @@ static const char intro[] =
     "- **Time keys.** As in Kafka, `log.retention.ms` wins over `log.retention.minutes`, which\n"
     "  wins over `log.retention.hours`; `log.roll.ms` wins over `log.roll.hours`.\n"
     "\n"
-    "Update mode is Kafka's: read-only keys need a restart; per-broker and cluster-wide keys may\n"
-    "later be changed at run time with AlterConfigs (not implemented yet).\n"
+    "Update mode is Kafka's: read-only keys need a restart; per-broker and cluster-wide keys can\n"
+    "be changed at run time with AlterConfigs or IncrementalAlterConfigs, on this broker's id or\n"
+    "on the cluster-wide default resource \"\" (`kafka-configs --entity-type brokers`).\n"
     "\n"
     "| Key | Type | Default | Valid values | Update mode | Importance | Description |\n"
     "|---|---|---|---|---|---|---|\n";

@@ -2,9 +2,9 @@
 // printing one JSON object on stdout for test_produce_consume.py / test_topic_admin.py:
 // createTopics (twice), fetchTopicMetadata, producer.send with acks=-1 and acks=1 (gzip on the
 // second batch, headers, keys, explicit partitions and timestamps), fetchTopicOffsets,
-// fetchTopicOffsetsByTimestamp, deleteTopics, listTopics. Its consumer needs consumer groups,
-// which Sluice does not have yet, so it is not used. Each step reports its own error; the exit
-// status is 1 if any failed.
+// fetchTopicOffsetsByTimestamp, deleteTopics, listTopics. Its consumer (a group member) belongs
+// to the consumer-group tests. Each step reports its own error; the exit status is 1 if any
+// failed.
 // Usage: node produce_consume_probe.js 127.0.0.1:PORT TOPIC
 'use strict';
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
@@ -40,7 +40,7 @@ async function main() {
     },
   });
   const admin = kafka.admin();
-  // Not idempotent (kafkajs's default): Sluice has no InitProducerId yet.
+  // kafkajs's default (not idempotent); idempotent producers are covered by test_idempotence.py.
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
   const out = {};
   let ok = true;

@@ -1,9 +1,9 @@
 // datapath: the data path through franz-go as an application uses it, printed as one JSON object
 // for test_produce_consume.py: kadm CreateTopics (twice: the second must fail with
-// TOPIC_ALREADY_EXISTS), a kgo producer (not idempotent: Sluice has no InitProducerId yet) that
+// TOPIC_ALREADY_EXISTS), a kgo producer (not idempotent here; test_idempotence.py covers that) that
 // ProduceSyncs keyed records with headers to every partition under each codec, kadm
 // ListStartOffsets/ListEndOffsets, and a direct consumer (kgo.ConsumePartitions with exact offsets,
-// no group: Sluice has no consumer groups yet) that reads the records back.
+// no group: groups have their own tests) that reads the records back.
 // Every step reports its own error string; the exit status is 1 when any step failed.
 package main
 
