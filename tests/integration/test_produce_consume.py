@@ -13,8 +13,7 @@ timestamps, per-partition order, offsets from 0).
 - franz-go: ProduceSync per codec, kadm offsets, kgo.ConsumePartitions (go/datapath).
 - Kafka 4.0.0's ConsoleProducer with keys and headers.
 
-Consuming through a group needs the group APIs, which Sluice does not have yet, so consumers assign
-partitions themselves. Producers run with each client's default idempotence (the console producer
+Consumers here assign partitions themselves (groups are covered by test_groups.py). Producers run with each client's default idempotence (the console producer
 and kafka-python 3.x are idempotent by default; test_idempotence.py covers idempotence itself).
 One Sluice serves the whole module; every test uses its own topic. Runtime about 20 s.
 """

@@ -5,7 +5,7 @@ usage: confluent_datapath.py BOOTSTRAP TOPIC MODE
   datapath  AdminClient.create_topics(TOPIC, 3 partitions); for each compression.type (none, gzip,
             snappy, lz4, zstd) a Producer with acks=all writes one record with headers to every
             partition and reports each delivery; then a Consumer with assign() and explicit
-            offsets (never joining a group: Sluice has no consumer groups yet) reads everything
+            offsets (never joining a group: test_groups.py covers groups) reads everything
             back; offsets_for_times, get_watermark_offsets and list_topics.
   admin     create_topics twice (the second must say TOPIC_ALREADY_EXISTS), list_topics,
             delete_topics twice (the second must say UNKNOWN_TOPIC_OR_PARTITION), list_topics.
