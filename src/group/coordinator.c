@@ -464,8 +464,16 @@ static bool member_supports(const sl_group_member_t *m, const char *name)
     return member_protocol(m, name) != NULL;
 }
 
+static bool all_support(const sl_group_t *g, const char *name)
+{
+    for (const sl_group_member_t *m = g->members; m != NULL; m = m->next)
+        if (!m->pending && !member_supports(m, name))
+            return false;
+    return true;
+}
+
 /* Kafka's selectProtocol: among the protocols every member supports, the one most members list
- * first among those. */
+ * first among those. O(members x protocols^2); protocols per member are bounded at join. */
 static const char *protocol_select(const sl_group_t *g)
 {
     const sl_group_member_t *first = NULL;
@@ -474,34 +482,29 @@ static const char *protocol_select(const sl_group_t *g)
             first = m;
     if (first == NULL)
         return NULL;
+    bool shared[SL_GROUP_PROTOCOLS_MAX];
+    size_t votes[SL_GROUP_PROTOCOLS_MAX] = {0};
+    for (size_t i = 0; i < first->protocols_count; i++)
+        shared[i] = all_support(g, first->protocols[i].name);
+    for (const sl_group_member_t *m = g->members; m != NULL; m = m->next) {
+        if (m->pending)
+            continue;
+        /* m's vote: its first protocol that everyone supports */
+        bool voted = false;
+        for (size_t k = 0; k < m->protocols_count && !voted; k++)
+            for (size_t i = 0; i < first->protocols_count && !voted; i++)
+                if (shared[i] && strcmp(m->protocols[k].name, first->protocols[i].name) == 0) {
+                    votes[i]++;
+                    voted = true;
+                }
+    }
     const char *best = NULL;
     size_t best_votes = 0;
-    for (size_t i = 0; i < first->protocols_count; i++) {
-        const char *cand = first->protocols[i].name;
-        bool all = true;
-        for (const sl_group_member_t *m = g->members; m != NULL && all; m = m->next)
-            all = m->pending || member_supports(m, cand);
-        if (!all)
-            continue;
-        size_t votes = 0;
-        for (const sl_group_member_t *m = g->members; m != NULL; m = m->next) {
-            if (m->pending)
-                continue;
-            for (size_t k = 0; k < m->protocols_count; k++) {
-                bool shared = true;
-                for (const sl_group_member_t *o = g->members; o != NULL && shared; o = o->next)
-                    shared = o->pending || member_supports(o, m->protocols[k].name);
-                if (!shared)
-                    continue;
-                votes += strcmp(m->protocols[k].name, cand) == 0;
-                break;
-            }
+    for (size_t i = 0; i < first->protocols_count; i++)
+        if (shared[i] && (best == NULL || votes[i] > best_votes)) {
+            best = first->protocols[i].name;
+            best_votes = votes[i];
         }
-        if (best == NULL || votes > best_votes) {
-            best = cand;
-            best_votes = votes;
-        }
-    }
     return best;
 }
 
@@ -781,7 +784,8 @@ static int16_t join_check(const sl_group_coordinator_t *c, const sl_group_join_a
     if (a->session_timeout_ms < c->cfg.min_session_timeout_ms ||
         a->session_timeout_ms > c->cfg.max_session_timeout_ms)
         return SL_KERR_INVALID_SESSION_TIMEOUT;
-    if (a->protocol_type.len == 0 || a->protocols_count == 0)
+    if (a->protocol_type.len == 0 || a->protocols_count == 0 ||
+        a->protocols_count > SL_GROUP_PROTOCOLS_MAX)
         return SL_KERR_INCONSISTENT_GROUP_PROTOCOL;
     return SL_KERR_NONE;
 }

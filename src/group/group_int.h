@@ -63,6 +63,8 @@ typedef struct sl_group {
 } sl_group_t;
 
 #define SL_GROUP_BUCKETS 1024
+/* Protocols one member may offer (clients send 1-3); bounds protocol selection's work. */
+#define SL_GROUP_PROTOCOLS_MAX 64
 
 /* The waiter of the call in progress: answered through the call's result, not its callback. */
 typedef struct sl_group_current {

@@ -390,6 +390,48 @@ static void test_offsets(void **state)
     sl_group_coordinator_destroy(c);
 }
 
+/* A joins preferring range, B preferring roundrobin, C offers only roundrobin: roundrobin. */
+static void test_protocol_selection(void **state)
+{
+    (void)state;
+    sl_group_coordinator_t *c = coord_new(0);
+    static const sl_group_protocol_t ab[] = {{{(const uint8_t *)"range", 5}, {NULL, 0}},
+                                             {{(const uint8_t *)"roundrobin", 10}, {NULL, 0}}};
+    static const sl_group_protocol_t rr[] = {{{(const uint8_t *)"roundrobin", 10}, {NULL, 0}}};
+    client_t cl[3];
+    memset(cl, 0, sizeof(cl));
+    const sl_group_protocol_t *offers[] = {ab, ab, rr};
+    size_t counts[] = {2, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        cl[i].w = (sl_group_waiter_t){.join_cb = on_join, .sync_cb = on_sync, .data = &cl[i]};
+        sl_group_join_args_t a = {.group_id = sl_slice_from_str("g"),
+                                  .client_id = sl_slice_from_str("c"),
+                                  .client_host = sl_slice_from_str("h"),
+                                  .protocol_type = sl_slice_from_str("consumer"),
+                                  .protocols = offers[i],
+                                  .protocols_count = counts[i],
+                                  .session_timeout_ms = 10000,
+                                  .rebalance_timeout_ms = 10000};
+        sl_group_join_result_t res;
+        if (sl_group_join(c, &a, &cl[i].w, &res))
+            on_join(&cl[i].w, &res);
+    }
+    /* v0-3 joins (no handshake): the first completed alone; the round with all three waits for
+     * the first to rejoin, which the rebalance timeout forces */
+    fake_now_ms += 10001;
+    sl_group_coordinator_tick(c);
+    sl_group_view_t v;
+    assert_true(sl_group_describe(c, sl_slice_from_str("g"), &v));
+    assert_int_equal(v.state, SL_GROUP_COMPLETING_REBALANCE);
+    assert_int_equal(v.members_count, 2); /* the first member never rejoined: dropped */
+    assert_true(cl[1].join_done && cl[1].leader);
+    sync_(c, &cl[1], NULL, 0);
+    assert_true(sl_group_describe(c, sl_slice_from_str("g"), &v));
+    assert_int_equal(v.state, SL_GROUP_STABLE);
+    assert_true(sl_slice_eq_str(v.protocol_name, "roundrobin"));
+    sl_group_coordinator_destroy(c);
+}
+
 static void test_partition_for(void **state)
 {
     (void)state;
@@ -409,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_static_member_keeps_assignment),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_protocol_selection),
         cmocka_unit_test(test_partition_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
