@@ -137,8 +137,7 @@ void sl_group_offsets_each(sl_group_coordinator_t *c, sl_slice_t group_id, sl_gr
 int16_t sl_group_commit_check(sl_group_coordinator_t *c, sl_slice_t group_id, int32_t generation,
                               sl_slice_t member_id, sl_slice_t instance_id)
 {
-    if (group_id.len == 0)
-        return SL_KERR_INVALID_GROUP_ID;
+    /* an empty group id is valid for the offset APIs (Kafka's rule for old clients) */
     sl_group_t *g = sl__group_find(c, group_id);
     if (g == NULL || g->state == SL_GROUP_EMPTY) {
         /* a commit from outside the group protocol (admin tools, manual assignment) */
@@ -240,8 +239,6 @@ void sl_group_each(sl_group_coordinator_t *c, sl_group_fn fn, void *data)
 
 int16_t sl_group_delete(sl_group_coordinator_t *c, sl_slice_t group_id)
 {
-    if (group_id.len == 0)
-        return SL_KERR_INVALID_GROUP_ID;
     sl_group_t *g = sl__group_find(c, group_id);
     if (g == NULL)
         return SL_KERR_GROUP_ID_NOT_FOUND;
@@ -254,38 +251,49 @@ int16_t sl_group_delete(sl_group_coordinator_t *c, sl_slice_t group_id)
 }
 
 /* ConsumerProtocolSubscription (every version starts the same): int16 version, then an int32
- * count of int16-length topic names. */
-static bool subscription_has(sl_slice_t meta, sl_slice_t topic)
+ * count of int16-length topic names. 1: topic is there, 0: it is not, -1: not a subscription. */
+static int subscription_has(sl_slice_t meta, sl_slice_t topic)
 {
     const uint8_t *p = meta.ptr, *end = meta.ptr + meta.len;
-    if (meta.len < 6)
-        return false;
+    if (meta.len < 6 || (p[0] & 0x80) != 0)
+        return -1;
     p += 2;
-    int32_t n = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+    uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     p += 4;
-    for (int32_t i = 0; i < n && end - p >= 2; i++) {
+    if (n > meta.len)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (end - p < 2)
+            return -1;
         size_t len = (size_t)(p[0] << 8 | p[1]);
         p += 2;
         if ((size_t)(end - p) < len)
-            return false;
+            return -1;
         if (len == topic.len && memcmp(p, topic.ptr, len) == 0)
-            return true;
+            return 1;
         p += len;
     }
-    return false;
+    return 0;
 }
 
+/* As Kafka's ClassicGroup: a group with members is subscribed to a topic when a member's
+ * subscription names it, or when the subscriptions are not known (no protocol chosen yet, or
+ * metadata that does not parse). */
 bool sl_group_subscribed(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t topic)
 {
     sl_group_t *g = sl__group_find(c, group_id);
-    if (g == NULL || g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0)
+    if (g == NULL || g->members_count == 0)
         return false;
+    if (g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0)
+        return false;
+    if (g->protocol_name == NULL)
+        return true;
     for (const sl_group_member_t *m = g->members; m != NULL; m = m->next)
         for (size_t k = 0; k < m->protocols_count; k++)
-            if (g->protocol_name != NULL && strcmp(m->protocols[k].name, g->protocol_name) == 0 &&
+            if (!m->pending && strcmp(m->protocols[k].name, g->protocol_name) == 0 &&
                 subscription_has(
                     (sl_slice_t){m->protocols[k].metadata.ptr, m->protocols[k].metadata.len},
-                    topic))
+                    topic) != 0)
                 return true;
     return false;
 }

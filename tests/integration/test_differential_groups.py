@@ -222,3 +222,43 @@ def test_offsets(both):
             "delete groups": [(r["GroupId"] == group, r["ErrorCode"]) for r in dg["Results"]],
         }
     both_equal(sides, offsets)
+
+
+def test_bad_input(both):
+    """Empty group ids, commits to a group that does not exist, too many protocols, and metadata
+    that is not a consumer subscription: each API's own error, and the group still works."""
+    sides, prefix, topic = both
+    group = prefix + "-bad"
+
+    def bad(bs):
+        commit = kproto.request(bs, OFFSET_COMMIT, 8, {
+            "GroupId": prefix + "-none", "GenerationIdOrMemberEpoch": 3, "MemberId": "m",
+            "GroupInstanceId": None, "Topics": [{"Name": topic, "Partitions": [
+                {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedLeaderEpoch": -1,
+                 "CommittedMetadata": ""}]}]})
+        empty_commit = kproto.request(bs, OFFSET_COMMIT, 8, {
+            "GroupId": "", "GenerationIdOrMemberEpoch": -1, "MemberId": "",
+            "GroupInstanceId": None, "Topics": [{"Name": topic, "Partitions": [
+                {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedLeaderEpoch": -1,
+                 "CommittedMetadata": ""}]}]})
+        fetch = kproto.request(bs, OFFSET_FETCH, 5, {"GroupId": "", "Topics": None,
+                                                     "RequireStable": False})
+        describe = kproto.request(bs, DESCRIBE, 5, {"Groups": [""],
+                                                    "IncludeAuthorizedOperations": False})
+        junk = join(bs, group, protocols=[{"Name": "range", "Metadata": b"\xff\x01"}])
+        rejoin = join(bs, group, junk["MemberId"],
+                      protocols=[{"Name": "range", "Metadata": b"\xff\x01"}])
+        odel = kproto.request(bs, OFFSET_DELETE, 0, {"GroupId": group, "Topics": [
+            {"Name": topic, "Partitions": [{"PartitionIndex": 0}]}]})
+        return {
+            "commit to no group": [p["ErrorCode"] for p in commit["Topics"][0]["Partitions"]],
+            "empty group commit": [p["ErrorCode"]
+                                   for p in empty_commit["Topics"][0]["Partitions"]],
+            "empty group fetch": fetch["ErrorCode"],
+            "empty group describe": describe["Groups"][0]["ErrorCode"],
+            "junk metadata join": (junk["ErrorCode"], rejoin["ErrorCode"],
+                                   rejoin["GenerationId"]),
+            "offset delete": (odel["ErrorCode"], [p["ErrorCode"] for t in odel["Topics"]
+                                                  for p in t["Partitions"]]),
+        }
+    both_equal(sides, bad)

@@ -1,7 +1,7 @@
 /* DescribeGroups (key 15, versions 0-5): state, protocol and members; member metadata and
  * assignments only while Stable (as Kafka). An unknown group is described as Dead with no error;
- * an empty id is INVALID_GROUP_ID. Authorized operations (v3+, when asked): without an authorizer,
- * every group operation (READ, DESCRIBE, DELETE). */
+ * an empty id is a group id like any other (as Kafka). Authorized operations (v3+, when asked):
+ * without an authorizer, every group operation (READ, DESCRIBE, DELETE). */
 #include <string.h>
 
 #include "../broker_int.h"
@@ -31,11 +31,6 @@ static int describe_one(sl_request_t *req, sl_slice_t id, bool ops,
         .authorized_operations = ops ? SL_GROUP_OPERATIONS : INT32_MIN,
     };
     sl_group_view_t v;
-    if (id.len == 0) {
-        o->error_code = SL_KERR_INVALID_GROUP_ID;
-        o->authorized_operations = INT32_MIN;
-        return 0;
-    }
     if (!sl_group_describe(req->broker->groups->coord, id, &v))
         return 0;
     sl_arena_t *a = &req->arena;

@@ -6,8 +6,6 @@
 static int16_t group_error(sl_request_t *req, sl_slice_t group_id)
 {
     sl_group_view_t v;
-    if (group_id.len == 0)
-        return SL_KERR_INVALID_GROUP_ID;
     if (!sl_group_describe(req->broker->groups->coord, group_id, &v))
         return SL_KERR_GROUP_ID_NOT_FOUND;
     if (v.members_count > 0 && !sl_slice_eq_str(v.protocol_type, "consumer"))

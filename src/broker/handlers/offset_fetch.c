@@ -134,8 +134,6 @@ static int fetch_old(sl_request_t *req, const sl_offset_fetch_request_t *in,
     topic_out_t *ts = NULL;
     int32_t count = 0;
     int rc;
-    if (in->group_id.len == 0 && req->header.api_version >= 2)
-        out->error_code = SL_KERR_INVALID_GROUP_ID;
     if (in->topics_count < 0) {
         rc = group_all(req, in->group_id, &ts, &count);
     } else {
@@ -156,7 +154,7 @@ static int fetch_old(sl_request_t *req, const sl_offset_fetch_request_t *in,
     if (rc != 0)
         return rc;
     out->topics = (sl_offset_fetch_response_topic_t *)(void *)ts;
-    out->topics_count = out->error_code == SL_KERR_NONE ? count : 0;
+    out->topics_count = count;
     return 0;
 }
 
@@ -167,10 +165,6 @@ static int fetch_group(sl_request_t *req, const sl_offset_fetch_request_group_t 
     int32_t count = 0;
     int rc;
     *o = (sl_offset_fetch_response_group_t){.group_id = g->group_id};
-    if (g->group_id.len == 0) {
-        o->error_code = SL_KERR_INVALID_GROUP_ID;
-        return 0;
-    }
     if (g->topics_count < 0) {
         rc = group_all(req, g->group_id, &ts, &count);
     } else {
