@@ -12,7 +12,10 @@ and their durability in __consumer_offsets.
 - Committed offsets (with metadata and leader epoch) survive a restart after SIGTERM and SIGKILL.
 - Kafka 4.0's ConsoleConsumer (--group, keys and headers printed) and ConsumerGroupCommand
   (--describe with lag, --reset-offsets --to-earliest --execute, --delete).
-Runtime: about 60 s (measured on the 2-core dev box).
+- kafkajs (node/group_consumer.js) and franz-go (go/groups) group consumers.
+- The Java consumer (java/src/GroupConsumer.java): two members split four partitions with the range
+  and the cooperative-sticky assignors, and as static members (group.instance.id).
+Runtime: about 70 s (measured on the 2-core dev box).
 """
 import os
 import shutil
@@ -386,3 +389,55 @@ def test_franz_go_consumer_group(gbroker, franz_groups):
     assert r.returncode == 0, r.stdout + r.stderr
     assert sorted(r.stdout.split()) == sorted(f"v{i}" for i in range(30))
     assert committed(gbroker.bootstrap, "franz", topic, 3) == [10, 10, 10]
+
+
+# ---- the Java consumer ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def group_consumer_classes(tmp_path_factory):
+    cp = require_libs()
+    out = str(tmp_path_factory.mktemp("group-consumer-classes"))
+    r = subprocess.run(["javac", "-nowarn", "-cp", cp, "-d", out,
+                        os.path.join(HERE, "java", "src", "GroupConsumer.java")],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.mark.parametrize("assignor,static", [("range", False), ("cooperative-sticky", False),
+                                             ("range", True)])
+def test_java_consumers_share_partitions(gbroker, tools_log, group_consumer_classes, assignor,
+                                         static):
+    """Two Java consumers in one group split four partitions and read every record once."""
+    import json
+    topic = create_topic(gbroker.bootstrap, 4)
+    group = f"java-{assignor}-{static}"
+    procs = []
+    for i in range(2):
+        cmd = java_cmd("GroupConsumer", gbroker.bootstrap, topic, group, assignor,
+                       f"pod-{i}" if static else "-", "3000", log_config=tools_log)
+        k = cmd.index("-cp") + 1
+        cmd[k] = group_consumer_classes + os.pathsep + cmd[k]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, stdin=subprocess.DEVNULL))
+    try:
+        wait_until(lambda: group_state(gbroker.bootstrap, group) == ("Stable", 2), 40,
+                   "both Java consumers in the group")
+        if static:
+            g = kproto.request(gbroker.bootstrap, 15, 5, {"Groups": [group],
+                                                          "IncludeAuthorizedOperations": False})
+            assert sorted(m["GroupInstanceId"] for m in g["Groups"][0]["Members"]) == [
+                "pod-0", "pod-1"]
+        produce(gbroker.bootstrap, topic, 80, 4)
+        outs = [p.communicate(timeout=90) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), outs
+    res = [json.loads(o.strip().split("\n")[-1]) for o, _ in outs]
+    values = res[0]["values"] + res[1]["values"]
+    assert sorted(values) == sorted(f"v{i}" for i in range(80)), outs
+    assert len(res[0]["partitions"]) == 2 and len(res[1]["partitions"]) == 2, res
+    assert committed(gbroker.bootstrap, group, topic, 4) == [20, 20, 20, 20]
