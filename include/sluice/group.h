@@ -141,10 +141,11 @@ void sl_group_offsets_each(sl_group_coordinator_t *c, sl_slice_t group_id, sl_gr
 /* ---- ListGroups, DescribeGroups, DeleteGroups, OffsetDelete ---- */
 typedef struct sl_group_member_view {
     sl_slice_t member_id, instance_id, client_id, client_host, metadata, assignment;
+    int32_t session_timeout_ms, rebalance_timeout_ms;
 } sl_group_member_view_t;
 
 typedef struct sl_group_view {
-    sl_slice_t group_id, protocol_type, protocol_name;
+    sl_slice_t group_id, protocol_type, protocol_name, leader; /* leader: empty when none */
     sl_group_state_t state;
     int32_t generation;
     const sl_group_member_view_t *members; /* valid until the next call into the coordinator */
@@ -170,8 +171,11 @@ int32_t sl_group_partition_for(sl_slice_t group_id, int32_t partitions);
 typedef void (*sl_group_changed_cb)(sl_group_coordinator_t *c, sl_slice_t group_id, bool deleted,
                                     void *data);
 void sl_group_set_changed_cb(sl_group_coordinator_t *c, sl_group_changed_cb cb, void *data);
-/* Restores a group's generation and protocol from its metadata record at load (Empty state). */
+/* Restores a group from its metadata record at load: generation, protocol type, and (members
+ * given) a Stable group with that protocol, leader and members, whose sessions start now. A later
+ * record for the same group replaces an earlier one. */
 int sl_group_restore(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t protocol_type,
-                     sl_slice_t protocol_name, int32_t generation);
+                     sl_slice_t protocol_name, sl_slice_t leader, int32_t generation,
+                     const sl_group_member_view_t *members, size_t members_count);
 
 #endif

@@ -157,16 +157,35 @@ static void group_key(sl_buf_t *b, sl_slice_t group)
     put_str(b, group);
 }
 
-/* GroupMetadataValue v3 without members: Sluice restores a group as Empty (members rejoin). */
+static void put_bytes(sl_buf_t *b, sl_slice_t s)
+{
+    put32(b, (int32_t)s.len);
+    sl_buf_append(b, s.ptr, s.len);
+}
+
+/* GroupMetadataValue v3: the generation, protocol, leader and (when Stable) every member with its
+ * subscription and assignment, so a restart keeps a stable group stable. */
 static void group_value(sl_buf_t *b, const sl_group_view_t *g, int64_t now_ms)
 {
+    bool stable = g->state == SL_GROUP_STABLE;
     put16(b, 3);
     put_str(b, g->protocol_type);
     put32(b, g->generation);
-    put_str(b, g->protocol_name.len > 0 ? g->protocol_name : SL_SLICE_NULL);
-    put_str(b, SL_SLICE_NULL);
+    put_str(b, stable && g->protocol_name.len > 0 ? g->protocol_name : SL_SLICE_NULL);
+    put_str(b, stable && g->leader.len > 0 ? g->leader : SL_SLICE_NULL);
     put64(b, now_ms);
-    put32(b, 0);
+    put32(b, stable ? (int32_t)g->members_count : 0);
+    for (size_t i = 0; stable && i < g->members_count; i++) {
+        const sl_group_member_view_t *m = &g->members[i];
+        put_str(b, m->member_id);
+        put_str(b, m->instance_id);
+        put_str(b, m->client_id);
+        put_str(b, m->client_host);
+        put32(b, m->rebalance_timeout_ms);
+        put32(b, m->session_timeout_ms);
+        put_bytes(b, m->metadata);
+        put_bytes(b, m->assignment);
+    }
 }
 
 /* Records being gathered into one batch: each record encoded as it is added. */
@@ -496,8 +515,10 @@ static int64_t rd_int(rd_t *r, size_t n)
 static sl_slice_t rd_str(rd_t *r)
 {
     int64_t n = rd_int(r, 2);
+    if (n == -1)
+        return SL_SLICE_NULL; /* a null string */
     if (n < 0 || (size_t)n > r->left) {
-        r->bad = r->bad || n < -1 || (size_t)n > r->left;
+        r->bad = true;
         return SL_SLICE_NULL;
     }
     sl_slice_t s = {r->p, (size_t)n};
@@ -532,8 +553,25 @@ static void load_offset(sl_group_coordinator_t *coord, rd_t *k, sl_slice_t value
     }
 }
 
-static void load_group(sl_group_coordinator_t *coord, rd_t *k, sl_slice_t value)
+static sl_slice_t rd_bytes(rd_t *r)
 {
+    int64_t n = rd_int(r, 4);
+    if (n < 0 || (size_t)n > r->left) {
+        r->bad = true;
+        return SL_SLICE_NULL;
+    }
+    sl_slice_t s = {r->p, (size_t)n};
+    r->p += n;
+    r->left -= (size_t)n;
+    return s;
+}
+
+#define SL_GROUP_RESTORE_MEMBERS_MAX 4096
+
+/* GroupMetadataValue v0-3 (v4, flexible, is never written by Sluice and is skipped). */
+static void load_group(sl_broker_t *broker, rd_t *k, sl_slice_t value)
+{
+    sl_group_coordinator_t *coord = broker->groups->coord;
     sl_slice_t group = rd_str(k);
     if (k->bad)
         return;
@@ -545,20 +583,43 @@ static void load_group(sl_group_coordinator_t *coord, rd_t *k, sl_slice_t value)
     int16_t version = (int16_t)rd_int(&v, 2);
     sl_slice_t type = rd_str(&v);
     int32_t generation = (int32_t)rd_int(&v, 4);
-    sl_slice_t protocol = rd_str(&v);
-    if (!v.bad && version >= 0 && version <= 3)
-        (void)sl_group_restore(coord, group, type, protocol, generation); /* ENOMEM: skipped */
+    sl_slice_t protocol = rd_str(&v), leader = rd_str(&v);
+    if (version >= 2)
+        (void)rd_int(&v, 8); /* currentStateTimestamp */
+    int32_t n = (int32_t)rd_int(&v, 4);
+    if (v.bad || version < 0 || version > 3 || n < 0 || n > SL_GROUP_RESTORE_MEMBERS_MAX)
+        return;
+    sl_group_member_view_t *ms = sl_calloc((size_t)n + 1, sizeof(*ms));
+    if (ms == NULL)
+        return;
+    for (int32_t i = 0; i < n && !v.bad; i++) {
+        sl_group_member_view_t *m = &ms[i];
+        m->member_id = rd_str(&v);
+        m->instance_id = version >= 3 ? rd_str(&v) : SL_SLICE_NULL;
+        m->client_id = rd_str(&v);
+        m->client_host = rd_str(&v);
+        m->rebalance_timeout_ms = version >= 1 ? (int32_t)rd_int(&v, 4) : -1;
+        m->session_timeout_ms = (int32_t)rd_int(&v, 4);
+        if (m->rebalance_timeout_ms < 0)
+            m->rebalance_timeout_ms = m->session_timeout_ms;
+        m->metadata = rd_bytes(&v);
+        m->assignment = rd_bytes(&v);
+    }
+    if (!v.bad) /* ENOMEM: the group is restored partly, its members rejoin */
+        (void)sl_group_restore(coord, group, type, protocol, leader, generation, ms, (size_t)n);
+    sl_free(ms);
 }
 
 static int load_record(const sl_record_t *rec, void *data)
 {
-    sl_group_coordinator_t *coord = data;
+    sl_broker_t *broker = data;
+    sl_group_coordinator_t *coord = broker->groups->coord;
     rd_t k = {rec->key.ptr, rec->key.len, false};
     int16_t version = (int16_t)rd_int(&k, 2);
     if (version == 0 || version == 1)
         load_offset(coord, &k, rec->value);
     else if (version == 2)
-        load_group(coord, &k, rec->value);
+        load_group(broker, &k, rec->value);
     return 0;
 }
 
@@ -591,7 +652,7 @@ static int64_t load_batches(sl_broker_t *broker, const uint8_t *bytes, size_t le
         size_t size = sl_record_batch_size(&b);
         if ((b.attributes & SL_RECORD_BATCH_CONTROL) == 0)
             (void)sl_records_iterate(bytes + pos, size, &broker->records_scratch, load_record,
-                                     broker->groups->coord); /* a bad batch: skipped */
+                                     broker); /* a bad batch: skipped */
         offset = b.base_offset + b.last_offset_delta + 1;
         pos += size;
     }

@@ -163,6 +163,21 @@ static void member_free(sl_group_member_t *m)
     sl_free(m);
 }
 
+void sl__group_clear_members(sl_group_t *group)
+{
+    while (group->members != NULL) {
+        sl_group_member_t *m = group->members;
+        group->members = m->next;
+        SL_ASSERT(m->join == NULL && m->sync == NULL);
+        member_free(m);
+    }
+    group->members_count = 0;
+    sl_free(group->protocol_name);
+    group->protocol_name = NULL;
+    sl_free(group->leader_id);
+    group->leader_id = NULL;
+}
+
 void sl__group_remove(sl_group_coordinator_t *c, sl_group_t *group)
 {
     sl_group_t **p = &c->buckets[bucket_of(sl__group_slice(group->group_id))];
@@ -170,12 +185,7 @@ void sl__group_remove(sl_group_coordinator_t *c, sl_group_t *group)
         p = &(*p)->next;
     *p = group->next;
     c->groups_count--;
-    while (group->members != NULL) {
-        sl_group_member_t *m = group->members;
-        group->members = m->next;
-        SL_ASSERT(m->join == NULL && m->sync == NULL);
-        member_free(m);
-    }
+    sl__group_clear_members(group);
     sl__group_free_offsets(group);
     sl_free(group->protocol_type);
     sl_free(group->protocol_name);
@@ -371,6 +381,28 @@ static void member_unlink(sl_group_t *g, sl_group_member_t *m)
 static void session_renew(sl_group_coordinator_t *c, sl_group_member_t *m)
 {
     m->session_deadline_ms = sl__group_now(c) + (uint64_t)SL_MAX(m->session_timeout_ms, 0);
+}
+
+int sl__group_member_restore(sl_group_coordinator_t *c, sl_group_t *g, sl_slice_t protocol_name,
+                             const sl_group_member_view_t *v)
+{
+    sl_group_protocol_t proto = {protocol_name, v->metadata};
+    sl_group_join_args_t a = {.instance_id = v->instance_id,
+                              .client_id = v->client_id,
+                              .client_host = v->client_host,
+                              .protocols = &proto,
+                              .protocols_count = 1,
+                              .session_timeout_ms = v->session_timeout_ms,
+                              .rebalance_timeout_ms = v->rebalance_timeout_ms};
+    char *id = sl__group_strdup(v->member_id);
+    if (id == NULL)
+        return -ENOMEM;
+    sl_group_member_t *m = member_new(g, id, &a);
+    if (m == NULL || bytes_set(&m->assignment, v->assignment) != 0)
+        return -ENOMEM; /* a member without its assignment stays; it gets an empty one */
+    g->members_count++;
+    session_renew(c, m);
+    return 0;
 }
 
 /* ---- answering waiters ----
@@ -725,6 +757,7 @@ static int16_t join_static(sl_group_coordinator_t *c, sl_group_t *g, sl_group_me
     if (next != NULL && g->protocol_name != NULL && strcmp(next, g->protocol_name) == 0) {
         session_renew(c, m);
         m->join = w;
+        group_changed(c, g, false); /* the new member id must survive a restart */
         sl_group_join_result_t res = join_result(c, g, m);
         res.skip_assignment = leader; /* v9: the leader must not assign again */
         join_answer(c, m, &res);
@@ -754,27 +787,21 @@ static int16_t join_known(sl_group_coordinator_t *c, sl_group_t *g, const sl_gro
         return SL_KERR_NONE;
     }
     bool leader = g->leader_id != NULL && strcmp(g->leader_id, m->member_id) == 0;
-    bool same = protocols_same(m, a);
-    switch (g->state) {
-    case SL_GROUP_COMPLETING_REBALANCE:
-    case SL_GROUP_STABLE:
-        if (same && (g->state == SL_GROUP_COMPLETING_REBALANCE || !leader)) {
-            /* nothing changed: the current generation again */
-            session_renew(c, m);
-            m->join = w;
-            sl_group_join_result_t res = join_result(c, g, m);
-            join_answer(c, m, &res);
-            return SL_KERR_NONE;
-        }
-        /* fallthrough */
-    case SL_GROUP_PREPARING_REBALANCE:
-        if (member_set_protocols(m, a) != 0)
-            return SL_KERR_UNKNOWN_SERVER_ERROR;
-        join_wait(c, g, m, w);
-        return SL_KERR_NONE;
-    default:
+    bool settled = g->state == SL_GROUP_COMPLETING_REBALANCE || g->state == SL_GROUP_STABLE;
+    if (!settled && g->state != SL_GROUP_PREPARING_REBALANCE)
         return SL_KERR_UNKNOWN_MEMBER_ID;
+    if (settled && protocols_same(m, a) && (g->state == SL_GROUP_COMPLETING_REBALANCE || !leader)) {
+        /* nothing changed: the current generation again */
+        session_renew(c, m);
+        m->join = w;
+        sl_group_join_result_t res = join_result(c, g, m);
+        join_answer(c, m, &res);
+        return SL_KERR_NONE;
     }
+    if (member_set_protocols(m, a) != 0)
+        return SL_KERR_UNKNOWN_SERVER_ERROR;
+    join_wait(c, g, m, w);
+    return SL_KERR_NONE;
 }
 
 static int16_t join_check(const sl_group_coordinator_t *c, const sl_group_join_args_t *a)

@@ -94,6 +94,12 @@ sl_group_t *sl__group_get_or_create(sl_group_coordinator_t *c, sl_slice_t group_
 void sl__group_remove(sl_group_coordinator_t *c, sl_group_t *group);
 void sl__group_free_offsets(sl_group_t *group);
 char *sl__group_strdup(sl_slice_t s);
+/* Frees every member (none may have a waiter: only at load). */
+void sl__group_clear_members(sl_group_t *group);
+/* Adds a member from a group metadata record: one protocol (name) with its subscription, its
+ * assignment and timeouts; its session starts now. */
+int sl__group_member_restore(sl_group_coordinator_t *c, sl_group_t *g, sl_slice_t protocol_name,
+                             const sl_group_member_view_t *v);
 bool sl__group_eq(const char *s, sl_slice_t slice);
 sl_slice_t sl__group_slice(const char *s);
 

@@ -173,6 +173,7 @@ static sl_group_view_t group_view(const sl_group_t *g)
         .protocol_type = sl__group_slice(g->protocol_type != NULL ? g->protocol_type : ""),
         .protocol_name = sl__group_slice(
             g->state == SL_GROUP_STABLE && g->protocol_name != NULL ? g->protocol_name : ""),
+        .leader = sl__group_slice(g->leader_id != NULL ? g->leader_id : ""),
         .state = g->state,
         .generation = g->generation};
 }
@@ -209,7 +210,9 @@ bool sl_group_describe(sl_group_coordinator_t *c, sl_slice_t group_id, sl_group_
                                       sl__group_slice(m->client_id),
                                       sl__group_slice(m->client_host),
                                       empty,
-                                      empty};
+                                      empty,
+                                      m->session_timeout_ms,
+                                      m->rebalance_timeout_ms};
         if (g->state != SL_GROUP_STABLE)
             continue;
         for (size_t k = 0; k < m->protocols_count; k++)
@@ -299,15 +302,27 @@ bool sl_group_subscribed(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slic
 }
 
 int sl_group_restore(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t protocol_type,
-                     sl_slice_t protocol_name, int32_t generation)
+                     sl_slice_t protocol_name, sl_slice_t leader, int32_t generation,
+                     const sl_group_member_view_t *members, size_t members_count)
 {
     sl_group_t *g = sl__group_get_or_create(c, group_id);
     if (g == NULL)
         return -ENOMEM;
+    sl__group_clear_members(g);
     g->generation = generation;
+    g->state = SL_GROUP_EMPTY;
     char *type = protocol_type.len > 0 ? sl__group_strdup(protocol_type) : NULL;
     sl_free(g->protocol_type);
     g->protocol_type = type;
-    (void)protocol_name; /* an Empty group has no protocol; the next round chooses one */
+    if (members_count == 0 || protocol_name.len == 0 || protocol_name.ptr == NULL)
+        return 0;
+    g->protocol_name = sl__group_strdup(protocol_name);
+    g->leader_id = leader.len > 0 ? sl__group_strdup(leader) : NULL;
+    for (size_t i = 0; i < members_count; i++) {
+        int rc = sl__group_member_restore(c, g, protocol_name, &members[i]);
+        if (rc != 0)
+            return rc;
+    }
+    g->state = SL_GROUP_STABLE;
     return 0;
 }

@@ -441,3 +441,35 @@ def test_java_consumers_share_partitions(gbroker, tools_log, group_consumer_clas
     assert sorted(values) == sorted(f"v{i}" for i in range(80)), outs
     assert len(res[0]["partitions"]) == 2 and len(res[1]["partitions"]) == 2, res
     assert committed(gbroker.bootstrap, group, topic, 4) == [20, 20, 20, 20]
+
+
+def test_stable_group_survives_broker_restart(start_broker, tmp_path):
+    """The group metadata record keeps members and assignments: after a broker restart (within
+    the session timeout) the members carry on with no rebalance, static ones included."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = broker_config(str(tmp_path / "data"), GROUP_YAML).replace(
+        "PLAINTEXT://127.0.0.1:0", f"PLAINTEXT://127.0.0.1:{port}")
+    b = start_broker(config_text=text)
+    topic = create_topic(b.bootstrap, 4)
+    a = CkMember(b.bootstrap, "restart", topic, **{"group.instance.id": "pod-a"})
+    d = CkMember(b.bootstrap, "restart", topic)
+    poll_all([a, d], lambda: len(a.owned) == 2 and len(d.owned) == 2, 40, "a 2/2 split")
+    events = (list(a.events), list(d.events))
+    assert b.stop() == 0
+    b2 = start_broker(config_text=text)
+    assert group_state(b2.bootstrap, "restart") == ("Stable", 2)
+    produce(b2.bootstrap, topic, 8, 4)
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 8 and time.monotonic() < deadline:
+        for m in (a, d):
+            msg = m.consumer.poll(0.1)
+            if msg is not None and not msg.error():
+                got.append(msg.value())
+    assert sorted(got) == sorted(f"v{i}".encode() for i in range(8))
+    assert (a.events, d.events) == events, "no rebalance"
+    a.consumer.close()
+    d.consumer.close()

@@ -432,6 +432,37 @@ static void test_protocol_selection(void **state)
     sl_group_coordinator_destroy(c);
 }
 
+/* A group metadata record brings back a Stable group whose members carry on (then expire). */
+static void test_restore(void **state)
+{
+    (void)state;
+    sl_group_coordinator_t *c = coord_new(0);
+    sl_group_member_view_t m = {.member_id = sl_slice_from_str("m-1"),
+                                .instance_id = SL_SLICE_NULL,
+                                .client_id = sl_slice_from_str("c"),
+                                .client_host = sl_slice_from_str("/h"),
+                                .metadata = sl_slice_from_str("sub"),
+                                .assignment = sl_slice_from_str("p0"),
+                                .session_timeout_ms = 10000,
+                                .rebalance_timeout_ms = 10000};
+    assert_int_equal(sl_group_restore(c, sl_slice_from_str("g"), sl_slice_from_str("consumer"),
+                                      sl_slice_from_str("range"), sl_slice_from_str("m-1"), 7, &m,
+                                      1),
+                     0);
+    assert_int_equal(state_of(c), SL_GROUP_STABLE);
+    client_t a = {0};
+    strcpy(a.id, "m-1");
+    a.generation = 7;
+    a.w = (sl_group_waiter_t){.join_cb = on_join, .sync_cb = on_sync, .data = &a};
+    assert_int_equal(beat(c, &a), 0);
+    sync_(c, &a, NULL, 0);
+    assert_string_equal(a.assignment, "p0");
+    fake_now_ms += 10001;
+    sl_group_coordinator_tick(c);
+    assert_int_equal(state_of(c), SL_GROUP_EMPTY); /* expired, and the round ended empty */
+    sl_group_coordinator_destroy(c);
+}
+
 static void test_partition_for(void **state)
 {
     (void)state;
@@ -452,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_protocol_selection),
+        cmocka_unit_test(test_restore),
         cmocka_unit_test(test_partition_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
