@@ -418,7 +418,7 @@ static sl_kerr_t check_layer(sl_broker_layer_t layer, const sl_slice_t *names,
             return SL_KERR_INVALID_REQUEST;
         }
     }
-    if (names_message(names, count, pick_not_dynamic, layer,
+    if (names_message(names, count, pick_not_dynamic, (int)layer,
                       "Cannot update these configs dynamically", msg, len))
         return SL_KERR_INVALID_REQUEST;
     for (size_t i = 0; i < count; i++) {
@@ -431,7 +431,7 @@ static sl_kerr_t check_layer(sl_broker_layer_t layer, const sl_slice_t *names,
             return SL_KERR_INVALID_REQUEST;
     }
     if (layer == SL_BROKER_LAYER_CLUSTER &&
-        names_message(names, count, pick_per_broker, layer,
+        names_message(names, count, pick_per_broker, (int)layer,
                       "Cannot update these configs at default cluster level, broker id must be "
                       "specified",
                       msg, len))
