@@ -209,6 +209,12 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     out->error_code = SL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     if (topic == NULL || in->index < 0 || in->index >= topic->partition_count)
         return;
+    if (topic->internal) { /* Kafka: only the broker itself appends to internal topics */
+        out->error_code = SL_KERR_INVALID_TOPIC_EXCEPTION;
+        out->error_message = sl_slice_from_str("Cannot append to internal topic.");
+        produce->any_failed = true;
+        return;
+    }
     sl_record_batch_t batch;
     out->error_code =
         kerr_from_verdict(sl_record_batch_validate_produce(
