@@ -245,7 +245,8 @@ size_t sl_config_key_synonyms(const char *name, const char **out, size_t max);
  * effective configuration from a static one and the layers. */
 
 /* One layer of dynamic values: names[i]=values[i], borrowed, count of them. Names that are not
- * keys of the table (Kafka keys Sluice ignores, custom keys) are kept by the caller, skipped here. */
+ * keys of the table (Kafka keys Sluice ignores, custom keys) are kept by the caller, skipped here.
+ */
 typedef struct sl_config_layer {
     const char *const *names;
     const char *const *values;
@@ -262,15 +263,14 @@ int sl_config_copy(sl_config_t *dst, const sl_config_t *src);
 /* Checks value for key as Kafka's ConfigDef parses a broker value (trimmed; Java's number, boolean
  * and valid-string rules, the table's bounds). Returns 0 or SL_ECONFIG with Kafka's text in err:
  * "Invalid value abc for configuration log.retention.ms: Not a number of type LONG". */
-int sl_config_value_check(const sl_config_key_t *key, const char *value, char *err,
-                          size_t err_len);
+int sl_config_value_check(const sl_config_key_t *key, const char *value, char *err, size_t err_len);
 
 /* Rebuilds every non-read-only key of eff (made from static_cfg by sl_config_copy, and rebuilt
  * only by this function since) from the layers: broker's value, else cluster's, else static_cfg's,
- * with the source recorded (SL_CONFIG_SOURCE_DYNAMIC_BROKER / _DYNAMIC_DEFAULT / static's). Read-only
- * keys and their memory are never touched, so pointers into them stay valid. Returns 0, -ENOMEM,
- * or SL_ECONFIG when a value the check passed is still refused (an empty list); err says why, and
- * eff is then left with the keys done so far (call again with valid layers). */
+ * with the source recorded (SL_CONFIG_SOURCE_DYNAMIC_BROKER / _DYNAMIC_DEFAULT / static's).
+ * Read-only keys and their memory are never touched, so pointers into them stay valid. Returns 0,
+ * -ENOMEM, or SL_ECONFIG when a value the check passed is still refused (an empty list); err says
+ * why, and eff is then left with the keys done so far (call again with valid layers). */
 int sl_config_dynamic_apply(sl_config_t *eff, const sl_config_t *static_cfg,
                             const sl_config_layer_t *cluster, const sl_config_layer_t *broker,
                             char *err, size_t err_len);

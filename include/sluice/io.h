@@ -24,8 +24,8 @@ typedef void (*sl_disk_cb)(sl_disk_op_t *op, int64_t result, void *data);
 /* Caller-owned and embedded in the caller's objects. Every field is private to the backend. */
 struct sl_disk_op {
     union {
-        uv_work_t work;          /* disk_sync.c */
-        void *words[16];         /* room for other backends (sim_disk queues through next) */
+        uv_work_t work;  /* disk_sync.c */
+        void *words[16]; /* room for other backends (sim_disk queues through next) */
     } priv_u;
     sl_disk_t *priv_disk;
     sl_disk_op_t *priv_next;

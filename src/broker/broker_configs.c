@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker_configs.h"
+#include "broker_int.h"
 
 #define RECORD_FILE "broker-configs.meta"
 #define RECORD_BYTES_MAX (4 * SL_MiB)
@@ -187,37 +188,6 @@ static int record_text(const layer_t layers[2], uint64_t generation, sl_buf_t *b
     return rc;
 }
 
-static int write_file_synced(const char *dir, const uint8_t *text, size_t len)
-{
-    char tmp[4400], path[4400];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, RECORD_FILE);
-    snprintf(path, sizeof(path), "%s/%s", dir, RECORD_FILE);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    size_t done = 0;
-    while (done < len && rc == 0) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno != EINTR)
-            rc = -errno;
-        else if (n > 0)
-            done += (size_t)n;
-    }
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    int dfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0)
-            rc = -errno;
-        close(dfd);
-    }
-    return rc;
-}
-
 /* Writes the record of layers into every log dir; safe once one dir took it. */
 static int persist(sl_broker_configs_t *bc, const layer_t layers[2])
 {
@@ -228,7 +198,7 @@ static int persist(sl_broker_configs_t *bc, const layer_t layers[2])
     int written = 0;
     const sl_config_t *cfg = bc->static_cfg;
     for (size_t d = 0; rc == 0 && d < cfg->log_dirs_count; d++) {
-        int drc = write_file_synced(cfg->log_dirs[d], buf.ptr, buf.len);
+        int drc = sl__durable_file_replace(cfg->log_dirs[d], RECORD_FILE, buf.ptr, buf.len);
         if (drc == 0)
             written++;
         else

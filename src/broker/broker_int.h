@@ -92,6 +92,9 @@ const sl_handler_t *sl__handler_find(int16_t api_key);
 
 void sl__dispatch_frame(sl_frame_t *frame, void *data);
 
+/* Replaces dir/name with data durably: temp file, fsync, rename, fsync the dir (durable_file.c). */
+int sl__durable_file_replace(const char *dir, const char *name, const void *data, size_t len);
+
 /* Reads (or, for an empty dir, writes) meta.properties in every log dir and returns the cluster
  * id; refuses a dir formatted for another node or cluster. */
 int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id);

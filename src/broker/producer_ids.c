@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_int.h"
 #include "producer_ids.h"
 
 #define PATH_BYTES_MAX 4400
@@ -39,45 +40,6 @@ static int read_block_end(const char *dir, int64_t *out)
         break;
     }
     fclose(f);
-    return rc;
-}
-
-static int write_all(int fd, const char *text, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno != EINTR)
-            return -errno;
-        if (n > 0)
-            done += (size_t)n;
-    }
-    return 0;
-}
-
-/* Temp file, fsync, rename over the old one, fsync the dir: the file is old or new, never torn. */
-static int write_file_synced(const char *dir, const char *text, size_t len)
-{
-    char tmp[PATH_BYTES_MAX], path[PATH_BYTES_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, SL_PRODUCER_IDS_FILE);
-    snprintf(path, sizeof(path), "%s/%s", dir, SL_PRODUCER_IDS_FILE);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = write_all(fd, text, len);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        return rc;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    if (fsync(dfd) != 0)
-        rc = -errno;
-    close(dfd);
     return rc;
 }
 
@@ -114,7 +76,8 @@ static int reserve_block(sl_producer_ids_t *ids)
     SL_ASSERT(len > 0 && (size_t)len < sizeof(text));
     size_t written = 0;
     for (size_t d = 0; d < ids->cfg->log_dirs_count; d++) {
-        int rc = write_file_synced(ids->cfg->log_dirs[d], text, (size_t)len);
+        int rc = sl__durable_file_replace(ids->cfg->log_dirs[d], SL_PRODUCER_IDS_FILE, text,
+                                          (size_t)len);
         if (rc == 0)
             written++;
         else

@@ -463,37 +463,6 @@ static bool write_topic_line(sl_topic_t *topic, void *data)
     return w->rc == 0;
 }
 
-static int write_file_synced(const char *dir, const char *text, size_t len)
-{
-    char tmp[4400], path[4400];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, TOPICS_FILE);
-    snprintf(path, sizeof(path), "%s/%s", dir, TOPICS_FILE);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    size_t done = 0;
-    while (done < len && rc == 0) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno != EINTR)
-            rc = -errno;
-        else if (n > 0)
-            done += (size_t)n;
-    }
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    int dfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0)
-            rc = -errno;
-        close(dfd);
-    }
-    return rc;
-}
-
 /* Rewrites topics.meta in every log dir. A failure in one dir is logged; the record is safe as
  * long as one dir took it, since the highest generation wins at start. */
 static int persist(sl_topic_table_t *t)
@@ -512,7 +481,7 @@ static int persist(sl_topic_table_t *t)
     }
     int written = 0;
     for (size_t d = 0; rc == 0 && d < t->cfg->log_dirs_count; d++) {
-        int drc = write_file_synced(t->cfg->log_dirs[d], (const char *)buf.ptr, buf.len);
+        int drc = sl__durable_file_replace(t->cfg->log_dirs[d], TOPICS_FILE, buf.ptr, buf.len);
         if (drc == 0)
             written++;
         else

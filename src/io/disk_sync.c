@@ -55,7 +55,8 @@ static int64_t do_pread(sl_disk_op_t *op)
     size_t len = op->priv_iov[0].iov_len;
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pread(op->priv_fd, buf + done, len - done, (off_t)(op->priv_offset + (int64_t)done));
+        ssize_t n =
+            pread(op->priv_fd, buf + done, len - done, (off_t)(op->priv_offset + (int64_t)done));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -386,8 +386,8 @@ static void close_finish(sl_log_dir_t *dir)
     if (!dir->offline && all_closed) {
         int rc = write_clean_marker(dir);
         if (rc < 0)
-            SL_LOG(SL_LOG_WARN, "log", "clean-shutdown marker not written dir=%s err=%s",
-                   dir->path, sl_strerror(rc));
+            SL_LOG(SL_LOG_WARN, "log", "clean-shutdown marker not written dir=%s err=%s", dir->path,
+                   sl_strerror(rc));
     }
     /* The async sync of the dir fd makes the marker durable and defers done out of this call. */
     int rc = sl_disk_fdatasync(&dir->disk, &dir->close_op, dir->dir_fd, close_sync_callback, dir);

@@ -249,8 +249,7 @@ int sl__read_file(sl_log_t *log, const char *path, uint8_t **out, size_t *len)
     return read_file(log, path, out, len);
 }
 
-static int load_offset_index(sl_log_segment_t *seg, const uint8_t *b, size_t len,
-                             int64_t file_size)
+static int load_offset_index(sl_log_segment_t *seg, const uint8_t *b, size_t len, int64_t file_size)
 {
     if (len % SL_OFFSET_INDEX_ENTRY_BYTES != 0)
         return SL_ECORRUPT;

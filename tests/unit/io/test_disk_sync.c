@@ -51,8 +51,7 @@ static void test_async_and_metadata(void **state)
     assert_int_equal(disk.ops->exists(&disk, path), 0);
     int fd = disk.ops->open(&disk, path, SL_DISK_OPEN_CREATE);
     assert_true(fd >= 0);
-    assert_int_equal(disk.ops->open(&disk, path, SL_DISK_OPEN_CREATE | SL_DISK_OPEN_EXCL),
-                     -EEXIST);
+    assert_int_equal(disk.ops->open(&disk, path, SL_DISK_OPEN_CREATE | SL_DISK_OPEN_EXCL), -EEXIST);
     assert_int_equal(disk.ops->exists(&disk, path), 1);
 
     char a[] = "hello ", b[] = "world";

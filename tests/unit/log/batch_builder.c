@@ -29,8 +29,8 @@ static void be64(uint8_t *p, int64_t v)
     be32(p + 4, (uint32_t)v);
 }
 
-size_t batch_build(uint8_t *out, size_t cap, int record_count, int64_t timestamp,
-                   size_t value_len, uint8_t fill)
+size_t batch_build(uint8_t *out, size_t cap, int record_count, int64_t timestamp, size_t value_len,
+                   uint8_t fill)
 {
     if (cap < 61 || record_count < 1)
         return 0;
@@ -38,7 +38,7 @@ size_t batch_build(uint8_t *out, size_t cap, int record_count, int64_t timestamp
     uint8_t rec[64];
     for (int i = 0; i < record_count; i++) {
         size_t n = 0;
-        rec[n++] = 0; /* attributes */
+        rec[n++] = 0;                 /* attributes */
         n += put_varint(rec + n, i);  /* timestamp delta */
         n += put_varint(rec + n, i);  /* offset delta */
         n += put_varint(rec + n, -1); /* null key */

@@ -323,8 +323,7 @@ static int64_t sim_pread_sync(sl_disk_t *disk, int fd, void *buf, size_t len, in
     return (int64_t)n;
 }
 
-static int64_t sim_pwrite_sync(sl_disk_t *disk, int fd, const void *buf, size_t len,
-                               int64_t offset)
+static int64_t sim_pwrite_sync(sl_disk_t *disk, int fd, const void *buf, size_t len, int64_t offset)
 {
     inode_t *ino = fd_get(sim_of(disk), fd);
     if (ino == NULL || ino->is_dir)
