@@ -390,6 +390,28 @@ def test_franz_go_consumer_group(gbroker, franz_groups):
     assert committed(gbroker.bootstrap, "franz", topic, 3) == [10, 10, 10]
 
 
+@pytest.fixture(scope="module")
+def sarama_groups(tmp_path_factory):
+    exe = str(tmp_path_factory.mktemp("sarama-groups") / "sarama")
+    r = subprocess.run(["go", "build", "-mod=readonly", "-o", exe, "./sarama"],
+                       cwd=os.path.join(HERE, "go"), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+def test_sarama_consumer_group(gbroker, sarama_groups):
+    """Sarama (IBM/sarama, the other Go client people run) as a group member with the range
+    assignor: reads every record once, commits, leaves."""
+    topic = create_topic(gbroker.bootstrap, 3)
+    produce(gbroker.bootstrap, topic, 30, 3)
+    r = subprocess.run([sarama_groups, "-brokers", gbroker.bootstrap, "-topic", topic, "-group",
+                        "sarama", "-count", "30"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(r.stdout.split()) == sorted(f"v{i}" for i in range(30))
+    assert committed(gbroker.bootstrap, "sarama", topic, 3) == [10, 10, 10]
+
+
 # ---- the Java consumer ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ func main() {
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RequestTimeoutOverhead(5*time.Second),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.ProducerLinger(5*time.Millisecond), kgo.RecordDeliveryTimeout(*timeout),
-		kgo.ProducerBatchMaxBytes(512), // many small Produce requests to break
+		kgo.ProducerBatchMaxBytes(512),                    // many small Produce requests to break
 		kgo.ProducerBatchCompression(kgo.NoCompression())) // the test reads batches itself
 	if err != nil {
 		fmt.Println(`{"fatal": "client"}`)
