@@ -120,52 +120,6 @@ const char *sl__broker_configs_find(const sl_broker_configs_t *bc, sl_broker_lay
 
 /* ---- the record ---- */
 
-static bool plain_byte(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == ',' || c == ':' || c == '/';
-}
-
-/* Percent-encodes text so a line holds no spaces or newlines of its own. */
-static int append_encoded(sl_buf_t *buf, const char *text)
-{
-    for (const uint8_t *p = (const uint8_t *)text; *p != '\0'; p++) {
-        int rc = plain_byte(*p) ? sl_buf_append(buf, p, 1) : sl_buf_appendf(buf, "%%%02X", *p);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static bool decode_in_place(char *s)
-{
-    char *out = s;
-    for (char *p = s; *p != '\0'; p++) {
-        if (*p != '%') {
-            *out++ = *p;
-            continue;
-        }
-        int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-        if (lo < 0)
-            return false;
-        *out++ = (char)(hi << 4 | lo);
-        p += 2;
-    }
-    *out = '\0';
-    return true;
-}
-
 /* "config <layer> <name> =<value>": the '=' keeps an empty value a field of its own. */
 static int record_text(const layer_t layers[2], uint64_t generation, sl_buf_t *buf)
 {
@@ -177,11 +131,11 @@ static int record_text(const layer_t layers[2], uint64_t generation, sl_buf_t *b
         for (size_t i = 0; i < layers[l].count && rc == 0; i++) {
             rc = sl_buf_appendf(buf, "config %s ", layer_tags[l]);
             if (rc == 0)
-                rc = append_encoded(buf, layers[l].names[i]);
+                rc = sl__record_append_encoded(buf, layers[l].names[i]);
             if (rc == 0)
                 rc = sl_buf_append(buf, " =", 2);
             if (rc == 0)
-                rc = append_encoded(buf, layers[l].values[i]);
+                rc = sl__record_append_encoded(buf, layers[l].values[i]);
             if (rc == 0)
                 rc = sl_buf_append(buf, "\n", 1);
         }
@@ -241,7 +195,8 @@ static int load_line(sl_broker_configs_t *bc, char *line)
     char *tag = strtok_r(NULL, " \n", &save), *name = strtok_r(NULL, " \n", &save);
     char *value = strtok_r(NULL, " \n", &save);
     if (strcmp(kind, "config") != 0 || tag == NULL || name == NULL || value == NULL ||
-        value[0] != '=' || !decode_in_place(name) || !decode_in_place(++value))
+        value[0] != '=' || !sl__record_decode_in_place(name) ||
+        !sl__record_decode_in_place(++value))
         return SL_ECORRUPT;
     int layer = strcmp(tag, layer_tags[0]) == 0 ? 0 : strcmp(tag, layer_tags[1]) == 0 ? 1 : -1;
     if (layer < 0 || name[0] == '\0')

@@ -94,6 +94,10 @@ void sl__dispatch_frame(sl_frame_t *frame, void *data);
 
 /* Replaces dir/name with data durably: temp file, fsync, rename, fsync the dir (durable_file.c). */
 int sl__durable_file_replace(const char *dir, const char *name, const void *data, size_t len);
+/* Appends text percent-encoded (only [A-Za-z0-9._,:/-] stay as they are) to a record line. */
+int sl__record_append_encoded(sl_buf_t *buf, const char *text);
+/* Decodes a percent-encoded field in place; false for a malformed escape. */
+bool sl__record_decode_in_place(char *s);
 
 /* Reads (or, for an empty dir, writes) meta.properties in every log dir and returns the cluster
  * id; refuses a dir formatted for another node or cluster. */

@@ -424,23 +424,6 @@ static int topic_add_config(sl_topic_t *topic, sl_slice_t name, sl_slice_t value
 
 /* ---- the topics.meta record ------------------------------------------------------------------ */
 
-static bool plain_byte(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == ',' || c == ':' || c == '/' || c == '=';
-}
-
-/* Percent-encodes value so that a line never holds spaces or newlines of its own. */
-static int append_encoded(sl_buf_t *buf, const char *value)
-{
-    for (const uint8_t *p = (const uint8_t *)value; *p != '\0'; p++) {
-        int rc = plain_byte(*p) ? sl_buf_append(buf, p, 1) : sl_buf_appendf(buf, "%%%02X", *p);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
 typedef struct {
     sl_buf_t *buf;
     int rc;
@@ -456,7 +439,7 @@ static bool write_topic_line(sl_topic_t *topic, void *data)
     for (size_t i = 0; w->rc == 0 && i < topic->configs_count; i++) {
         w->rc = sl_buf_appendf(w->buf, "config %s %s ", topic->name, topic->configs[i].name);
         if (w->rc == 0)
-            w->rc = append_encoded(w->buf, topic->configs[i].value);
+            w->rc = sl__record_append_encoded(w->buf, topic->configs[i].value);
         if (w->rc == 0)
             w->rc = sl_buf_append(w->buf, "\n", 1);
     }
@@ -492,36 +475,6 @@ static int persist(sl_topic_table_t *t)
     if (rc == 0 && written == 0)
         rc = -EIO;
     return rc;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Decodes a percent-encoded value in place. */
-static bool decode_in_place(char *s)
-{
-    char *out = s;
-    for (char *p = s; *p != '\0'; p++) {
-        if (*p != '%') {
-            *out++ = *p;
-            continue;
-        }
-        int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
-        if (lo < 0)
-            return false;
-        *out++ = (char)(hi << 4 | lo);
-        p += 2;
-    }
-    *out = '\0';
-    return true;
 }
 
 static uint64_t record_generation(const char *dir)
@@ -569,7 +522,7 @@ static int load_line(sl_topic_table_t *t, char *line)
     }
     if (strcmp(kind, "config") == 0) {
         sl_topic_t *topic = sl__topics_find(t, sl_slice_from_str(name));
-        if (topic == NULL || !decode_in_place(b))
+        if (topic == NULL || !sl__record_decode_in_place(b))
             return SL_ECORRUPT;
         return topic_add_config(topic, sl_slice_from_str(a), sl_slice_from_str(b));
     }
