@@ -132,7 +132,16 @@ func main() {
 	if step("shrink partitions", err) {
 		o.Values["shrink"] = fmt.Sprintf("%v: %s", cps[*topic].Err, cps[*topic].ErrMessage)
 	}
-	tds, err := adm.ListTopics(ctx, *topic)
+	// Kafka publishes new partitions to its metadata cache asynchronously, so a
+	// client polls until they appear; Sluice answers with them at once.
+	var tds kadm.TopicDetails
+	for i := 0; i < 100; i++ {
+		tds, err = adm.ListTopics(ctx, *topic)
+		if err != nil || len(tds[*topic].Partitions) >= 3 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if step("list topics", err) {
 		o.Values["partitions"] = fmt.Sprint(len(tds[*topic].Partitions))
 	}
