@@ -179,6 +179,7 @@ typedef struct sl_config {
     int32_t group_max_session_timeout_ms;
     int32_t producer_id_expiration_ms;
     sl_io_backend_t storage_io_backend;
+    bool fetch_sendfile_enable;
     sl_log_format_t log_format;
     sl_log_level_t log_level;
     sl_storage_sync_policy_t storage_sync_policy;

@@ -101,7 +101,8 @@ int sl_log_append(sl_log_t *log, sl_log_append_t *req, uint8_t *batch, size_t le
 /* ---- reads (Fetch) and timestamp lookups (ListOffsets) ---- */
 typedef struct sl_log_read sl_log_read_t;
 typedef struct sl_log_lookup sl_log_lookup_t;
-/* bytes: returns owned (sl_free it), NULL when len is 0. */
+/* bytes: returns owned (sl_free it), NULL when len is 0, or NULL with len > 0 for a file range
+ * (sl_log_read_file only): the records are then len bytes at req->file_pos of req->file_fd. */
 typedef void (*sl_log_read_cb)(sl_log_read_t *req, int status, uint8_t *bytes, size_t len,
                                void *data);
 typedef void (*sl_log_lookup_cb)(sl_log_lookup_t *req, int status, int64_t offset,
@@ -124,12 +125,17 @@ typedef struct {
     int status; /* result carried by an immediate completion */
     int64_t result_offset, result_timestamp;
     bool min_one_batch, final_read;
+    bool file_ok; /* a read may end as a file range (sl_log_read_file) */
 } sl__log_scan_t;
 
 struct sl_log_read {
     sl__log_scan_t priv_scan;
     sl_log_read_cb priv_cb;
     void *priv_data;
+    /* A file range result: the segment's descriptor (borrowed: valid only inside the callback,
+     * dup it to keep it; the segment may be deleted right after) and the records' position. */
+    int file_fd;
+    int64_t file_pos;
 };
 struct sl_log_lookup {
     sl__log_scan_t priv_scan;
@@ -142,6 +148,13 @@ struct sl_log_lookup {
  * an empty result (through cb). SL_LOG_EOUTOFRANGE when offset < start or > high watermark. */
 int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
                 bool min_one_batch, sl_log_read_cb cb, void *data);
+/* As sl_log_read, but what the batch walk has not already read into memory comes back as a file
+ * range (for sendfile) instead of being read: the walk reads only the window around the index
+ * position. The range ends on a batch boundary (the visible end, an offset index position, or a
+ * batch seen in the window), so it may fall short of max_bytes by up to log.index.interval.bytes.
+ */
+int sl_log_read_file(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                     bool min_one_batch, sl_log_read_cb cb, void *data);
 /* As Kafka: the offset and timestamp of the first visible record whose timestamp >= timestamp
  * (the batch is found by its header, then its records are read, decompressed when needed; in a
  * LogAppendTime batch every record has the batch's MaxTimestamp); offset and timestamp -1 when

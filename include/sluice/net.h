@@ -17,8 +17,20 @@
 typedef struct sl_server sl_server_t;
 typedef struct sl_conn sl_conn_t;
 
+/* One piece of a response answered in pieces (sl_frame_respond_pieces): bytes in memory, or a range
+ * of a file that net sends with sendfile(2) straight from the page cache (Fetch's record data). */
+typedef struct sl_response_piece {
+    const uint8_t *ptr; /* the bytes; NULL for a file range */
+    size_t len;         /* bytes not yet written */
+    int fd;             /* file range: owned, closed once the frame is done; -1 for bytes */
+    int64_t pos;        /* file range: position of the next byte to send */
+    void *owned;        /* takes: sl_free'd once the frame is done (NULL: ptr is borrowed from
+                           the frame's response buffer) */
+} sl_response_piece_t;
+
 /* One complete request frame. Owned by net; the owner borrows it from the frame callback until it
- * calls sl_frame_respond(), sl_frame_respond_none() or sl_conn_close_after() for it. */
+ * calls sl_frame_respond(), sl_frame_respond_pieces(), sl_frame_respond_none() or
+ * sl_frame_close_connection() for it. */
 typedef struct sl_frame {
     sl_conn_t *conn;
     struct sl_frame *next; /* in the connection's in-flight queue, arrival order */
@@ -26,6 +38,9 @@ typedef struct sl_frame {
     size_t len;
     uint8_t *response; /* owned, set once answered */
     size_t response_len;
+    sl_response_piece_t *pieces; /* owned, or NULL when response is written whole */
+    size_t pieces_count;
+    size_t piece_next; /* the first piece not yet handed to the socket */
     bool answered;
     bool close_after; /* close the connection once every earlier response is written */
 } sl_frame_t;
@@ -70,6 +85,14 @@ const char *sl_conn_peer(const sl_conn_t *conn);
 /* Answers frame with response (takes ownership of an sl_malloc'd buffer holding the whole
  * response including its size prefix). The frame is freed once its response is written. */
 void sl_frame_respond(sl_frame_t *frame, uint8_t *response, size_t response_len);
+/* Answers frame with response_len bytes written as pieces, in order (takes ownership of response,
+ * an sl_malloc'd buffer the memory pieces may point into, of pieces, an sl_malloc'd array, and of
+ * every piece's owned buffer and fd). Pieces with a file range are sent with sendfile(2) once every
+ * earlier byte on the connection is written; a partial send waits for the socket to be writable.
+ * The caller must only pass file ranges on plaintext connections whose pages are resident (a miss
+ * would block the loop inside sendfile). */
+void sl_frame_respond_pieces(sl_frame_t *frame, uint8_t *response, sl_response_piece_t *pieces,
+                             size_t pieces_count, size_t response_len);
 /* Completes frame without writing anything (Produce with acks=0). */
 void sl_frame_respond_none(sl_frame_t *frame);
 /* Completes frame with no answer and closes the connection once earlier answers are written:

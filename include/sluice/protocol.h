@@ -20,8 +20,21 @@ typedef struct {
     const uint8_t *pos, *end;
 } sl_reader_t;
 
+/* A RECORDS field a gap writer left out of its output: the bytes belong at `at` (a position in the
+ * output, between what was written before and after them). The caller sends them from elsewhere
+ * (Fetch: from the segment file with sendfile, or from the log's read buffer), so record data is
+ * never copied into the response. */
+typedef struct sl_writer_gap {
+    uint8_t *at;
+    sl_slice_t records; /* borrowed from the encoded struct */
+} sl_writer_gap_t;
+
 typedef struct {
     uint8_t *pos, *end;
+    /* Optional (NULL: every field is written): RECORDS fields of non-zero length are noted in
+     * gaps[0..gaps_cap) instead of copied; the output then needs the _size() minus their bytes. */
+    sl_writer_gap_t *gaps;
+    size_t gaps_count, gaps_cap;
 } sl_writer_t;
 
 static inline void sl_reader_init(sl_reader_t *r, const void *data, size_t len)

@@ -67,6 +67,9 @@ typedef struct sl_request {
      * handler held outside the arena (log read buffers). */
     void (*on_free)(struct sl_request *req, void *data);
     void *on_free_data;
+    /* Set by a handler whose answer is not one encoded buffer (Fetch: record bytes sent from the
+     * segment files or the log's read buffers, never copied); encodes and answers req->frame. */
+    int (*respond)(struct sl_request *req);
     /* Topics this request holds a reference on until it is freed (sl__request_hold). */
     sl_topic_t **held;
     size_t held_count, held_cap;
@@ -78,6 +81,14 @@ int sl__request_hold(sl_request_t *req, sl_topic_t *topic);
 /* Completes a pending request: status 0 encodes and sends req->response, SL_ENORESPONSE sends
  * nothing, any other error closes the connection. Frees req. */
 void sl__request_finish(sl_request_t *req, int status);
+
+/* The whole answer's length on the wire (size prefix, header, body) and its encoding into w (a
+ * gap writer leaves the RECORDS fields out): what dispatch does for every answer, for handlers
+ * that set req->respond. */
+size_t sl__response_wire_bytes(const sl_request_t *req, const struct sl_message_desc *desc,
+                               int16_t body_version, const void *body);
+int sl__response_encode(const sl_request_t *req, sl_writer_t *w, size_t total,
+                        const struct sl_message_desc *desc, int16_t body_version, const void *body);
 
 /* A handler fills response (already initialised to the schema defaults) from request. Returns 0
  * to send the response, or an error to close the connection (a request Kafka would refuse). */

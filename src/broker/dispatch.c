@@ -18,29 +18,44 @@ static void reject(sl_request_t *req, const char *reason, int rc)
     sl_frame_close_connection(req->frame);
 }
 
+size_t sl__response_wire_bytes(const sl_request_t *req, const struct sl_message_desc *desc,
+                               int16_t body_version, const void *body)
+{
+    size_t header_len = sl_response_header_size(req->header.api_key, req->header.api_version);
+    return 4 + header_len + sl_message_size(desc, body_version, body);
+}
+
+int sl__response_encode(const sl_request_t *req, sl_writer_t *w, size_t total,
+                        const struct sl_message_desc *desc, int16_t body_version, const void *body)
+{
+    if (total - 4 > INT32_MAX)
+        return SL_ELIMIT;
+    uint32_t size = (uint32_t)(total - 4);
+    uint8_t prefix[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+                         (uint8_t)size};
+    int rc = sl_write_bytes(w, prefix, 4);
+    if (rc == 0)
+        rc = sl_response_header_encode(w, req->header.api_key, req->header.api_version,
+                                       req->header.correlation_id);
+    if (rc == 0)
+        rc = sl_message_encode(desc, w, body_version, body);
+    return rc;
+}
+
 /* Encodes header + body behind a size prefix into one owned buffer and hands it to net. */
 static int respond(sl_request_t *req, const struct sl_message_desc *desc, int16_t body_version,
                    const void *body)
 {
-    int16_t key = req->header.api_key;
-    int16_t version = req->header.api_version;
-    size_t header_len = sl_response_header_size(key, version);
-    size_t body_len = sl_message_size(desc, body_version, body);
-    size_t total = 4 + header_len + body_len;
+    if (req->respond != NULL)
+        return req->respond(req);
+    size_t total = sl__response_wire_bytes(req, desc, body_version, body);
     if (total - 4 > INT32_MAX)
         return SL_ELIMIT;
     uint8_t *out = sl_malloc(total);
     if (out == NULL)
         return -ENOMEM;
     sl_writer_t w = {.pos = out, .end = out + total};
-    uint32_t size = (uint32_t)(total - 4);
-    uint8_t prefix[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
-                         (uint8_t)size};
-    memcpy(w.pos, prefix, 4);
-    w.pos += 4;
-    int rc = sl_response_header_encode(&w, key, version, req->header.correlation_id);
-    if (rc == 0)
-        rc = sl_message_encode(desc, &w, body_version, body);
+    int rc = sl__response_encode(req, &w, total, desc, body_version, body);
     if (rc != 0) {
         sl_free(out);
         return rc;

@@ -319,6 +319,15 @@ const sl_config_key_t sl__config_keys[] = {
      MEDIUM,
      .doc = "Sluice only. How segments are written: io_uring, sync (pwritev and fdatasync on a "
             "thread pool), or auto (io_uring when the kernel allows it, otherwise sync)."},
+    {.name = "fetch.sendfile.enable",
+     BOOL_KEY,
+     .default_text = "true",
+     OFF(fetch_sendfile_enable),
+     RO,
+     LOW,
+     .doc = "Sluice only. Fetch answers on plaintext listeners send record data straight from the "
+            "segment files with sendfile(2) when its pages are in the page cache (no copy "
+            "through the broker); false reads it into memory first, as a TLS listener must."},
     {.name = "log.format",
      ENUM_KEY(log_format_values),
      .default_text = "text",

@@ -42,7 +42,7 @@ static int scan_issue(sl__log_scan_t *scan, int64_t pos, size_t len)
 static size_t window_bytes(const sl__log_scan_t *scan, int64_t pos)
 {
     size_t w = SL_LOG_SCAN_CHUNK_BYTES + (size_t)scan->log->cfg.index_interval_bytes;
-    if (scan->mode == SCAN_READ)
+    if (scan->mode == SCAN_READ && !scan->file_ok)
         w += SL_MIN(scan->max_bytes, (size_t)SL_LOG_BATCH_BYTES_MAX);
     return (size_t)SL_MIN((int64_t)w, scan->limit_pos - pos);
 }
@@ -87,6 +87,48 @@ static size_t read_want(const sl__log_scan_t *scan, int64_t first_len)
     return SL_MIN(visible, scan->max_bytes);
 }
 
+/* The end of the last whole batch in [start, start + max_bytes], when the batches run past that:
+ * the furthest of the batches seen in buf and the offset index positions (each starts a batch). */
+static int64_t range_end(const sl__log_scan_t *scan, int64_t first_len)
+{
+    int64_t start = scan->start_pos, limit = start + (int64_t)scan->max_bytes;
+    SL_ASSERT(limit < scan->limit_pos);
+    int64_t end = start + first_len;
+    sl_batch_info_t info;
+    while (end - scan->buf_pos < (int64_t)scan->buf_len) {
+        size_t off = (size_t)(end - scan->buf_pos);
+        if (sl__batch_check(scan->buf + off, scan->buf_len - off, false, &info) != 0 ||
+            end + info.batch_bytes > limit)
+            break;
+        end += info.batch_bytes;
+    }
+    const sl_log_segment_t *seg = scan->segment;
+    size_t lo = 0, hi = seg->oidx_count; /* first entry past limit */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)seg->oidx[mid].position <= limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && (int64_t)seg->oidx[lo - 1].position > end)
+        end = seg->oidx[lo - 1].position;
+    SL_ASSERT(end > start && end <= limit);
+    return end;
+}
+
+/* Ends a sl_log_read_file with the records as a range of the segment file. */
+static void finish_range(sl__log_scan_t *scan, int64_t end)
+{
+    sl_log_read_t *req = SL_CONTAINER_OF(scan, sl_log_read_t, priv_scan);
+    SL_ASSERT(scan->mode == SCAN_READ && end > scan->start_pos);
+    sl_free(scan->buf);
+    scan->buf = NULL;
+    req->file_fd = scan->segment->fd;
+    req->file_pos = scan->start_pos;
+    req->priv_cb(req, 0, NULL, (size_t)(end - scan->start_pos), req->priv_data);
+}
+
 static void scan_found(sl__log_scan_t *scan, const sl_batch_info_t *info)
 {
     SL_ASSERT(scan->mode == SCAN_READ);
@@ -95,7 +137,12 @@ static void scan_found(sl__log_scan_t *scan, const sl_batch_info_t *info)
     if (want == 0) {
         finish(scan, 0, 0);
     } else if (scan->start_pos + (int64_t)want <= scan->buf_pos + (int64_t)scan->buf_len) {
-        deliver(scan, want);
+        deliver(scan, want); /* already in memory: cheaper than another syscall */
+    } else if (scan->file_ok) {
+        bool whole =
+            scan->start_pos + (int64_t)want == scan->limit_pos || want == (size_t)info->batch_bytes;
+        finish_range(scan,
+                     whole ? scan->start_pos + (int64_t)want : range_end(scan, info->batch_bytes));
     } else {
         scan->final_read = true;
         int rc = scan_issue(scan, scan->start_pos, want);
@@ -275,8 +322,8 @@ static int scan_start(sl__log_scan_t *scan, size_t index, int64_t offset, int do
     return scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
 }
 
-int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
-                bool min_one_batch, sl_log_read_cb cb, void *data)
+static int read_start(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                      bool min_one_batch, bool file_ok, sl_log_read_cb cb, void *data)
 {
     SL_ASSERT(log != NULL && req != NULL && cb != NULL);
     if (log->dir->closing)
@@ -287,8 +334,11 @@ int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_by
     scan_init(scan, log, SCAN_READ, offset);
     scan->max_bytes = max_bytes;
     scan->min_one_batch = min_one_batch;
+    scan->file_ok = file_ok;
     req->priv_cb = cb;
     req->priv_data = data;
+    req->file_fd = -1;
+    req->file_pos = -1;
     int rc = offset == log->high_watermark
                  ? scan_complete_soon(scan, SCAN_READ_DONE, 0)
                  : scan_start(scan, sl__log_segment_find(log, offset), offset, SCAN_READ_DONE);
@@ -297,6 +347,18 @@ int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_by
         scan->buf = NULL;
     }
     return rc;
+}
+
+int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                bool min_one_batch, sl_log_read_cb cb, void *data)
+{
+    return read_start(log, req, offset, max_bytes, min_one_batch, false, cb, data);
+}
+
+int sl_log_read_file(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
+                     bool min_one_batch, sl_log_read_cb cb, void *data)
+{
+    return read_start(log, req, offset, max_bytes, min_one_batch, true, cb, data);
 }
 
 int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t timestamp,

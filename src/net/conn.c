@@ -1,10 +1,16 @@
 /* conn: one client connection. Reads frames, hands them to the owner in arrival order, writes the
  * answers back in that same order, and stops reading while too many bytes are unanswered.
- * Invariants: queue_head..queue_tail holds every frame read and not yet written back, in arrival
- * order; a frame the owner still holds when the connection closes is orphaned (conn == NULL) and
- * freed when the owner completes it; memory is freed only in the close callback. */
+ * Answers come whole (one buffer, uv_write) or in pieces: memory pieces go out with uv_try_write
+ * and uv_write, file ranges with sendfile(2) from the loop thread once every earlier byte is out.
+ * Invariants: queue_head..queue_tail holds every frame read and not yet handed to the socket, in
+ * arrival order; at most one frame (sending) is being written piece by piece, and nothing later is
+ * written before it is done; a frame the owner still holds when the connection closes is orphaned
+ * (conn == NULL) and freed when the owner completes it; memory is freed only once both handles
+ * (the socket and the writability watcher) have closed. */
 #include <errno.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include "net_int.h"
 
@@ -17,15 +23,30 @@ static void conn_flush(sl_conn_t *conn);
 
 static void frame_free(sl_frame_t *frame)
 {
+    for (size_t i = 0; i < frame->pieces_count; i++) {
+        sl_response_piece_t *piece = &frame->pieces[i];
+        if (piece->fd >= 0)
+            (void)close(piece->fd); /* read-only descriptor: nothing to lose */
+        sl_free(piece->owned);
+    }
+    sl_free(frame->pieces);
     sl_free(frame->payload);
     sl_free(frame->response);
     sl_free(frame);
 }
 
-static void conn_on_close(uv_handle_t *handle)
+static void frame_done(sl_conn_t *conn, sl_frame_t *frame);
+
+/* Runs once both the socket and the writability watcher have closed. */
+static void conn_free(sl_conn_t *conn)
 {
-    sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)handle, sl_conn_t, tcp);
     sl_server_t *server = conn->server;
+    if (conn->sending != NULL) { /* closed mid-send: the rest is never written */
+        SL_ASSERT(server->bytes_in_flight >= conn->sending->len);
+        server->bytes_in_flight -= conn->sending->len;
+        frame_free(conn->sending);
+        conn->sending = NULL;
+    }
     sl_frame_t *next;
     for (sl_frame_t *f = conn->queue_head; f != NULL; f = next) {
         next = f->next;
@@ -44,6 +65,26 @@ static void conn_on_close(uv_handle_t *handle)
     sl__server_resume_reading(server);
 }
 
+static void conn_handle_closed(sl_conn_t *conn)
+{
+    SL_ASSERT(conn->closes_pending > 0);
+    if (--conn->closes_pending == 0)
+        conn_free(conn);
+}
+
+static void conn_on_close(uv_handle_t *handle)
+{
+    conn_handle_closed(SL_CONTAINER_OF((uv_tcp_t *)handle, sl_conn_t, tcp));
+}
+
+static void conn_writable_on_close(uv_handle_t *handle)
+{
+    sl_conn_t *conn = SL_CONTAINER_OF((uv_poll_t *)handle, sl_conn_t, writable);
+    (void)close(conn->writable_fd); /* a dup of the socket: the socket itself stays open */
+    conn->writable_fd = -1;
+    conn_handle_closed(conn);
+}
+
 void sl__conn_close(sl_conn_t *conn)
 {
     if (conn->closing)
@@ -59,6 +100,11 @@ void sl__conn_close(sl_conn_t *conn)
         conn->next->prev = conn->prev;
     conn->prev = conn->next = NULL;
     server->conns_count--;
+    conn->closes_pending = 1;
+    if (conn->writable_fd >= 0) {
+        conn->closes_pending++;
+        uv_close((uv_handle_t *)&conn->writable, conn_writable_on_close);
+    }
     uv_close((uv_handle_t *)&conn->tcp, conn_on_close);
 }
 
@@ -72,7 +118,7 @@ void sl__conn_stop_reading(sl_conn_t *conn)
 
 bool sl__conn_is_drained(const sl_conn_t *conn)
 {
-    return conn->queue_head == NULL && conn->writes_pending == 0;
+    return conn->queue_head == NULL && conn->writes_pending == 0 && conn->sending == NULL;
 }
 
 static bool conn_over_limits(const sl_conn_t *conn)
@@ -202,6 +248,7 @@ void sl__conn_accept(sl_listener_t *listener)
     if (conn == NULL)
         return; /* the pending connection stays in the backlog; the next accept retries */
     conn->server = server;
+    conn->writable_fd = -1;
     conn->listener_index = listener->index;
     sl__splitter_init(&conn->splitter, server->limits.request_bytes_max);
     uv_tcp_init(server->loop, &conn->tcp);
@@ -249,8 +296,9 @@ static void frame_done(sl_conn_t *conn, sl_frame_t *frame)
 static void conn_write_done(uv_write_t *req, int status)
 {
     conn_write_t *w = SL_CONTAINER_OF(req, conn_write_t, req);
-    sl_conn_t *conn = w->frame->conn;
-    frame_done(conn, w->frame);
+    sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)req->handle, sl_conn_t, tcp);
+    if (w->frame != NULL) /* NULL: memory pieces of conn->sending, done with the whole frame */
+        frame_done(conn, w->frame);
     sl_free(w);
     conn->writes_pending--;
     if (conn->closing)
@@ -262,7 +310,13 @@ static void conn_write_done(uv_write_t *req, int status)
         return;
     }
     conn->last_active_ms = uv_now(conn->server->loop);
-    if (conn->close_when_flushed && conn->writes_pending == 0 && conn->queue_head == NULL) {
+    if (conn->sending != NULL && conn->writes_pending == 0) {
+        conn_flush(conn); /* the next piece waited for these bytes to be out */
+        if (conn->closing)
+            return;
+    }
+    if (conn->close_when_flushed && conn->writes_pending == 0 && conn->queue_head == NULL &&
+        conn->sending == NULL) {
         sl__conn_close(conn);
         return;
     }
@@ -272,9 +326,160 @@ static void conn_write_done(uv_write_t *req, int status)
     sl__server_resume_reading(conn->server);
 }
 
-/* Writes every answered frame at the head of the queue; stops at the first unanswered one. */
+static bool frame_has_file(const sl_frame_t *frame)
+{
+    for (size_t i = 0; i < frame->pieces_count; i++)
+        if (frame->pieces[i].fd >= 0)
+            return true;
+    return false;
+}
+
+/* Queues bufs with uv_write; frame is NULL for the memory pieces of conn->sending. */
+static int conn_write(sl_conn_t *conn, sl_frame_t *frame, const uv_buf_t *bufs, size_t count)
+{
+    conn_write_t *w = sl_malloc(sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->frame = frame;
+    int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, bufs, (unsigned)count, conn_write_done);
+    if (rc != 0) {
+        sl_free(w);
+        return rc;
+    }
+    conn->writes_pending++;
+    return 0;
+}
+
+static void conn_on_writable(uv_poll_t *poll, int status, int events)
+{
+    (void)events; /* only UV_WRITABLE is asked for */
+    sl_conn_t *conn = SL_CONTAINER_OF(poll, sl_conn_t, writable);
+    uv_poll_stop(poll);
+    if (conn->closing)
+        return;
+    if (status != 0) {
+        SL_LOG(SL_LOG_DEBUG, "net", "writable watch failed peer=%s error=\"%s\"", conn->peer,
+               uv_strerror(status));
+        sl__conn_close(conn);
+        return;
+    }
+    conn_flush(conn);
+}
+
+/* Asks to hear when the socket has room again. libuv's watcher owns the socket fd, so the
+ * uv_poll_t watches a dup of it (epoll registers each descriptor of the one socket apart). */
+static int conn_wait_writable(sl_conn_t *conn, int sock)
+{
+    if (conn->writable_fd < 0) {
+        int fd = dup(sock);
+        if (fd < 0)
+            return -errno;
+        int rc = uv_poll_init(conn->server->loop, &conn->writable, fd);
+        if (rc != 0) {
+            (void)close(fd); /* never used */
+            return rc;
+        }
+        conn->writable_fd = fd;
+    }
+    return uv_poll_start(&conn->writable, UV_WRITABLE, conn_on_writable);
+}
+
+/* Memory pieces from frame->piece_next on, up to the next file range: whatever the socket takes
+ * now is written at once (uv_try_write), the rest is queued with uv_write. */
+static int send_memory_pieces(sl_conn_t *conn, sl_frame_t *frame)
+{
+    uv_buf_t bufs[SL_CONN_WRITE_BUFS_MAX];
+    size_t count = 0;
+    for (size_t i = frame->piece_next; i < frame->pieces_count && count < SL_ARRAY_LEN(bufs); i++) {
+        const sl_response_piece_t *piece = &frame->pieces[i];
+        if (piece->fd >= 0)
+            break;
+        bufs[count++] = uv_buf_init((char *)(uintptr_t)piece->ptr, (unsigned)piece->len);
+    }
+    SL_ASSERT(count > 0);
+    int written = uv_try_write((uv_stream_t *)&conn->tcp, bufs, (unsigned)count);
+    if (written == UV_EAGAIN)
+        written = 0;
+    if (written < 0)
+        return written;
+    size_t left = (size_t)written, first = 0;
+    while (first < count && left >= bufs[first].len)
+        left -= bufs[first++].len;
+    if (first < count) {
+        bufs[first].base += left;
+        bufs[first].len -= left;
+        int rc = conn_write(conn, NULL, &bufs[first], count - first);
+        if (rc != 0)
+            return rc;
+    }
+    frame->piece_next += count;
+    return 0;
+}
+
+/* Sends the file range at frame->piece_next. Returns 1 when all of it is out, 0 when the socket is
+ * full (the writable watcher resumes), or an error. */
+static int send_file_piece(sl_conn_t *conn, sl_frame_t *frame)
+{
+    sl_response_piece_t *piece = &frame->pieces[frame->piece_next];
+    uv_os_fd_t sock;
+    int rc = uv_fileno((const uv_handle_t *)&conn->tcp, &sock);
+    if (rc != 0)
+        return rc;
+    while (piece->len > 0) {
+        off_t pos = (off_t)piece->pos;
+        ssize_t n = sendfile(sock, piece->fd, &pos, SL_MIN(piece->len, SL_CONN_SENDFILE_BYTES_MAX));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return conn_wait_writable(conn, sock);
+        if (n < 0)
+            return -errno;
+        if (n == 0) /* the file is shorter than the range promised: nothing else can fill it */
+            return SL_ECORRUPT;
+        piece->pos += n;
+        piece->len -= (size_t)n;
+        conn->last_active_ms = uv_now(conn->server->loop);
+    }
+    frame->piece_next++;
+    return 1;
+}
+
+/* Writes conn->sending piece after piece. Returns true once all of it is handed to the socket;
+ * false while it waits (earlier uv_writes, or room in the socket) or when the connection closed. */
+static bool send_pieces(sl_conn_t *conn)
+{
+    sl_frame_t *frame = conn->sending;
+    while (frame->piece_next < frame->pieces_count) {
+        int rc;
+        if (frame->pieces[frame->piece_next].fd < 0) {
+            rc = send_memory_pieces(conn, frame);
+        } else if (conn->writes_pending > 0) {
+            return false; /* conn_write_done resumes once the bytes before the range are out */
+        } else {
+            rc = send_file_piece(conn, frame);
+            if (rc == 0)
+                return false;
+        }
+        if (rc < 0) {
+            SL_LOG(SL_LOG_DEBUG, "net", "send failed peer=%s error=\"%s\"", conn->peer,
+                   sl_strerror(rc));
+            sl__conn_close(conn);
+            return false;
+        }
+    }
+    return conn->writes_pending == 0;
+}
+
+/* Writes every answered frame at the head of the queue; stops at the first unanswered one, and
+ * behind a frame still being sent piece by piece. */
 static void conn_flush(sl_conn_t *conn)
 {
+    if (conn->sending != NULL) {
+        if (!send_pieces(conn))
+            return;
+        frame_done(conn, conn->sending);
+        conn->sending = NULL;
+    }
     while (conn->queue_head != NULL && conn->queue_head->answered && !conn->closing) {
         sl_frame_t *frame = conn->queue_head;
         conn->queue_head = frame->next;
@@ -291,24 +496,31 @@ static void conn_flush(sl_conn_t *conn)
             frame_done(conn, frame);
             continue;
         }
-        conn_write_t *w = sl_malloc(sizeof(*w));
-        if (w == NULL) {
+        if (frame->pieces != NULL &&
+            (frame_has_file(frame) || frame->pieces_count > SL_CONN_WRITE_BUFS_MAX)) {
+            conn->sending = frame;
+            if (!send_pieces(conn))
+                return;
+            conn->sending = NULL;
             frame_done(conn, frame);
-            sl__conn_close(conn);
-            return;
+            continue;
         }
-        w->frame = frame;
-        uv_buf_t buf = uv_buf_init((char *)frame->response, (unsigned)frame->response_len);
-        int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, &buf, 1, conn_write_done);
+        uv_buf_t bufs[SL_CONN_WRITE_BUFS_MAX];
+        size_t count = 0;
+        if (frame->pieces == NULL)
+            bufs[count++] = uv_buf_init((char *)frame->response, (unsigned)frame->response_len);
+        for (size_t i = 0; i < frame->pieces_count; i++)
+            bufs[count++] = uv_buf_init((char *)(uintptr_t)frame->pieces[i].ptr,
+                                        (unsigned)frame->pieces[i].len);
+        int rc = conn_write(conn, frame, bufs, count);
         if (rc != 0) {
-            sl_free(w);
             frame_done(conn, frame);
             sl__conn_close(conn);
             return;
         }
-        conn->writes_pending++;
     }
-    if (conn->close_when_flushed && conn->writes_pending == 0 && !conn->closing)
+    if (conn->close_when_flushed && conn->writes_pending == 0 && !conn->closing &&
+        conn->sending == NULL)
         sl__conn_close(conn);
 }
 
@@ -331,6 +543,27 @@ void sl_frame_respond(sl_frame_t *frame, uint8_t *response, size_t response_len)
         return;
     frame->conn->bytes_in_flight += response_len;
     conn_flush(frame->conn);
+}
+
+#ifndef NDEBUG
+static size_t pieces_len(const sl_response_piece_t *pieces, size_t count)
+{
+    size_t sum = 0;
+    for (size_t i = 0; i < count; i++)
+        sum += pieces[i].len;
+    return sum;
+}
+#endif
+
+void sl_frame_respond_pieces(sl_frame_t *frame, uint8_t *response, sl_response_piece_t *pieces,
+                             size_t pieces_count, size_t response_len)
+{
+    SL_ASSERT(!frame->answered);
+    SL_ASSERT(response != NULL && pieces != NULL && pieces_count > 0);
+    SL_DASSERT(pieces_len(pieces, pieces_count) == response_len);
+    frame->pieces = pieces;
+    frame->pieces_count = pieces_count;
+    sl_frame_respond(frame, response, response_len);
 }
 
 void sl_frame_respond_none(sl_frame_t *frame)

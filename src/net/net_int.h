@@ -33,6 +33,12 @@ uint8_t *sl__splitter_direct(sl__splitter_t *s, size_t *room);
 uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len);
 
 /* ---- server and connections -------------------------------------------------------------------*/
+/* Buffers gathered into one write of a response's memory pieces (a Fetch answer alternates headers
+ * and record bytes); larger answers go out in several writes. */
+#define SL_CONN_WRITE_BUFS_MAX 64
+/* Bytes asked of one sendfile(2) call; the socket's free space usually cuts it shorter. */
+#define SL_CONN_SENDFILE_BYTES_MAX (16 * 1024 * 1024)
+
 typedef struct sl_listener {
     uv_tcp_t tcp;
     sl_server_t *server;
@@ -51,6 +57,13 @@ struct sl_conn {
     size_t bytes_in_flight; /* request bytes read + response bytes not yet written */
     size_t writes_pending;
     uint64_t last_active_ms;
+    /* The frame being written piece by piece (it has file ranges): later frames wait behind it. */
+    sl_frame_t *sending;
+    /* Watches a dup of the socket for writability while a sendfile(2) waits for room (libuv's own
+     * watcher on the socket fd cannot be shared); set up the first time a send comes up short. */
+    uv_poll_t writable;
+    int writable_fd;    /* -1 until the watcher exists */
+    int closes_pending; /* handles whose close callback has not run yet */
     bool reading;
     bool closing;
     bool close_when_flushed;

@@ -581,7 +581,15 @@ static int encode_value(const sl_field_desc_t *f, sl_writer_t *w, const ctx_t *c
             return write_length(w, field_compact(f, c), classic, -1);
         size_t len = s->ptr == NULL ? 0 : s->len;
         int rc = write_length(w, field_compact(f, c), classic, (int64_t)len);
-        return rc != 0 ? rc : sl_write_bytes(w, s->ptr, len);
+        if (rc != 0)
+            return rc;
+        if (w->gaps != NULL && f->kind == SL_FIELD_RECORDS && len > 0) {
+            if (w->gaps_count == w->gaps_cap)
+                return SL_ELIMIT;
+            w->gaps[w->gaps_count++] = (sl_writer_gap_t){.at = w->pos, .records = *s};
+            return 0;
+        }
+        return sl_write_bytes(w, s->ptr, len);
     }
     case SL_FIELD_STRUCT:
         if (nullable && present != NULL) {

@@ -3,8 +3,17 @@
  * first batch found is returned whatever its size, so a consumer never stalls on a large one).
  * When fewer than min.bytes are ready, the request waits in the broker's delayed queue until a
  * partition's high watermark moves or max.wait.ms passes: woken by appends, never by polling.
- * Sessionless: session id 0 in every answer (KIP-227 allows a broker to decline sessions). */
+ * Sessionless: session id 0 in every answer (KIP-227 allows a broker to decline sessions).
+ * Zero copy: record data never passes through a response buffer. On a plaintext listener a
+ * partition's records come back from the log as a file range; when its pages are in the page cache
+ * (mincore) the answer sends them with sendfile(2) from a dup of the segment's descriptor, which
+ * keeps a deleted or replaced segment readable until the send is over. A range that is not resident
+ * is read by the disk backend instead (off the loop, which sendfile would block), and those bytes,
+ * like every read buffer, are written from where the log put them. */
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../broker_int.h"
 
@@ -18,8 +27,11 @@ typedef struct fetch_part {
     sl_fetch_response_partition_data_t *out;
     int64_t offset;
     int32_t partition_max_bytes;
-    uint8_t *bytes; /* owned, from the log */
+    uint8_t *bytes; /* owned, from the log; NULL for a file range */
     size_t len;
+    int fd;           /* owned dup of the segment's descriptor for a file range, else -1 */
+    int64_t file_pos; /* where the range starts in the segment */
+    bool copy_only;   /* the range was not in the page cache: read it into memory */
     sl_fetch_wait_t wait;
 } fetch_part_t;
 
@@ -33,6 +45,7 @@ struct fetch {
     bool any_error;
     bool waiting;
     bool expired;
+    bool zero_copy;     /* file ranges allowed: plaintext listener, fetch.sendfile.enable */
     bool in_handler;    /* still inside sl__handle_fetch: answer by returning, not finishing */
     bool answered_sync; /* everything was ready before the handler returned */
     sl_delayed_t delayed;
@@ -43,9 +56,13 @@ static void read_next(fetch_t *fetch);
 static void release_reads(fetch_t *fetch)
 {
     for (size_t i = 0; i < fetch->parts_count; i++) {
-        sl_free(fetch->parts[i].bytes);
-        fetch->parts[i].bytes = NULL;
-        fetch->parts[i].len = 0;
+        fetch_part_t *part = &fetch->parts[i];
+        sl_free(part->bytes);
+        part->bytes = NULL;
+        part->len = 0;
+        if (part->fd >= 0)
+            (void)close(part->fd); /* a read-only dup: nothing to lose */
+        part->fd = -1;
     }
     fetch->bytes = 0;
 }
@@ -75,7 +92,10 @@ static void fetch_finish(fetch_t *fetch)
         o->high_watermark = sl_log_high_watermark(log);
         o->last_stable_offset = o->high_watermark; /* no transactions yet */
         o->log_start_offset = sl_log_start_offset(log);
-        o->records = part->len > 0 ? (sl_slice_t){part->bytes, part->len} : o->records;
+        /* A file range has no bytes in memory: its slice only carries the length, and
+         * fetch_respond leaves it out of the encoding (a gap) and sends the range instead. */
+        const uint8_t *data = part->fd >= 0 ? (const uint8_t *)part : part->bytes;
+        o->records = part->len > 0 ? (sl_slice_t){data, part->len} : o->records;
     }
     if (fetch->in_handler) {
         fetch->answered_sync = true; /* dispatch encodes it when the handler returns */
@@ -133,11 +153,62 @@ static void reads_done(fetch_t *fetch)
     sl__delayed_add(&fetch->req->broker->delayed, &fetch->delayed, remaining, fetch_expired);
 }
 
+/* Whether every page of [pos, pos + len) of fd is in the page cache: a sendfile of a missing page
+ * would wait for the disk on the loop thread. One mapping, one mincore, no page touched. */
+static bool range_resident(int fd, int64_t pos, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return false;
+    int64_t start = pos - pos % page;
+    size_t map_len = (size_t)(pos - start) + len;
+    size_t pages = (map_len + (size_t)page - 1) / (size_t)page;
+    void *map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (map == MAP_FAILED)
+        return false;
+    unsigned char vec[256];
+    bool resident = true;
+    for (size_t done = 0; done < pages && resident;) {
+        size_t n = SL_MIN(pages - done, sizeof(vec));
+        if (mincore((uint8_t *)map + done * (size_t)page, n * (size_t)page, vec) != 0) {
+            resident = false;
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            resident = resident && (vec[i] & 1);
+        done += n;
+    }
+    (void)munmap(map, map_len); /* cannot fail for a mapping made here */
+    return resident;
+}
+
+/* Keeps a file range from the log for sendfile, or returns false to read it into memory instead
+ * (pages not in the page cache, or no descriptor left to dup). */
+static bool keep_range(fetch_part_t *part, const sl_log_read_t *read, size_t len)
+{
+    if (!range_resident(read->file_fd, read->file_pos, len))
+        return false;
+    int fd = dup(read->file_fd);
+    if (fd < 0) {
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "broker", "fetch falls back to a copy error=\"%s\"",
+                           sl_strerror(-errno));
+        return false;
+    }
+    part->fd = fd;
+    part->file_pos = read->file_pos;
+    return true;
+}
+
 static void read_done(sl_log_read_t *read, int status, uint8_t *bytes, size_t len, void *data)
 {
     fetch_part_t *part = data;
     SL_ASSERT(&part->read == read);
     fetch_t *fetch = part->fetch;
+    if (status == 0 && bytes == NULL && len > 0 && !keep_range(part, read, len)) {
+        part->copy_only = true; /* the same read again, through the disk backend */
+        read_next(fetch);
+        return;
+    }
     if (status != 0) {
         sl_free(bytes);
         part_error(part, status == SL_LOG_EOUTOFRANGE ? SL_KERR_OFFSET_OUT_OF_RANGE
@@ -165,8 +236,12 @@ static void read_next(fetch_t *fetch)
         }
         size_t left = budget > fetch->bytes ? budget - fetch->bytes : 0;
         size_t max_bytes = SL_MIN(left, (size_t)SL_MAX(part->partition_max_bytes, 0));
-        int rc = sl_log_read(log, &part->read, part->offset, max_bytes, fetch->bytes == 0,
-                             read_done, part);
+        bool min_one = fetch->bytes == 0;
+        int rc =
+            fetch->zero_copy && !part->copy_only
+                ? sl_log_read_file(log, &part->read, part->offset, max_bytes, min_one, read_done,
+                                   part)
+                : sl_log_read(log, &part->read, part->offset, max_bytes, min_one, read_done, part);
         if (rc == 0)
             return; /* read_done continues */
         part_error(part, rc == SL_LOG_EOUTOFRANGE ? SL_KERR_OFFSET_OUT_OF_RANGE
@@ -188,6 +263,7 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
     out->records = (sl_slice_t){(const uint8_t *)"", 0}; /* empty, not null */
     out->aborted_transactions_count = fetch->in->isolation_level == 1 ? 0 : -1;
     *part = (fetch_part_t){.fetch = fetch,
+                           .fd = -1,
                            .out = out,
                            .offset = in->fetch_offset,
                            .partition_max_bytes = in->partition_max_bytes};
@@ -250,6 +326,64 @@ static int resolve(fetch_t *fetch, sl_fetch_response_t *out)
     return 0;
 }
 
+/* The answer as pieces: the encoded response with each partition's records left out (gaps of the
+ * writer), and between them the records, as file ranges or as the log's read buffers. */
+static int fetch_respond(sl_request_t *req)
+{
+    fetch_t *fetch = req->on_free_data;
+    int16_t version = req->header.api_version;
+    size_t total = sl__response_wire_bytes(req, req->response_desc, version, req->response);
+    size_t gaps_count = 0, gap_bytes = 0;
+    for (size_t i = 0; i < fetch->parts_count; i++) {
+        gaps_count += fetch->parts[i].len > 0;
+        gap_bytes += fetch->parts[i].len;
+    }
+    SL_ASSERT(total > gap_bytes);
+    uint8_t *out = sl_malloc(total - gap_bytes);
+    sl_writer_gap_t *gaps = sl_arena_alloc(&req->arena, (gaps_count + 1) * sizeof(*gaps));
+    sl_response_piece_t *pieces = sl_malloc((2 * gaps_count + 1) * sizeof(*pieces));
+    if (out == NULL || gaps == NULL || pieces == NULL) {
+        sl_free(out);
+        sl_free(pieces);
+        return -ENOMEM;
+    }
+    sl_writer_t w = {
+        .pos = out, .end = out + total - gap_bytes, .gaps = gaps, .gaps_cap = gaps_count};
+    int rc = sl__response_encode(req, &w, total, req->response_desc, version, req->response);
+    if (rc != 0) {
+        sl_free(out);
+        sl_free(pieces);
+        return rc;
+    }
+    SL_ASSERT(w.pos == w.end && w.gaps_count == gaps_count);
+    size_t count = 0, next_part = 0;
+    const uint8_t *from = out;
+    for (size_t g = 0; g < gaps_count; g++) {
+        if (gaps[g].at > from)
+            pieces[count++] =
+                (sl_response_piece_t){.ptr = from, .len = (size_t)(gaps[g].at - from), .fd = -1};
+        while (fetch->parts[next_part].len == 0)
+            next_part++;
+        fetch_part_t *part = &fetch->parts[next_part++];
+        SL_ASSERT(gaps[g].records.len == part->len);
+        if (part->fd >= 0) {
+            pieces[count++] =
+                (sl_response_piece_t){.len = part->len, .fd = part->fd, .pos = part->file_pos};
+            part->fd = -1; /* net closes it once sent */
+        } else {
+            pieces[count++] = (sl_response_piece_t){
+                .ptr = part->bytes, .len = part->len, .fd = -1, .owned = part->bytes};
+            part->bytes = NULL; /* net frees it once written */
+        }
+        from = gaps[g].at;
+    }
+    if (w.end > from)
+        pieces[count++] =
+            (sl_response_piece_t){.ptr = from, .len = (size_t)(w.end - from), .fd = -1};
+    sl_frame_respond_pieces(req->frame, out, pieces, count, total);
+    return 0;
+}
+
 int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
 {
     const sl_fetch_request_t *in = request;
@@ -266,12 +400,18 @@ int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
     fetch_t *fetch = sl_arena_alloc(&req->arena, sizeof(*fetch));
     if (fetch == NULL)
         return SL_ELIMIT;
-    *fetch = (fetch_t){.req = req, .in = in};
+    const sl_config_t *cfg = req->broker->cfg;
+    *fetch = (fetch_t){.req = req,
+                       .in = in,
+                       .zero_copy =
+                           cfg->fetch_sendfile_enable &&
+                           cfg->listeners[req->listener_index].security == SL_SECURITY_PLAINTEXT};
     int rc = resolve(fetch, out);
     if (rc != 0)
         return rc;
     req->on_free = fetch_on_free;
     req->on_free_data = fetch;
+    req->respond = fetch_respond;
     req->pending = true;
     fetch->in_handler = true;
     read_next(fetch); /* answers through fetch_finish, possibly before it returns */
