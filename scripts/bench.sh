@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole performance comparison on this machine (`make bench`; docs/performance.md reports it):
 #  1. the machine: cores, memory, disk, kernel;
-#  2. its limits: fio sequential writes with fdatasync after each write, plain sequential write
-#     bandwidth, loopback TCP bandwidth (iperf3);
-#  3. Sluice and the reference Kafka 4.0.0 under the same sluice-bench runs (tools/bench/compare.py),
-#     with a perf profile of Sluice during produce acks=1;
+#  2. its limits: fio sequential 64 KiB writes with an fdatasync every 16 (1 MiB, the issue's sync
+#     cadence) and without sync, fdatasync after each write, loopback TCP bandwidth (iperf3), and
+#     librdkafka's in-memory mock cluster (no disk, no broker: what the client alone can push);
+#  3. Sluice (once per io backend in $BENCH_IO_BACKENDS) and the reference Kafka 4.0.0 under the
+#     same sluice-bench runs (tools/bench/compare.py: 1, 100 and 1,000 partitions, consume, latency
+#     at half the peak, broker CPU per GB and RSS), with perf profiles of Sluice's produce and fetch;
 #  4. Sluice's start-up time with 1,000 partitions, clean and after SIGKILL (tools/bench/startup.py).
 # Everything lands in $BENCH_OUT (default build/bench): JSON per step and report.md. The data
 # lives in $BENCH_DIR (default /tmp/sluice-bench-scratch), deleted at the end. Every process
@@ -13,10 +15,16 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BENCH_OUT:-$top/build/bench}
 scratch=${BENCH_DIR:-/tmp/sluice-bench-scratch}
-duration=${BENCH_DURATION:-15}
-warmup=${BENCH_WARMUP:-5}
-targets=${BENCH_TARGETS:-sluice,sluice-interval,kafka,kafka-flush1}
-steps=${BENCH_STEPS:-machine,fio,iperf,compare,startup}
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-3}
+# The io backends to run Sluice with (storage.io.backend); io_uring only where the tree has it.
+if [ -z "${BENCH_IO_BACKENDS:-}" ]; then
+    BENCH_IO_BACKENDS=sync
+    [ -e "$top/src/io/disk_uring.c" ] && BENCH_IO_BACKENDS=sync,io_uring
+fi
+sluice_targets=$(echo "$BENCH_IO_BACKENDS" | tr ',' '\n' | sed 's/^/sluice-/' | paste -sd,)
+targets=${BENCH_TARGETS:-$sluice_targets,kafka}
+steps=${BENCH_STEPS:-machine,fio,iperf,mock,compare,startup}
 mkdir -p "$out" "$scratch"
 # SLUICE_BIN and SLUICE_BENCH_BIN pick other binaries (e.g. a build of a clean checkout).
 export SLUICE_BIN=${SLUICE_BIN:-$top/build/sluice}
@@ -62,10 +70,10 @@ if has_step fio; then
             --output-format=json "$@" >"$out/fio-$name.json"
         rm -f "$scratch/fio/"*
     }
-    run_fio fdatasync-16k --bs=16k --size=256m --fdatasync=1
-    run_fio fdatasync-256k --bs=256k --size=1g --fdatasync=1
-    run_fio direct-1m --bs=1m --size=2g --direct=1
-    run_fio buffered-1m --bs=1m --size=2g --end_fsync=1
+    run_fio fdatasync16-64k --bs=64k --size=1g --fdatasync=16
+    run_fio nosync-64k --bs=64k --size=1g
+    run_fio fdatasync-16k --bs=16k --size=128m --fdatasync=1
+    run_fio fdatasync-256k --bs=256k --size=512m --fdatasync=1
 fi
 
 if has_step iperf; then
@@ -79,6 +87,16 @@ if has_step iperf; then
     done
     wait "$iperf_pid" || true
     iperf_pid=
+fi
+
+if has_step mock; then
+    # librdkafka's mock cluster: in-process, in memory, on loopback. The client's own ceiling.
+    for acks in all 1; do
+        log "mock cluster acks=$acks"
+        "$SLUICE_BENCH_BIN" --mock-brokers 1 --json --record-size 1024 --partitions 1 \
+            --acks "$acks" --duration "$duration" --warmup "$warmup" \
+            >"$out/mock-acks$acks.json" 2>/dev/null || true
+    done
 fi
 
 if has_step compare; then
@@ -108,7 +126,7 @@ lines = ["# sluice bench report", ""]
 if os.path.exists(os.path.join(out, "machine.txt")):
     lines += ["```", open(os.path.join(out, "machine.txt")).read().rstrip(), "```", ""]
 rows = []
-for name in ("fdatasync-16k", "fdatasync-256k", "direct-1m", "buffered-1m"):
+for name in ("fdatasync16-64k", "nosync-64k", "fdatasync-16k", "fdatasync-256k"):
     j = load(f"fio-{name}.json")
     if j:
         w = j["jobs"][0]["write"]
@@ -121,6 +139,12 @@ j = load("iperf3.json")
 if j:
     bps = j["end"]["sum_received"]["bits_per_second"]
     rows.append(f"| iperf3 loopback | {bps / 1e9:.1f} Gbit/s ({bps / 8 / 2**20:.0f} MiB/s) |")
+for acks in ("all", "1"):
+    j = load(f"mock-acks{acks}.json")
+    if j and j.get("produce"):
+        p = j["produce"]
+        rows.append(f"| librdkafka mock cluster, acks={acks}, 1 partition | "
+                    f"{p['records_per_s']:,.0f} rec/s, {p['mib_per_s']:.1f} MiB/s |")
 if rows:
     lines += ["| limit | result |", "|---|---|", *rows, ""]
 md = os.path.join(out, "compare.md")

@@ -50,8 +50,7 @@ static inline size_t sl_reader_left(const sl_reader_t *r)
 
 static inline void sl_writer_init(sl_writer_t *w, void *data, size_t len)
 {
-    w->pos = (uint8_t *)data;
-    w->end = w->pos + len;
+    *w = (sl_writer_t){.pos = (uint8_t *)data, .end = (uint8_t *)data + len};
 }
 
 static inline size_t sl_writer_left(const sl_writer_t *w)

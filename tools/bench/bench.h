@@ -47,7 +47,8 @@ void sl_bench_hist_merge(sl_bench_hist_t *into, const sl_bench_hist_t *from);
 uint64_t sl_bench_hist_percentile(const sl_bench_hist_t *h, double pct);
 
 typedef struct {
-    const char *bootstrap; /* borrows argv */
+    const char *bootstrap; /* borrows argv, or the mock cluster's (--mock-brokers) */
+    int mock_brokers;      /* > 0: librdkafka's in-process mock cluster instead of a broker */
     const char *topic;
     int partitions;
     bool partitions_given; /* --partitions was on the command line */

@@ -5,8 +5,15 @@ a Markdown table. Called by scripts/bench.sh; data lives under --workdir and is 
 broker. Every broker started here is stopped here, also on errors.
 
 Targets: sluice (storage.sync.policy ack, the default: acks=1 and acks=all answered after
-fdatasync), sluice-interval (Kafka's page-cache behaviour), kafka (defaults: no fsync on the
-produce path), kafka-flush1 (log.flush.interval.messages=1: a flush after every append).
+fdatasync), sluice-<backend> (the same with storage.io.backend set, e.g. sluice-sync,
+sluice-io_uring), sluice-copy (fetch.sendfile.enable false: the copying fetch path),
+sluice-interval (Kafka's page-cache behaviour), kafka (defaults: no fsync on the produce path),
+kafka-flush1 (log.flush.interval.messages=1: a flush after every append).
+
+Scenarios (1 KiB records, issue #10): produce acks=1 and acks=all on 1, 100 and 1,000 partitions;
+consume from the page cache; produce latency at half the peak acks=all rate with linger.ms=0. For
+each, the broker's CPU seconds inside the measured window (utime + stime from /proc/PID/stat) and so
+its CPU per GB moved; the broker's RSS idle (after start-up) and after the 1,000-partition runs.
 """
 import argparse
 import json
@@ -28,7 +35,6 @@ BENCH = os.environ.get("SLUICE_BENCH_BIN", os.path.join(ROOT, "build", "release"
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
 PARTITIONS = 4
 RECORD_SIZE = 1024
-E2E_RATE = 10000
 
 
 class BenchKafka(kafka_ref.KafkaRef):
@@ -79,39 +85,101 @@ def start_kafka(workdir, props=None):
 TARGETS = {
     "sluice": lambda d: start_sluice(d),
     "sluice-interval": lambda d: start_sluice(d, "storage.sync.policy: interval\n"),
+    "sluice-copy": lambda d: start_sluice(d, "fetch.sendfile.enable: false\n"),
     "kafka": lambda d: start_kafka(d),
     "kafka-flush1": lambda d: start_kafka(d, {"log.flush.interval.messages": 1}),
 }
 
 
-def bench(bootstrap, args, timeout):
+def target_factory(name):
+    """The start function for a target; sluice-<backend> runs Sluice with that io backend."""
+    if name in TARGETS:
+        return TARGETS[name]
+    if name.startswith("sluice-"):
+        backend = name[len("sluice-"):]
+        return lambda d: start_sluice(d, f"storage.io.backend: {backend}\n")
+    raise SystemExit(f"compare: unknown target {name}")
+
+
+def cpu_seconds(pid):
+    """utime + stime of pid, in seconds (fields 14 and 15 of /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def arg_value(args, name, default):
+    return float(args[args.index(name) + 1]) if name in args else default
+
+
+def bench(bootstrap, args, timeout, pid=None):
     cmd = [BENCH, "--bootstrap", bootstrap, "--json", "--record-size", str(RECORD_SIZE), *args]
     load_before = os.getloadavg()[0]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cpu = None
+    if pid is not None:
+        # The broker's CPU inside the measured window only (setup and warm-up excluded); the
+        # window starts once the topic is ready, so give setup a second, as the tool's own clock
+        # starts after it.
+        warmup, duration = arg_value(args, "--warmup", 2.0), arg_value(args, "--duration", 10.0)
+        time.sleep(warmup + 1.0)
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(max(duration - 1.0, 0.5))
+        cpu = {"seconds": round(cpu_seconds(pid) - c0, 3), "wall_s": round(time.monotonic() - t0, 3)}
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        stdout, stderr = p.communicate()
     # The 1-minute load average around the run: on a shared machine, other work skews numbers.
     try:
-        result = json.loads(p.stdout)
+        result = json.loads(stdout)
     except ValueError:
-        result = {"errors": None, "fatal": f"no JSON (exit {p.returncode}): {p.stderr[-500:]}"}
+        result = {"errors": None, "fatal": f"no JSON (exit {p.returncode}): {stderr[-500:]}"}
     result["command"] = "sluice-bench --bootstrap HOST:PORT --json " + " ".join(
         ["--record-size", str(RECORD_SIZE), *args])
     result["exit"] = p.returncode
     result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    if cpu is not None:
+        result["broker_cpu"] = cpu
+        moved = 0
+        for side in ("produce", "consume"):
+            r = result.get(side)
+            if isinstance(r, dict):
+                moved = max(moved, r["records_per_s"] * RECORD_SIZE)  # bytes/s in the window
+        if moved:
+            cpu["share"] = round(cpu["seconds"] / cpu["wall_s"], 3)  # of one core
+            cpu["seconds_per_gb"] = round(cpu["share"] / (moved / 1e9), 2)
     return result
 
 
+PARTITION_COUNTS = (1, 100, 1000)
+
+
 def scenarios(duration, warmup):
-    common = ["--partitions", str(PARTITIONS), "--duration", str(duration),
-              "--warmup", str(warmup)]
-    return [
-        ("produce acks=1", ["--topic", "bench-acks1", "--acks", "1", *common]),
-        ("produce acks=all", ["--topic", "bench-acksall", "--acks", "all", *common]),
-        # Reads what the acks=1 run wrote (more than 5 s worth at the rates seen here).
-        ("consume", ["--topic", "bench-acks1", "--producers", "0", "--consumers", "1",
-                     "--from-beginning", "--duration", "5", "--warmup", "0"]),
-        (f"e2e acks=all {E2E_RATE}/s", ["--topic", "bench-e2e", "--acks", "all",
-                                        "--consumers", "1", "--rate", str(E2E_RATE), *common]),
-    ]
+    """(label, sluice-bench args) in run order; the latency run's rate is filled in later."""
+    window = ["--duration", str(duration), "--warmup", str(warmup)]
+    out = []
+    for n in PARTITION_COUNTS:
+        for acks in ("all", "1"):
+            out.append((f"produce acks={acks} p{n}", ["--topic", f"bench-acks{acks}-p{n}",
+                                                      "--acks", acks, "--partitions", str(n),
+                                                      *window]))
+    # Reads what the 1-partition acks=1 run just wrote: it is all in the page cache.
+    out.append(("consume p1", ["--topic", "bench-acks1-p1", "--producers", "0", "--consumers",
+                               "1", "--from-beginning", "--duration", "5", "--warmup", "0"]))
+    out.append(("latency acks=all p1 at half peak", ["--topic", "bench-latency", "--acks", "all",
+                                                     "--partitions", "1", "-P", "linger.ms=0",
+                                                     *window]))
+    return out
 
 
 def perf_profile(pid, seconds, out_dir):
@@ -133,13 +201,24 @@ def perf_profile(pid, seconds, out_dir):
 def run_target(name, workdir, duration, warmup, profile):
     d = os.path.join(workdir, name)
     shutil.rmtree(d, ignore_errors=True)
-    broker = TARGETS[name](d)
+    broker = target_factory(name)(d)
     results = {}
     try:
-        timeout = duration + warmup + 120
+        timeout = duration + warmup + 300
+        time.sleep(1.0)
+        results["rss_idle_mib"] = rss_mib(broker.pid)
         for label, args in scenarios(duration, warmup):
+            if label.startswith("latency"):
+                peak = (results.get("produce acks=all p1") or {}).get("produce") or {}
+                rate = int(peak.get("records_per_s", 0) / 2)
+                if rate <= 0:
+                    continue
+                args = [*args, "--rate", str(rate)]
+                label = f"{label} ({rate}/s)"
             print(f"compare: {name}: {label}", file=sys.stderr, flush=True)
-            results[label] = bench(broker.bootstrap, args, timeout)
+            results[label] = bench(broker.bootstrap, args, timeout, broker.pid)
+            if label == "produce acks=1 p1000":
+                results["rss_1000_partitions_mib"] = rss_mib(broker.pid)
         if profile:
             print(f"compare: {name}: produce acks=1 under perf", file=sys.stderr, flush=True)
             args = ["--topic", "bench-perf", "--acks", "1", "--partitions", str(PARTITIONS),
@@ -150,6 +229,16 @@ def run_target(name, workdir, duration, warmup, profile):
             results["perf"] = perf_profile(broker.pid, max(duration - 1, 1), d)
             out, _ = p.communicate(timeout=duration + 120)
             results["produce acks=1 under perf"] = json.loads(out) if out else {}
+            # The fetch path: a consumer reading what the acks=1 run just wrote.
+            print(f"compare: {name}: consume under perf", file=sys.stderr, flush=True)
+            args = ["--topic", "bench-perf", "--producers", "0", "--consumers", "1",
+                    "--from-beginning", "--duration", "5", "--warmup", "0"]
+            p = subprocess.Popen([BENCH, "--bootstrap", broker.bootstrap, "--json", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            time.sleep(1)
+            results["perf consume"] = perf_profile(broker.pid, 3, d)
+            out, _ = p.communicate(timeout=120)
+            results["consume under perf"] = json.loads(out) if out else {}
     finally:
         rc = broker.stop()
         results["broker_exit"] = rc
@@ -169,8 +258,8 @@ def cell(r, key):
 
 
 def markdown(all_results):
-    rows = ["| target | scenario | result | errors | load avg (1 min) before, after |",
-            "|---|---|---|---|---|"]
+    rows = ["| target | scenario | result | broker CPU (share of a core; s/GB) | errors "
+            "| load avg (1 min) before, after |", "|---|---|---|---|---|---|"]
     for target, res in all_results.items():
         for label, r in res.items():
             if not isinstance(r, dict) or "errors" not in r:
@@ -183,7 +272,16 @@ def markdown(all_results):
             if r.get("fatal"):
                 errs = f"{errs} ({r['fatal']})"
             load = r.get("loadavg_1m", "—")
-            rows.append(f"| {target} | {label} | {text} | {errs} | {load} |")
+            cpu = r.get("broker_cpu") or {}
+            cpu_text = (f"{cpu['share'] * 100:.0f} %; {cpu['seconds_per_gb']:.2f} s/GB"
+                        if "seconds_per_gb" in cpu else "—")
+            rows.append(f"| {target} | {label} | {text} | {cpu_text} | {errs} | {load} |")
+    rows.append("")
+    rows.append("| target | RSS idle | RSS after the 1,000-partition runs |")
+    rows.append("|---|---|---|")
+    for target, res in all_results.items():
+        rows.append(f"| {target} | {res.get('rss_idle_mib', '—')} MiB "
+                    f"| {res.get('rss_1000_partitions_mib', '—')} MiB |")
     return "\n".join(rows) + "\n"
 
 
@@ -194,7 +292,8 @@ def main():
     ap.add_argument("--duration", type=float, default=15)
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--targets", default=",".join(TARGETS))
-    ap.add_argument("--perf", action="store_true", help="profile Sluice's acks=1 run with perf")
+    ap.add_argument("--perf", action="store_true",
+                    help="profile Sluice's acks=1 and consume runs with perf")
     a = ap.parse_args()
     for path in (BENCH, SLUICE):
         if not os.access(path, os.X_OK):
@@ -203,14 +302,15 @@ def main():
     results = {}
     for name in a.targets.split(","):
         results[name] = run_target(name, a.workdir, a.duration, a.warmup,
-                                   a.perf and name == "sluice")
+                                   a.perf and name.startswith("sluice"))
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1)
     with open(os.path.splitext(a.out)[0] + ".md", "w") as f:
         f.write(markdown(results))
-        if "perf" in results.get("sluice", {}):
-            f.write("\nperf (Sluice, produce acks=1), top symbols:\n\n```\n"
-                    + results["sluice"]["perf"] + "\n```\n")
+        for name, res in results.items():
+            for key, what in (("perf", "produce acks=1"), ("perf consume", "consume")):
+                if key in res:
+                    f.write(f"\nperf ({name}, {what}), top symbols:\n\n```\n{res[key]}\n```\n")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@
 
 #include "bench.h"
 
+#include <librdkafka/rdkafka_mock.h>
+
 #include "sluice/core.h"
 
 /* Static so the SIGINT handler can reach the stop flag. */
@@ -24,6 +26,8 @@ static void on_signal(int sig)
 /* Creates the topic if missing and returns its partition count, or a negative error. */
 static int setup_topic(const sl_bench_opts_t *opts, char *err, size_t err_size)
 {
+    if (opts->mock_brokers > 0) /* created with the mock cluster (it has no CreateTopics) */
+        return opts->partitions;
     rd_kafka_conf_t *conf = sl_bench_conf_new(opts, SL_BENCH_ADMIN, err, err_size);
     if (conf == NULL)
         return -EINVAL;
@@ -113,6 +117,44 @@ static int clients_run(clients_t *cl, const sl_bench_opts_t *o, char *err, size_
     return rc == 0 ? 0 : -rc;
 }
 
+/* --mock-brokers: librdkafka's mock cluster lives inside a client handle of this process and
+ * listens on loopback, so every client of the run (admin, producers, consumers) can share it.
+ * Returns the owning handle (rd_kafka_destroy ends the cluster) and points opts at it. */
+static rd_kafka_mock_cluster_t *mock_cluster;
+
+static void mock_cluster_stop(rd_kafka_t *rk)
+{
+    if (rk == NULL)
+        return;
+    rd_kafka_mock_cluster_destroy(mock_cluster);
+    rd_kafka_destroy(rk);
+}
+
+static rd_kafka_t *mock_cluster_start(sl_bench_opts_t *opts, char *err, size_t err_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, err_size);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, opts->mock_brokers);
+    if (mc == NULL) {
+        snprintf(err, err_size, "rd_kafka_mock_cluster_new failed");
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    mock_cluster = mc;
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, opts->topic, opts->partitions, 1);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, err_size, "mock topic: %s", rd_kafka_err2str(e));
+        mock_cluster_stop(rk);
+        return NULL;
+    }
+    opts->bootstrap = rd_kafka_mock_cluster_bootstraps(mc); /* valid while rk lives */
+    return rk;
+}
+
 int main(int argc, char **argv)
 {
     sl_bench_opts_t opts;
@@ -129,9 +171,15 @@ int main(int argc, char **argv)
                     (uint64_t)sl_clock_realtime_ms() << 20;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    rd_kafka_t *mock = NULL;
+    if (opts.mock_brokers > 0 && (mock = mock_cluster_start(&opts, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "sluice-bench: mock cluster: %s\n", err);
+        return 2;
+    }
     int partitions = setup_topic(&opts, err, sizeof(err));
     if (partitions < 0) {
         fprintf(stderr, "sluice-bench: setup: %s\n", err);
+        mock_cluster_stop(mock);
         return 2;
     }
     clients_t cl = {0};
@@ -147,6 +195,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-bench: setup: %s\n", err);
     }
     clients_deinit(&cl, &opts);
+    mock_cluster_stop(mock);
     if (atomic_load(&shared.fatal)) {
         fprintf(stderr, "sluice-bench: %s%s\n", shared.fatal_msg,
                 opts.idempotence ? " (--idempotence needs a broker that answers InitProducerId)"

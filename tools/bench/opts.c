@@ -30,6 +30,9 @@ void sl_bench_usage(FILE *out)
         "  --warmup S            seconds before the measurement starts (default 2)\n"
         "  --from-beginning      consumers start at the log start offset, not the end\n"
         "  --json                one JSON object on stdout instead of text\n"
+        "  --mock-brokers N      run against librdkafka's in-memory mock cluster of N brokers\n"
+        "                        (no disk, no broker process: what the client alone can push);\n"
+        "                        --bootstrap is then not needed\n"
         "  -P, --producer-prop K=V   librdkafka producer property (repeatable)\n"
         "  -C, --consumer-prop K=V   librdkafka consumer property (repeatable)\n"
         "exit status: 0 no errors, 1 errors were counted, 2 usage or setup failure\n",
@@ -84,6 +87,7 @@ static const struct option long_options[] = {
     {"warmup", required_argument, NULL, 'w'},
     {"from-beginning", no_argument, NULL, 'f'},
     {"json", no_argument, NULL, 'j'},
+    {"mock-brokers", required_argument, NULL, 'm'},
     {"producer-prop", required_argument, NULL, 'P'},
     {"consumer-prop", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
@@ -141,6 +145,10 @@ static int apply(sl_bench_opts_t *o, int c, const char *arg)
     case 'j':
         o->json = true;
         break;
+    case 'm':
+        rc = parse_u64(arg, 1, 16, &v);
+        o->mock_brokers = (int)v;
+        break;
     case 'P':
         rc = add_prop(o->producer_props, &o->producer_props_count, arg);
         break;
@@ -181,7 +189,7 @@ int sl_bench_opts_parse(int argc, char **argv, sl_bench_opts_t *opts, char *err,
     const char *why = NULL;
     if (optind != argc)
         why = "unexpected argument";
-    else if (opts->bootstrap == NULL)
+    else if (opts->bootstrap == NULL && opts->mock_brokers == 0)
         why = "--bootstrap is required";
     else if (opts->producers == 0 && opts->consumers == 0)
         why = "nothing to do: --producers and --consumers are both 0";
