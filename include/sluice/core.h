@@ -45,7 +45,8 @@
     X(NOTFOUND, -5007, "not found")                                                                \
     X(EXISTS, -5008, "already exists")                                                             \
     X(CORRUPT, -5009, "data on disk is corrupt")                                                   \
-    X(NORESPONSE, -5010, "the request is answered by silence (acks=0)")
+    X(NORESPONSE, -5010, "the request is answered by silence (acks=0)")                            \
+    X(NOTLEADER, -5030, "this node is not the leader")
 
 enum sl_errno {
 #define SL__ERRNO_ENUM(name, value, text) SL_E##name = (value),

@@ -22,6 +22,12 @@
 /* Kafka's own limit on a topic name. */
 #define SL_TOPIC_NAME_BYTES_MAX 249
 
+/* Voters in one Raft quorum (a bitmask of them fits in 32 bits). */
+#define SL_RAFT_VOTERS_MAX 16
+/* Leader epochs one Raft log remembers (its leader-epoch-checkpoint entries). */
+#define SL_RAFT_EPOCH_ENTRIES_MAX 65536
+
+_Static_assert(SL_RAFT_VOTERS_MAX <= 32, "granted votes are a uint32_t bitmask");
 _Static_assert(SL_CONN_BYTES_IN_FLIGHT_MAX <= SL_BROKER_BYTES_IN_FLIGHT_MAX,
                "one connection cannot hold more than the whole broker allows");
 _Static_assert(SL_FRAME_HEADER_BYTES_MIN == 2 + 2 + 4, "api key, api version, correlation id");
