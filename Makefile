@@ -6,7 +6,7 @@ CONFIG ?= config/sluice.yaml
 FUZZ_SECONDS ?= 10
 PYTHON ?= python3
 
-.PHONY: all deps build debug asan run test unit fuzz-smoke fuzz integration protocol docs clean check bench
+.PHONY: all deps build debug asan run test unit sim fuzz-smoke fuzz integration protocol docs clean check bench
 
 all: build
 
@@ -32,6 +32,15 @@ test: deps build unit fuzz-smoke integration
 
 unit: asan
 	cd build/asan && ctest --output-on-failure -j $(JOBS)
+
+# The Raft simulator over many more seeds than `make unit` runs (1,000), from the release build;
+# a failure prints the one command that replays its seed.
+SEEDS ?= 100000
+SEED_FIRST ?= 1
+sim:
+	@cmake --preset release >/dev/null
+	@cmake --build build/release -j $(JOBS) --target raft_sim
+	build/release/tests/sim/raft_sim --first $(SEED_FIRST) --seeds $(SEEDS)
 
 fuzz-smoke:
 	@cmake --preset fuzz >/dev/null
