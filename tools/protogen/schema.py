@@ -9,7 +9,9 @@ Public API (everything else is private):
     VersionRange.parse("0-4" | "3+" | "7" | "none" | None)
         .lo, .hi (hi is None when open-ended), .contains(v), .empty, str(r)
     load_message(path) -> Message        one message/*.json file
-    load_messages(schema_dir) -> [Message]  every message/*.json under schema_dir, sorted by name
+    load_messages(schema_dir, overlay_dir=OVERLAY_DIR) -> [Message]
+                                         every message/*.json under schema_dir, with the project's
+                                         overlays applied (below), sorted by name
     load_errors(schema_dir) -> [KafkaError] ERRORS.md table, sorted by code
     snake_case("AllowAutoTopicCreation") -> "allow_auto_topic_creation"
 
@@ -345,18 +347,79 @@ class Message:
         return self.flexible_versions.contains(v)
 
 
-def load_message(path):
+# Overlays: versions of Kafka's messages newer than the schemas in ../shared/kafka-protocol (3.9),
+# described as changes to those files rather than copies of them. One JSON object per file:
+#   "name"          the message it changes ("VoteRequest")
+#   "why"           which Kafka release and KIP the change comes from
+#   "validVersions" the new version range
+#   "rename"        {"Struct.Path.OldName": "NewName"}: a field renamed (the wire does not change)
+#   "append"        {"Struct.Path": [field, ...]}: fields added at the end of that struct ("" is
+#                   the message's top level), written exactly as in Kafka's JSON
+OVERLAY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "overlay")
+
+
+def _overlay_fields(raw, path, where):
+    """The field list at a dotted path of struct-typed field names ("" = the top level)."""
+    fields = raw["fields"]
+    for part in [p for p in path.split(".") if p]:
+        match = [f for f in fields if f["name"] == part and "fields" in f]
+        if len(match) != 1:
+            raise SchemaError("%s: no struct field %s in %s" % (where, part, raw["name"]))
+        fields = match[0]["fields"]
+    return fields
+
+
+def apply_overlay(raw, overlay, where):
+    if overlay.get("name") != raw.get("name"):
+        raise SchemaError("%s: overlay names %s" % (where, overlay.get("name")))
+    if "validVersions" in overlay:
+        raw["validVersions"] = overlay["validVersions"]
+    for dotted, new_name in sorted(overlay.get("rename", {}).items()):
+        parent, _, old = dotted.rpartition(".")
+        match = [f for f in _overlay_fields(raw, parent, where) if f["name"] == old]
+        if len(match) != 1:
+            raise SchemaError("%s: no field %s to rename" % (where, dotted))
+        match[0]["name"] = new_name
+    for parent, added in sorted(overlay.get("append", {}).items()):
+        fields = _overlay_fields(raw, parent, where)
+        for f in added:
+            if any(g["name"] == f["name"] for g in fields):
+                raise SchemaError("%s: %s.%s already exists" % (where, parent, f["name"]))
+            fields.append(f)
+    return raw
+
+
+def load_overlays(overlay_dir):
+    if overlay_dir is None or not os.path.isdir(overlay_dir):
+        return {}
+    overlays = {}
+    for n in sorted(os.listdir(overlay_dir)):
+        if n.endswith(".json"):
+            path = os.path.join(overlay_dir, n)
+            o = load_json(path)
+            overlays[o.get("name")] = (o, path)
+    return overlays
+
+
+def load_message(path, overlays=None):
     raw = load_json(path)
+    if overlays and raw.get("name") in overlays:
+        overlay, where = overlays[raw["name"]]
+        raw = apply_overlay(raw, overlay, where)
     try:
         return Message(raw, path)
     except KeyError as e:
         raise SchemaError("%s: missing %s" % (path, e)) from e
 
 
-def load_messages(schema_dir):
+def load_messages(schema_dir, overlay_dir=OVERLAY_DIR):
     mdir = os.path.join(schema_dir, "message")
     names = sorted(n for n in os.listdir(mdir) if n.endswith(".json"))
-    msgs = [load_message(os.path.join(mdir, n)) for n in names]
+    overlays = load_overlays(overlay_dir)
+    msgs = [load_message(os.path.join(mdir, n), overlays) for n in names]
+    unused = set(overlays) - set(m.name for m in msgs)
+    if unused:
+        raise SchemaError("overlays for unknown messages: %s" % ", ".join(sorted(unused)))
     return sorted(msgs, key=lambda m: m.name)
 
 

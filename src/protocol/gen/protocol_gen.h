@@ -8322,16 +8322,17 @@ static inline int sl_update_raft_voter_response_encode(sl_writer_t *w, int16_t v
     return sl_message_encode(&sl_update_raft_voter_response_desc, w, version, m);
 }
 
-/* ==== VoteRequest (request api key 52), versions 0-1, flexible 0+ ==== */
+/* ==== VoteRequest (request api key 52), versions 0-2, flexible 0+ ==== */
 /* VoteRequest.PartitionData */
 typedef struct sl_vote_request_partition_data {
     int32_t partition_index; /* v0+ */
-    int32_t candidate_epoch; /* v0+ */
-    int32_t candidate_id; /* v0+ */
-    sl_uuid_t candidate_directory_id; /* v1+ */
+    int32_t replica_epoch; /* v0+ */
+    int32_t replica_id; /* v0+ */
+    sl_uuid_t replica_directory_id; /* v1+ */
     sl_uuid_t voter_directory_id; /* v1+ */
     int32_t last_offset_epoch; /* v0+ */
     int64_t last_offset; /* v0+ */
+    bool pre_vote; /* v2+ */
 } sl_vote_request_partition_data_t;
 extern const sl_message_desc_t sl_vote_request_partition_data_desc;
 static inline void sl_vote_request_partition_data_init(sl_vote_request_partition_data_t *m)
@@ -8376,7 +8377,7 @@ static inline int sl_vote_request_encode(sl_writer_t *w, int16_t version, const 
     return sl_message_encode(&sl_vote_request_desc, w, version, m);
 }
 
-/* ==== VoteResponse (response api key 52), versions 0-1, flexible 0+ ==== */
+/* ==== VoteResponse (response api key 52), versions 0-2, flexible 0+ ==== */
 /* VoteResponse.PartitionData */
 typedef struct sl_vote_response_partition_data {
     int32_t partition_index; /* v0+ */
