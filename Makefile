@@ -6,7 +6,7 @@ CONFIG ?= config/sluice.yaml
 FUZZ_SECONDS ?= 10
 PYTHON ?= python3
 
-.PHONY: all deps build debug asan run test unit sim fuzz-smoke fuzz integration protocol docs clean check bench
+.PHONY: all deps build debug asan run test unit sim fuzz-smoke fuzz integration chart-test protocol docs clean check bench
 
 all: build
 
@@ -28,7 +28,7 @@ run: deps build
 
 # Unit tests under ASan+UBSan, the fuzz smoke runs, then the integration tests against the
 # release binary with real clients.
-test: deps build unit fuzz-smoke integration
+test: deps build unit fuzz-smoke integration chart-test
 
 unit: asan
 	cd build/asan && ctest --output-on-failure -j $(JOBS)
@@ -54,6 +54,11 @@ fuzz:
 
 integration: build
 	$(PYTHON) -m pytest -q tests/integration
+
+# The Helm chart rendered offline (helm and k8s-validate from scripts/install-deps), linted and
+# validated against the Kubernetes API types; a few seconds.
+chart-test:
+	$(PYTHON) -m pytest -q tests/helm
 
 protocol:
 	$(PYTHON) tools/protogen/protogen.py --schemas ../shared/kafka-protocol --out src/protocol/gen

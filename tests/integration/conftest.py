@@ -19,7 +19,8 @@ LISTENING = re.compile(r"listening name=(\S+) host=(\S+) port=(\d+)")
 class Broker:
     """One running build/sluice process. Its stderr is collected line by line in .log_lines."""
 
-    def __init__(self, config_text, workdir, env=None):
+    def __init__(self, config_text, workdir, env=None, command=None):
+        """command: how to start it, when not `sluice serve --config <workdir>/sluice.yaml`."""
         self.workdir = workdir
         self.config_path = os.path.join(workdir, "sluice.yaml")
         with open(self.config_path, "w") as f:
@@ -27,7 +28,7 @@ class Broker:
         self.log_lines = []
         self._lines_cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [SLUICE_BIN, "serve", "--config", self.config_path],
+            command or [SLUICE_BIN, "serve", "--config", self.config_path],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})}, text=True)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)

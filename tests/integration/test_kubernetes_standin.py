@@ -1,0 +1,160 @@
+"""A local stand-in for the chart's StatefulSet: build/sluice started as pod sl-sluice-0 the way
+the pod starts, that is the chart's own setup.sh run with the environment the Downward API gives
+the pod, reading the broker YAML the chart renders into its ConfigMap. Only what a laptop cannot
+have is changed: the listener ports become free loopback ports, and the data directory (the PVC
+mount) a temporary one. Clients resolve the pod's cluster DNS name to loopback, as cluster DNS
+would resolve it to the pod.
+
+Then topics are provisioned like the chart's provisioning Job would, and Kafka's own
+kafka-topics.sh --create --if-not-exists (TopicCommand, from build/kafka-libs) must leave the
+same topics as the Job's command does. Needs build/tools/helm (scripts/install-deps)."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+import yaml
+
+import kproto
+from conftest import SLUICE_BIN, Broker
+from kafka_ref import ROOT, free_port, java_cmd, write_log4j2
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "helm"))
+from helmchart import NAMESPACE, RELEASE, render  # noqa: E402
+
+POD = f"{RELEASE}-sluice-0"
+HTTP_LISTENER_KNOWN = "`http.listeners`" in subprocess.run(
+    [SLUICE_BIN, "config", "docs"], capture_output=True, text=True).stdout
+POD_DNS = f"{POD}.{RELEASE}-sluice-headless.{NAMESPACE}.svc.cluster.local"
+
+
+def rewrite_ports(value, ports):
+    """NAME://host:port lists with each container port replaced by its local stand-in."""
+    for container_port, local in ports.items():
+        value = re.sub(rf"(://[^,]*):{container_port}\b", rf"\g<1>:{local}", value)
+    return value
+
+
+def start_pod(rendered, workdir):
+    """build/sluice run through the chart's setup.sh as pod POD (conftest's Broker, which stops
+    it with SIGTERM as the kubelet does). Returns the Broker, with .config the YAML it read."""
+    cfg = rendered.broker_config()
+    client_port, http_port = free_port(), free_port()
+    ports = {9092: client_port}
+    cfg["listeners"] = rewrite_ports(cfg["listeners"], ports).replace("://:", "://127.0.0.1:")
+    cfg["advertised.listeners"] = rewrite_ports(cfg["advertised.listeners"], ports)
+    if HTTP_LISTENER_KNOWN:
+        cfg["http.listeners"] = f"http://127.0.0.1:{http_port}"
+    else:  # the broker before its HTTP listener existed (the probes' endpoints)
+        del cfg["http.listeners"]
+    cfg["log.dirs"] = os.path.join(workdir, "data")  # the PVC mount
+    setup = os.path.join(workdir, "setup.sh")
+    with open(setup, "w") as f:
+        f.write(rendered.script("setup.sh"))
+    # The container's environment: the Downward API's values and the chart's literal ones.
+    env = {"POD_NAME": POD, "POD_NAMESPACE": NAMESPACE, "HOST_IP": "127.0.0.1",
+           "SLUICE_BIN": SLUICE_BIN, "SLUICE_CONFIG": os.path.join(workdir, "sluice.yaml")}
+    for e in rendered.broker_container()["env"]:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+    broker = Broker(yaml.safe_dump(cfg), workdir, env, command=["/bin/sh", setup])
+    broker.config = cfg
+    return broker
+
+
+@pytest.fixture
+def pod(tmp_path):
+    started = start_pod(render(sets=["provisioning.enabled=true"]), str(tmp_path))
+    yield started
+    assert started.stop() == 0, started.log_text()[-3000:]
+
+
+@pytest.fixture
+def cluster_dns(monkeypatch):
+    """Resolves *.svc.cluster.local to loopback inside this process, as cluster DNS resolves the
+    pod's name to the pod."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kw):
+        if isinstance(host, str) and host.endswith(".svc.cluster.local"):
+            host = "127.0.0.1"
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_pod_identity_from_ordinal_and_downward_api(pod):
+    assert any(f"setup.sh: pod {POD} is node.id 0" in line for line in pod.log_lines)
+    assert list(pod.listeners) == ["CLIENT"]
+    md = kproto.request(pod.bootstrap, 3, 12, {"Topics": None, "AllowAutoTopicCreation": False,
+                                               "IncludeTopicAuthorizedOperations": False})
+    assert [(b["NodeId"], b["Host"], b["Port"]) for b in md["Brokers"]] == \
+        [(0, POD_DNS, pod.port)]
+
+
+def test_produce_and_consume_through_the_pods_advertised_name(pod, cluster_dns):
+    from kafka import KafkaConsumer, KafkaProducer
+    topic = f"standin-{uuid.uuid4().hex[:6]}"
+    # Bootstrap through the pod's DNS name as an in-cluster client would (no Service here).
+    bootstrap = f"{POD_DNS}:{pod.port}"
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        meta = producer.send(topic, b"through sl-sluice-0").get(timeout=30)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=20000)
+    try:
+        values = [m.value for m in consumer]
+        assert consumer._client.cluster.brokers().pop().host == POD_DNS
+    finally:
+        consumer.close()
+    assert values == [b"through sl-sluice-0"] and meta.offset == 0
+
+
+def describe_topic(bootstrap, name):
+    """(partitions, replication factor, {config: value} of the topic's own settings)."""
+    md = kproto.request(bootstrap, 3, 12, {"Topics": [{"Name": name, "TopicId": kproto.ZERO_UUID}],
+                                           "AllowAutoTopicCreation": False,
+                                           "IncludeTopicAuthorizedOperations": False})
+    t = md["Topics"][0]
+    assert t["ErrorCode"] == 0, t
+    rfs = {len(p["ReplicaNodes"]) for p in t["Partitions"]}
+    described = kproto.request(bootstrap, 32, 4, {
+        "Resources": [{"ResourceType": 2, "ResourceName": name, "ConfigurationKeys": None}],
+        "IncludeSynonyms": False, "IncludeDocumentation": False})
+    configs = {c["Name"]: c["Value"] for c in described["Results"][0]["Configs"]
+               if c["ConfigSource"] == 1}  # TOPIC_CONFIG: set on the topic itself
+    return len(t["Partitions"]), rfs.pop(), configs
+
+
+def kafka_topics_create(pod, tmp_path, name, partitions, configs):
+    """kafka-topics.sh --create --if-not-exists, with the pod's DNS name resolved to loopback."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"127.0.0.1 {POD_DNS}\n")
+    log4j = write_log4j2(str(tmp_path / "log4j2.properties"), str(tmp_path / "tools.log"), "WARN")
+    args = ["--bootstrap-server", pod.bootstrap, "--create", "--if-not-exists", "--topic", name,
+            "--partitions", str(partitions), "--replication-factor", "1"]
+    for k, v in configs.items():
+        args += ["--config", f"{k}={v}"]
+    cmd = java_cmd("org.apache.kafka.tools.TopicCommand", *args, log_config=log4j,
+                   extra_opts=[f"-Djdk.net.hosts.file={hosts}"])
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+def test_kafka_topics_create_if_not_exists(pod, tmp_path):
+    """An operator's existing topic-init Job running Kafka's kafka-topics.sh against the
+    Service: the topic is created as asked, and a second run (the next helm upgrade) succeeds
+    and changes nothing, even when it asks for other settings."""
+    name = f"orders-{uuid.uuid4().hex[:6]}"
+    configs = {"retention.ms": "604800000", "cleanup.policy": "delete"}
+    r = kafka_topics_create(pod, tmp_path, name, 6, configs)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Created topic {name}." in r.stdout
+    assert describe_topic(pod.bootstrap, name) == (6, 1, configs)
+    r = kafka_topics_create(pod, tmp_path, name, 3, {"retention.ms": "1000"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, name) == (6, 1, configs)
