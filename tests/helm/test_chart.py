@@ -335,3 +335,12 @@ def run_setup(rendered, pod_name, shared=None):
 
 def expand(value, env):
     return re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], value)
+
+
+def test_example_manifests_decode_strictly():
+    """The manifests docs/kubernetes.md tells people to apply."""
+    examples = os.path.join(os.path.dirname(CHART), "..", "examples")
+    for name in sorted(os.listdir(examples)):
+        with open(os.path.join(examples, name)) as f:
+            code, out = validate(f.read())
+        assert code == 0, f"{name}: {out}"
