@@ -490,8 +490,12 @@ static uint64_t leader_deadline(const sl_raft_t *raft)
         next = SL_MIN(next, r->state.last_fetch_ms + check_quorum_ms + 1);
         if (r->fetch_parked)
             next = SL_MIN(next, r->parked_deadline_ms);
+        uint64_t begin_next_ms = r->begin_sent_ms + raft->cfg.request_timeout_ms;
         if (!r->begin_acked)
-            next = SL_MIN(next, r->begin_sent_ms + raft->cfg.request_timeout_ms);
+            next = SL_MIN(next, begin_next_ms);
+        else
+            next = SL_MIN(next, SL_MAX(begin_next_ms,
+                                       r->state.last_fetch_ms + raft->cfg.fetch_timeout_ms / 2));
     }
     return next;
 }

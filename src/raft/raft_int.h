@@ -99,6 +99,7 @@ void sl__raft_handle_fetch_request(sl_raft_t *raft, const sl_raft_msg_t *msg);
 void sl__raft_handle_fetch_response(sl_raft_t *raft, const sl_raft_msg_t *msg);
 void sl__raft_update_high_watermark(sl_raft_t *raft);
 void sl__raft_complete_parked_fetches(sl_raft_t *raft);
+bool sl__raft_begin_quorum_epoch_due(const sl_raft_t *raft, const raft_replica_t *r);
 void sl__raft_leader_tick(sl_raft_t *raft);
 void sl__raft_follower_tick(sl_raft_t *raft);
 

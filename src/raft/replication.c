@@ -304,6 +304,20 @@ static bool quorum_alive(const sl_raft_t *raft)
     return alive >= sl__raft_majority(raft);
 }
 
+/* BeginQuorumEpoch goes to a voter until it answers or fetches, and again to one that has gone
+ * quiet: a voter that bumped its epoch in a failed election can neither win (pre-votes are refused
+ * while this leader is live) nor learn of this lower-epoch leader from anyone; its FENCED answer
+ * to BeginQuorumEpoch tells the leader, which steps down so an election at a higher epoch can
+ * include it (as KRaft does). */
+bool sl__raft_begin_quorum_epoch_due(const sl_raft_t *raft, const raft_replica_t *r)
+{
+    if (r->state.replica_id == raft->cfg.node_id ||
+        raft->now_ms < r->begin_sent_ms + raft->cfg.request_timeout_ms)
+        return false;
+    return !r->begin_acked ||
+           raft->now_ms >= r->state.last_fetch_ms + raft->cfg.fetch_timeout_ms / 2;
+}
+
 void sl__raft_leader_tick(sl_raft_t *raft)
 {
     if (!quorum_alive(raft)) {
@@ -316,7 +330,7 @@ void sl__raft_leader_tick(sl_raft_t *raft)
         raft_replica_t *r = &raft->replicas[i];
         if (r->fetch_parked && raft->now_ms >= r->parked_deadline_ms)
             answer_parked(raft, r);
-        if (!r->begin_acked && raft->now_ms >= r->begin_sent_ms + raft->cfg.request_timeout_ms)
+        if (sl__raft_begin_quorum_epoch_due(raft, r))
             sl__raft_send_begin_quorum_epoch(raft, (int)i);
     }
 }

@@ -99,7 +99,7 @@ typedef struct {
     size_t heap_len, heap_cap;
     /* faults */
     uint32_t drop_per_mille, dup_per_mille, fsync_fail_per_mille;
-    uint64_t delay_max_ms, heal_at_ms, deadline_ms;
+    uint64_t delay_max_ms, flush_max_ms, chaos_gap_max_ms, heal_at_ms, deadline_ms;
     bool healed;
     /* checks */
     epoch_info_t *epochs; /* indexed by epoch */
@@ -348,7 +348,8 @@ static void env_log_flush(void *data, int64_t end_offset)
     nd->flush_issue_len = nd->len;
     nd->flush_truncated_to = nd->len;
     nd->flush_end = end_offset;
-    schedule(S.now_ms + 1 + rnd(15), EV_FLUSH_DONE, (int)(nd - S.nodes), nd->incarnation, NULL);
+    schedule(S.now_ms + 1 + rnd(S.flush_max_ms), EV_FLUSH_DONE, (int)(nd - S.nodes),
+             nd->incarnation, NULL);
 }
 
 static void env_quorum_state_save(void *data, const sl_raft_quorum_state_t *state)
@@ -681,7 +682,7 @@ static void handle(const event_t *ev)
     case EV_CHAOS:
         if (!S.healed) {
             chaos();
-            schedule(S.now_ms + 100 + rnd(1500), EV_CHAOS, 0, 0, NULL);
+            schedule(S.now_ms + 50 + rnd(S.chaos_gap_max_ms), EV_CHAOS, 0, 0, NULL);
         }
         break;
     case EV_PROPOSE:
@@ -743,13 +744,16 @@ static int run_seed(uint64_t seed)
     S.dup_per_mille = (uint32_t)rnd(100);
     S.fsync_fail_per_mille = chance(300) ? (uint32_t)rnd(20) : 0;
     S.delay_max_ms = 1 + rnd(40);
+    S.flush_max_ms = chance(500) ? 1 + rnd(200) : 1 + rnd(15); /* slow disks or fast ones */
+    S.chaos_gap_max_ms = chance(500) ? 500 : 1500;
     S.heal_at_ms = 2000 + rnd(15000);
     S.deadline_ms = S.heal_at_ms + 30000;
     S.post_heal_offset = -1;
     set_all_links(true);
     trace("seed=%" PRIu64 " nodes=%d drop=%" PRIu32 "/1000 dup=%" PRIu32 "/1000 delay<=%" PRIu64
-          " heal_at=%" PRIu64,
-          seed, S.n, S.drop_per_mille, S.dup_per_mille, S.delay_max_ms, S.heal_at_ms);
+          " flush<=%" PRIu64 " chaos_gap<=%" PRIu64 " heal_at=%" PRIu64,
+          seed, S.n, S.drop_per_mille, S.dup_per_mille, S.delay_max_ms, S.flush_max_ms,
+          S.chaos_gap_max_ms, S.heal_at_ms);
     for (int i = 0; i < S.n; i++) {
         S.nodes[i].rng = seed ^ ((uint64_t)i << 56) ^ 0x5bd1e995u;
         node_start(i);
