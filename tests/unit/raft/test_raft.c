@@ -530,6 +530,49 @@ static void test_check_quorum_resigns(void **state)
     sl_raft_destroy(raft);
 }
 
+static void test_leader_ignores_pre_vote_but_hears_stranded_voter(void **state)
+{
+    (void)state;
+    uint64_t now;
+    sl_raft_t *raft = leader_with_history(&now);
+    /* A pre-vote, even at a higher epoch, does not depose a live leader. */
+    sl_raft_msg_t pre = vote_request(3, 1, 6, 4, 100, true);
+    sl_raft_receive(raft, &pre);
+    assert_false(last_sent()->u.vote_response.vote_granted);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_LEADER);
+    assert_int_equal(sl_raft_epoch(raft), 4);
+
+    /* Voter 2 fetches; voter 3 answered BeginQuorumEpoch but then went quiet (it is stuck in
+     * epoch 6 after a failed election): it gets BeginQuorumEpoch again. */
+    sl_raft_msg_t begin_ack;
+    memset(&begin_ack, 0, sizeof begin_ack);
+    begin_ack.type = SL_RAFT_MSG_BEGIN_QUORUM_EPOCH_RESPONSE;
+    begin_ack.source_id = 3;
+    begin_ack.destination_id = 1;
+    begin_ack.u.quorum_epoch_response = (sl_raft_quorum_epoch_response_t){0, 1, 4};
+    sl_raft_receive(raft, &begin_ack);
+    sl_raft_msg_t fetch = fetch_request(2, 1, 4, 9, 4);
+    now += 1500;
+    sl_raft_tick(raft, now);
+    sl_raft_receive(raft, &fetch);
+    forget();
+    now += 600; /* 2.1 s since voter 3 was last heard of */
+    sl_raft_tick(raft, now);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_LEADER);
+    assert_int_equal(fake.sent_count, 1);
+    assert_int_equal(fake.sent[0].type, SL_RAFT_MSG_BEGIN_QUORUM_EPOCH_REQUEST);
+    assert_int_equal(fake.sent[0].destination_id, 3);
+
+    sl_raft_msg_t fenced = reply(&fake.sent[0], SL_RAFT_MSG_BEGIN_QUORUM_EPOCH_RESPONSE);
+    fenced.u.quorum_epoch_response =
+        (sl_raft_quorum_epoch_response_t){SL_RAFT_ERR_FENCED_LEADER_EPOCH, SL_RAFT_NODE_NONE, 6};
+    sl_raft_receive(raft, &fenced);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_UNATTACHED);
+    assert_int_equal(sl_raft_epoch(raft), 6);
+    assert_int_equal(fake.saved.leader_epoch, 6);
+    sl_raft_destroy(raft);
+}
+
 static void test_restart_as_leader_resigns(void **state)
 {
     (void)state;
@@ -578,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_follower_truncates_at_divergence),
         cmocka_unit_test(test_follower_fetches_only_after_flush),
         cmocka_unit_test(test_check_quorum_resigns),
+        cmocka_unit_test(test_leader_ignores_pre_vote_but_hears_stranded_voter),
         cmocka_unit_test(test_restart_as_leader_resigns),
         cmocka_unit_test(test_config_rejected),
     };
