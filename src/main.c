@@ -2,6 +2,7 @@
  *   sluice serve --config PATH [--check]   run a broker in the foreground (or only check PATH)
  *   sluice config docs                     print docs/configuration.md from the config table
  *   sluice --version
+ *   sluice topic|group|cluster|produce|consume ...   the admin commands (src/cli/, docs/cli.md)
  * Exit status: 0 after a clean stop, 1 when the broker cannot start, 2 for bad usage or config. */
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <uv.h>
 
 #include "sluice/broker.h"
+#include "sluice/cli.h"
 #include "sluice/config.h"
 #include "sluice/core.h"
 
@@ -28,6 +30,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: sluice serve --config PATH [--check]\n"
                  "       sluice config docs\n"
                  "       sluice --version\n");
+    sl_cli_usage(out);
 }
 
 static void broker_stopped(sl_broker_t *broker, void *data)
@@ -122,6 +125,8 @@ int main(int argc, char **argv)
         printf("sluice %s\n", SL_VERSION_STRING);
         return 0;
     }
+    if (argc >= 2 && sl_cli_is_command(argv[1]))
+        return sl_cli_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc, argv);
     if (argc == 3 && strcmp(argv[1], "config") == 0 && strcmp(argv[2], "docs") == 0)
