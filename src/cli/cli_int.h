@@ -207,6 +207,8 @@ int sl__cli_metadata(sl_cli_client_t *c, const sl_slice_t *names, size_t names_c
                      sl_metadata_response_t **out, int16_t *version_out);
 /* The group coordinator of group_id (FindCoordinator, retried while it is not available). */
 int sl__cli_coordinator(sl_cli_client_t *c, const char *group_id, sl_cli_conn_t **out);
+/* Sleeps for the retry backoff; false (nothing else done) when the deadline would pass first. */
+bool sl__cli_pause(sl_cli_client_t *c);
 /* Sleeps for the retry backoff; false (error set) when the deadline passed. */
 bool sl__cli_backoff(sl_cli_client_t *c, const char *what, int16_t kerr);
 /* Kafka errors worth a short retry (leader or coordinator moving or loading). */

@@ -104,16 +104,21 @@ static void sleep_ms(uint64_t ms)
         ;
 }
 
-bool sl__cli_backoff(sl_cli_client_t *c, const char *what, int16_t kerr)
+bool sl__cli_pause(sl_cli_client_t *c)
 {
-    uint64_t now = sl_clock_monotonic_ms();
-    if (now + SL_CLI_RETRY_BACKOFF_MS >= c->deadline_ms || sl__cli_interrupted) {
-        sl__cli_fail(c, "%s: %s: %s (still failing after %" PRId64 " ms)", what, sl_kerr_name(kerr),
-                     sl_kerr_message(kerr), c->args->timeout_ms);
+    if (sl_clock_monotonic_ms() + SL_CLI_RETRY_BACKOFF_MS >= c->deadline_ms || sl__cli_interrupted)
         return false;
-    }
     sleep_ms(SL_CLI_RETRY_BACKOFF_MS);
     return true;
+}
+
+bool sl__cli_backoff(sl_cli_client_t *c, const char *what, int16_t kerr)
+{
+    if (sl__cli_pause(c))
+        return true;
+    sl__cli_fail(c, "%s: %s: %s (still failing after %" PRId64 " ms)", what, sl_kerr_name(kerr),
+                 sl_kerr_message(kerr), c->args->timeout_ms);
+    return false;
 }
 
 /* ---- framing --------------------------------------------------------------------------------- */

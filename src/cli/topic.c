@@ -96,6 +96,31 @@ static void create_report(sl_cli_client_t *c, const sl_creatable_topic_result_t 
     *status = sl__cli_doc_finish(c, &doc, true, *status);
 }
 
+/* Waits (until the deadline) for Metadata to show the new topic with a leader for every
+ * partition: Kafka answers CreateTopics before its brokers' metadata caches know the topic, and a
+ * script that creates then produces, or a provisioning Job followed by the application, expects a
+ * created topic to be usable. Against Sluice the first look succeeds. */
+static void wait_until_usable(sl_cli_client_t *c, const char *name)
+{
+    sl_slice_t topic = sl_slice_from_str(name);
+    do {
+        sl_metadata_response_t *md = NULL;
+        if (sl__cli_metadata(c, &topic, 1, &md, NULL) != 0)
+            break; /* the topic was created: say so, whatever Metadata does */
+        bool usable = md->topics_count == 1 && md->topics[0].error_code == SL_KERR_NONE &&
+                      md->topics[0].partitions_count > 0;
+        for (int32_t i = 0; usable && i < md->topics[0].partitions_count; i++)
+            usable = md->topics[0].partitions[i].leader_id >= 0;
+        if (usable)
+            return;
+    } while (sl__cli_pause(c));
+    fprintf(stderr,
+            "sluice: warning: topic %s was created but is not in the brokers' metadata "
+            "yet\n",
+            name);
+    c->error[0] = '\0';
+}
+
 int sl__cli_topic_create(sl_cli_client_t *c)
 {
     const sl_cli_args_t *a = c->args;
@@ -122,6 +147,8 @@ int sl__cli_topic_create(sl_cli_client_t *c)
             return status;
         }
         if (t->error_code == SL_KERR_NONE) {
+            if (!a->validate_only)
+                wait_until_usable(c, a->positionals[0]);
             create_report(c, t, true, version, &status);
             return status;
         }

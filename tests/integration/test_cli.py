@@ -42,6 +42,17 @@ def cli_json(bootstrap, *args, **kw):
     return json.loads(r.stdout)
 
 
+def describe_until(bootstrap, name, ok, timeout=30):
+    """Kafka applies config changes asynchronously (its brokers learn them from the metadata
+    log): poll `topic describe` as a client would until ok(description) or the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [d] = cli_json(bootstrap, "topic", "describe", name)
+        if ok(d) or time.monotonic() > deadline:
+            return d
+        time.sleep(0.2)
+
+
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -91,7 +102,7 @@ def test_topic_lifecycle(target):
     r = cli(target.bootstrap, "topic", "alter-config", name, "--set", "cleanup.policy=compact",
             "--delete", "retention.ms")
     assert r.returncode == 0, r.stderr
-    [d] = cli_json(target.bootstrap, "topic", "describe", name)
+    d = describe_until(target.bootstrap, name, lambda d: "retention.ms" not in d["configs"])
     assert d["configs"] == {"cleanup.policy": "compact"}, d["configs"]
 
     r = cli(target.bootstrap, "topic", "alter-config", name, "--set", "retention.ms=banana")
@@ -166,8 +177,8 @@ def test_if_not_exists_like_kafka_topics(target, tools_log4j):
     assert f"PartitionCount: {default_partitions(target)}" in r.stdout, r.stdout
 
 
-def normalized_describe(bootstrap, name):
-    [d] = cli_json(bootstrap, "topic", "describe", name)
+def normalized_describe(bootstrap, name, ok=lambda d: True):
+    d = describe_until(bootstrap, name, ok)
     d.pop("topic_id")
     for p in d["partitions"]:
         p.pop("leader_epoch")  # both start at 0, but that is not what is compared here
@@ -186,7 +197,7 @@ def test_differential_against_kafka(kafka_ref, sluice_module):
         described = normalized_describe(bootstrap, name)
         cli(bootstrap, "topic", "alter-config", name, "--set", "segment.ms=3600000",
             "--delete", "max.message.bytes")
-        altered = normalized_describe(bootstrap, name)
+        altered = normalized_describe(bootstrap, name, lambda d: "segment.ms" in d["configs"])
         errors = [cli(bootstrap, *args).stderr.split(":")[1].strip() for args in (
             ("topic", "create", name),
             ("topic", "describe", unique("missing")),
@@ -198,6 +209,7 @@ def test_differential_against_kafka(kafka_ref, sluice_module):
                         cluster["controller"]))
         assert cli(bootstrap, "topic", "delete", name).returncode == 0
     assert outputs[0] == outputs[1]
+    assert outputs[0][2]["configs"] == {"cleanup.policy": "compact", "segment.ms": "3600000"}
     assert outputs[0][3] == ["TOPIC_ALREADY_EXISTS", "UNKNOWN_TOPIC_OR_PARTITION",
                              "INVALID_REPLICATION_FACTOR", "INVALID_CONFIG"]
 
