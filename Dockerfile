@@ -37,7 +37,7 @@ COPY --from=build /out/runtime-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         $(cat /tmp/runtime-packages.txt) \
- && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
  && groupadd --gid 1001 sluice \
  && useradd --uid 1001 --gid 1001 --home-dir /var/lib/sluice --no-create-home \
         --shell /usr/sbin/nologin sluice \

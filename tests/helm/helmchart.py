@@ -1,6 +1,7 @@
 """Renders the chart with the helm and k8s-validate that scripts/install-deps builds into
 build/tools (pinned Go modules): used by the chart tests here and by the StatefulSet stand-in
 in tests/integration/test_kubernetes_standin.py."""
+import functools
 import os
 import shutil
 import subprocess
@@ -38,6 +39,12 @@ def values_file(name):
 
 def render_text(values=None, sets=(), chart=CHART, check=True):
     """helm template output for the values files (names under tests/helm/values) and --set pairs."""
+    return _render_text(tuple(values or ()), tuple(sets), chart, check)
+
+
+@functools.lru_cache(maxsize=None)
+def _render_text(values, sets, chart, check):
+    """The same render is asked for by several tests: helm runs once per distinct one."""
     args = ["template", RELEASE, chart, "--namespace", NAMESPACE, "--kube-version", KUBE_VERSION]
     for v in values or []:
         args += ["-f", values_file(v) if not os.path.isabs(v) else v]

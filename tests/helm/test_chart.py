@@ -344,3 +344,11 @@ def test_example_manifests_decode_strictly():
         with open(os.path.join(examples, name)) as f:
             code, out = validate(f.read())
         assert code == 0, f"{name}: {out}"
+
+
+def test_newer_bitnami_layout_sets_the_broker_count():
+    """The Bitnami chart's KRaft layout counts controller (combined) nodes plus broker nodes."""
+    sts = render(sets=["controller.replicaCount=3", "broker.replicaCount=0"]).get("StatefulSet")
+    assert sts["spec"]["replicas"] == 3
+    notes = render_notes(sets=["controller.replicaCount=3"])
+    assert "only replicaCount is used: 3 brokers" in notes
