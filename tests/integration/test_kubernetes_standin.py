@@ -66,8 +66,30 @@ def start_pod(rendered, workdir):
 
 
 @pytest.fixture
-def pod(tmp_path):
-    started = start_pod(render(sets=["provisioning.enabled=true"]), str(tmp_path))
+def rendered():
+    """A typical values file written for the Bitnami chart (with its provisioning topics)."""
+    return render(["bitnami-typical.yaml"])
+
+
+@pytest.fixture
+def pod(rendered, tmp_path):
+    started = start_pod(rendered, str(tmp_path))
+    yield started
+    assert started.stop() == 0, started.log_text()[-3000:]
+
+
+@pytest.fixture
+def loopback_rendered():
+    """The same values, advertising loopback (listeners.advertisedListeners, the chart's override)
+    for the clients that cannot be told how cluster DNS resolves: sluice's own CLI in the Job and
+    the helm test pod, and Kafka's tools. They still connect only through what Metadata says."""
+    return render(["bitnami-typical.yaml"], sets=["listeners.advertisedListeners=CLIENT://127.0.0.1:9092"])
+
+
+@pytest.fixture
+def loopback_pod(loopback_rendered, tmp_path):
+    started = start_pod(loopback_rendered, str(tmp_path))
+    assert started.config["advertised.listeners"] == f"CLIENT://127.0.0.1:{started.port}"
     yield started
     assert started.stop() == 0, started.log_text()[-3000:]
 
@@ -98,6 +120,11 @@ def test_pod_identity_from_ordinal_and_downward_api(pod):
 def test_produce_and_consume_through_the_pods_advertised_name(pod, cluster_dns):
     from kafka import KafkaConsumer, KafkaProducer
     topic = f"standin-{uuid.uuid4().hex[:6]}"
+    # The typical Bitnami values turn auto-creation off.
+    created = kproto.request(pod.bootstrap, 19, 7, {
+        "Topics": [{"Name": topic, "NumPartitions": 1, "ReplicationFactor": 1, "Assignments": [],
+                    "Configs": []}], "TimeoutMs": 10000, "ValidateOnly": False})
+    assert created["Topics"][0]["ErrorCode"] == 0, created
     # Bootstrap through the pod's DNS name as an in-cluster client would (no Service here).
     bootstrap = f"{POD_DNS}:{pod.port}"
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -132,29 +159,81 @@ def describe_topic(bootstrap, name):
 
 
 def kafka_topics_create(pod, tmp_path, name, partitions, configs):
-    """kafka-topics.sh --create --if-not-exists, with the pod's DNS name resolved to loopback."""
-    hosts = tmp_path / "hosts"
-    hosts.write_text(f"127.0.0.1 {POD_DNS}\n")
+    """kafka-topics.sh --create --if-not-exists against the stand-in."""
     log4j = write_log4j2(str(tmp_path / "log4j2.properties"), str(tmp_path / "tools.log"), "WARN")
     args = ["--bootstrap-server", pod.bootstrap, "--create", "--if-not-exists", "--topic", name,
             "--partitions", str(partitions), "--replication-factor", "1"]
     for k, v in configs.items():
         args += ["--config", f"{k}={v}"]
-    cmd = java_cmd("org.apache.kafka.tools.TopicCommand", *args, log_config=log4j,
-                   extra_opts=[f"-Djdk.net.hosts.file={hosts}"])
+    cmd = java_cmd("org.apache.kafka.tools.TopicCommand", *args, log_config=log4j)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
 
-def test_kafka_topics_create_if_not_exists(pod, tmp_path):
-    """An operator's existing topic-init Job running Kafka's kafka-topics.sh against the
-    Service: the topic is created as asked, and a second run (the next helm upgrade) succeeds
-    and changes nothing, even when it asks for other settings."""
+def run_in_image(script, pod):
+    """A container script of the chart (the Job's, the helm test pod's) with the image's PATH
+    (sluice on it) and SLUICE_BOOTSTRAP at the stand-in, as the client Service would be."""
+    env = {"PATH": f"{os.path.dirname(SLUICE_BIN)}:{os.environ['PATH']}",
+           "SLUICE_BOOTSTRAP": pod.bootstrap}
+    return subprocess.run(["/bin/sh", "-ec", script], env=env, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+
+
+def provisioning_script(rendered):
+    job = rendered.get("Job", f"{RELEASE}-sluice-provisioning")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    return job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+
+
+ORDERS = (6, 1, {"retention.ms": "604800000", "cleanup.policy": "delete"})
+
+
+def test_provisioning_job_creates_the_topics_and_reruns_cleanly(loopback_rendered, loopback_pod):
+    pod = loopback_pod
+    script = provisioning_script(loopback_rendered)
+    r = run_in_image(script, pod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, "orders") == ORDERS
+    assert describe_topic(pod.bootstrap, "payments") == (3, 1, {})
+    # helm upgrade runs the hook again: existing topics are not an error and stay as they are
+    r = run_in_image(script, pod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, "orders") == ORDERS
+
+
+def test_kafka_topics_create_if_not_exists_matches_the_job(loopback_rendered, loopback_pod, tmp_path):
+    """An operator's existing topic-init Job runs Kafka's kafka-topics.sh --create
+    --if-not-exists against the Service instead: the same topic comes out as from the chart's
+    Job, a rerun (the next helm upgrade) succeeds and changes nothing even when it asks for other
+    settings, and either tool leaves a topic the other created alone."""
+    pod = loopback_pod
     name = f"orders-{uuid.uuid4().hex[:6]}"
-    configs = {"retention.ms": "604800000", "cleanup.policy": "delete"}
-    r = kafka_topics_create(pod, tmp_path, name, 6, configs)
+    r = kafka_topics_create(pod, tmp_path, name, 6, ORDERS[2])
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"Created topic {name}." in r.stdout
-    assert describe_topic(pod.bootstrap, name) == (6, 1, configs)
+    assert describe_topic(pod.bootstrap, name) == ORDERS
     r = kafka_topics_create(pod, tmp_path, name, 3, {"retention.ms": "1000"})
     assert r.returncode == 0, r.stdout + r.stderr
-    assert describe_topic(pod.bootstrap, name) == (6, 1, configs)
+    assert describe_topic(pod.bootstrap, name) == ORDERS
+
+    # The chart's Job creates its own orders: the same topic as Kafka's tool made.
+    script = provisioning_script(loopback_rendered)
+    r = run_in_image(script, pod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, "orders") == describe_topic(pod.bootstrap, name)
+    # The Job on the topic kafka-topics.sh created, and kafka-topics.sh on the Job's: no change.
+    r = run_in_image(script.replace("create 'orders'", f"create '{name}'"), pod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, name) == ORDERS
+    r = kafka_topics_create(pod, tmp_path, "orders", 2, {})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert describe_topic(pod.bootstrap, "orders") == ORDERS
+
+
+def test_helm_test_pod_script(loopback_rendered, loopback_pod):
+    """What `helm test` runs in its pod, against the stand-in."""
+    pod = loopback_pod
+    test_pod = next(p for p in loopback_rendered.all("Pod")
+                    if p["metadata"]["annotations"].get("helm.sh/hook") == "test")
+    r = run_in_image(test_pod["spec"]["containers"][0]["args"][0], pod)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"produced and consumed one record through {pod.bootstrap}" in r.stdout
