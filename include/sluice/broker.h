@@ -8,6 +8,7 @@
 
 #include "sluice/config.h"
 #include "sluice/core.h"
+#include "sluice/io.h"
 
 typedef struct sl_broker sl_broker_t;
 
@@ -20,6 +21,10 @@ int sl_broker_start(sl_broker_t *broker);
 typedef void (*sl_broker_stopped_cb)(sl_broker_t *broker, void *data);
 void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *data);
 void sl_broker_destroy(sl_broker_t *broker);
+
+/* The disk backend storage.io.backend got ("io_uring" or "sync") and why, in one line; NULL before
+ * the storage is open. Borrowed: valid until the broker is destroyed. For metrics and admin. */
+const sl_disk_choice_t *sl_broker_storage_backend(const sl_broker_t *broker);
 
 /* One implemented API: the versions advertised in ApiVersions and answered. */
 typedef struct sl_api_support {

@@ -128,9 +128,19 @@ static void flush_tick(uv_timer_t *timer);
 static int storage_open(sl_broker_t *broker)
 {
     const sl_config_t *cfg = broker->cfg;
-    int rc = sl_disk_sync_init(broker->loop, &broker->disk);
-    if (rc != 0)
+    static const sl_disk_backend_t wanted[] = {[SL_IO_BACKEND_AUTO] = SL_DISK_BACKEND_AUTO,
+                                               [SL_IO_BACKEND_IO_URING] = SL_DISK_BACKEND_IO_URING,
+                                               [SL_IO_BACKEND_SYNC] = SL_DISK_BACKEND_SYNC};
+    int rc = sl_disk_init(broker->loop, wanted[cfg->storage_io_backend], &broker->disk,
+                          &broker->disk_choice);
+    if (rc != 0) {
+        SL_LOG(SL_LOG_ERROR, "broker",
+               "cannot open storage.io.backend=%s error=\"%s\" reason=\"%s\"",
+               broker->disk_choice.backend, sl_strerror(rc), broker->disk_choice.reason);
         return rc;
+    }
+    SL_LOG(SL_LOG_INFO, "broker", "storage io backend=%s reason=\"%s\"",
+           broker->disk_choice.backend, broker->disk_choice.reason);
     broker->disk_ready = true;
     broker->log_dirs = sl_calloc(cfg->log_dirs_count, sizeof(sl_log_dir_t *));
     if (broker->log_dirs == NULL)
@@ -256,7 +266,7 @@ static void finish_stop(sl_broker_t *broker)
     if (broker->timers_open > 0 || broker->log_dirs_closing > 0)
         return;
     if (broker->disk_ready) {
-        sl_disk_sync_deinit(&broker->disk);
+        sl_disk_deinit(&broker->disk);
         broker->disk_ready = false;
     }
     SL_LOG(SL_LOG_INFO, "broker", "broker stopped");
@@ -321,4 +331,10 @@ void sl_broker_destroy(sl_broker_t *broker)
     sl_free(broker->log_dirs);
     sl__broker_configs_close(broker->configs);
     sl_free(broker);
+}
+
+const sl_disk_choice_t *sl_broker_storage_backend(const sl_broker_t *broker)
+{
+    SL_ASSERT(broker != NULL);
+    return broker->disk_ready ? &broker->disk_choice : NULL;
 }

@@ -34,6 +34,7 @@ struct sl_broker {
     void *stopped_data;
     /* storage: the disk backend, one sl_log_dir_t per cfg->log_dirs entry, and the topics */
     sl_disk_t disk;
+    sl_disk_choice_t disk_choice; /* which backend storage.io.backend got, and why */
     bool disk_ready;
     sl_log_dir_t **log_dirs; /* owned array of cfg->log_dirs_count; NULL entries not open */
     size_t log_dirs_closing;
