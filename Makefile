@@ -52,8 +52,14 @@ fuzz:
 	@cmake --build build/fuzz -j $(JOBS)
 	tests/fuzz/run.sh build/fuzz $${FUZZ_SECONDS:-600}
 
+# The whole suite runs with storage.io.backend auto (io_uring where the kernel allows it); the tests
+# of the log's data path and crash recovery run a second time on the thread-pool backend.
+IO_BACKEND_TESTS := tests/integration/test_crash.py tests/integration/test_produce_consume.py \
+	tests/integration/test_list_offsets_timestamps.py
+
 integration: build
 	$(PYTHON) -m pytest -q tests/integration
+	SLUICE_CFG_STORAGE_IO_BACKEND=sync $(PYTHON) -m pytest -q $(IO_BACKEND_TESTS)
 
 # The Helm chart rendered offline (helm and k8s-validate from scripts/install-deps), linted and
 # validated against the Kubernetes API types; a few seconds.

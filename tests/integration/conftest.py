@@ -16,11 +16,17 @@ SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
 LISTENING = re.compile(r"listening name=(\S+) host=(\S+) port=(\d+)")
 
 
+def pytest_report_header(config):
+    backend = os.environ.get("SLUICE_CFG_STORAGE_IO_BACKEND", "from the config (default auto)")
+    return f"sluice storage.io.backend: {backend}"
+
+
 class Broker:
     """One running build/sluice process. Its stderr is collected line by line in .log_lines."""
 
-    def __init__(self, config_text, workdir, env=None, command=None):
-        """command: how to start it, when not `sluice serve --config <workdir>/sluice.yaml`."""
+    def __init__(self, config_text, workdir, env=None, command=None, launcher=()):
+        """command: how to start it, when not `sluice serve --config <workdir>/sluice.yaml`;
+        launcher: argv put in front of it (tests/seccomp/deny_io_uring)."""
         self.workdir = workdir
         self.config_path = os.path.join(workdir, "sluice.yaml")
         with open(self.config_path, "w") as f:
@@ -28,7 +34,7 @@ class Broker:
         self.log_lines = []
         self._lines_cond = threading.Condition()
         self.proc = subprocess.Popen(
-            command or [SLUICE_BIN, "serve", "--config", self.config_path],
+            [*launcher, *(command or [SLUICE_BIN, "serve", "--config", self.config_path])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})}, text=True)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
@@ -88,13 +94,14 @@ def broker_config(log_dir, extra=""):
 
 @pytest.fixture
 def start_broker(tmp_path):
-    """Factory: start_broker(extra_yaml="", env=None) -> Broker; all are stopped after the test."""
+    """Factory: start_broker(extra_yaml="", env=None, launcher=()) -> Broker; all are stopped after
+    the test. launcher: argv put before build/sluice (tests/seccomp/deny_io_uring)."""
     started = []
 
-    def start(extra="", env=None, config_text=None):
+    def start(extra="", env=None, config_text=None, launcher=()):
         workdir = tempfile.mkdtemp(dir=tmp_path)
         text = config_text if config_text is not None else broker_config(os.path.join(workdir, "data"), extra)
-        b = Broker(text, workdir, env)
+        b = Broker(text, workdir, env, launcher=launcher)
         started.append(b)
         return b
 

@@ -38,6 +38,8 @@ static sl_kerr_t kerr_from_append(int rc)
 {
     switch (rc) {
     case -EIO:
+    case -ENOSPC: /* a write error takes the log dir offline; Kafka's KafkaStorageException */
+    case -EDQUOT:
         return SL_KERR_KAFKA_STORAGE_ERROR;
     case SL_EMALFORMED:
         return SL_KERR_CORRUPT_MESSAGE;
