@@ -357,10 +357,8 @@ void sl_disk_uring_deinit(sl_disk_t *disk)
     SL_ASSERT(disk->ops == &disk_uring_ops);
     disk_uring_t *u = disk->impl;
     SL_ASSERT(!u->closing);
-    u->closing = true;
-    disk->impl = NULL;
-    disk->ops = NULL;
-    admit_waiting(u); /* ops the kernel never saw: -ECANCELED */
+    u->closing = true; /* from here on submissions (from the callbacks below) get SL_ECLOSED */
+    admit_waiting(u);  /* ops the kernel never saw: -ECANCELED */
     /* The kernel may be reading the callers' buffers: wait until it is done with every op. */
     while (u->in_kernel > 0) {
         submit_queued(u);
@@ -373,6 +371,8 @@ void sl_disk_uring_deinit(sl_disk_t *disk)
         reap(u);
         admit_waiting(u);
     }
+    disk->impl = NULL;
+    disk->ops = NULL;
     if (u->dispatch_depth > 0)
         u->teardown_pending = true; /* called from a completion: reap finishes the walk first */
     else

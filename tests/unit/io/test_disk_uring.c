@@ -268,9 +268,22 @@ static void test_more_ops_than_the_ring(void **state)
     }
 }
 
+static sl_disk_t *resubmit_disk;
+static int resubmit_refused;
+
+/* A callback that runs inside deinit and tries to go on: refused, never queued. */
+static void done_then_resubmit(sl_disk_op_t *op, int64_t result, void *data)
+{
+    on_done(op, result, data);
+    assert_int_equal(sl_disk_fdatasync(resubmit_disk, op, 0, on_done, data), SL_ECLOSED);
+    resubmit_refused++;
+}
+
 static void test_deinit_with_ops_pending(void **state)
 {
     fixture_t *f = *state;
+    resubmit_disk = &f->disk;
+    resubmit_refused = 0;
     static sl_disk_op_t ops[MANY];
     static done_t done[MANY];
     static uint8_t data[BLOCK];
@@ -279,10 +292,11 @@ static void test_deinit_with_ops_pending(void **state)
     for (int i = 0; i < MANY; i++) {
         struct iovec iov = {data, BLOCK};
         assert_int_equal(sl_disk_pwritev(&f->disk, &ops[i], f->fd, &iov, 1, (int64_t)i * BLOCK,
-                                         on_done, &done[i]),
+                                         done_then_resubmit, &done[i]),
                          0);
     }
     sl_disk_deinit(&f->disk); /* the loop never ran: nothing was submitted yet */
+    assert_int_equal(resubmit_refused, MANY);
     assert_null(f->disk.ops);
     int written = 0, cancelled = 0;
     for (int i = 0; i < MANY; i++) {
