@@ -101,7 +101,7 @@ def test_statefulset_shape(default_render):
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert ports == {"tcp-client": 9092, "http": 9644}
-    assert c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     # read-only root: the data volume, /tmp and the mounted files are all it writes or reads
