@@ -25,6 +25,7 @@ from kafka_ref import ROOT, free_port, java_cmd, write_log4j2
 sys.path.insert(0, os.path.join(ROOT, "tests", "helm"))
 from helmchart import NAMESPACE, RELEASE, render  # noqa: E402
 
+SECCOMP_LAUNCHER = os.path.join(os.path.dirname(__file__), "seccomp_profile.py")
 POD = f"{RELEASE}-sluice-0"
 HTTP_LISTENER_KNOWN = "`http.listeners`" in subprocess.run(
     [SLUICE_BIN, "config", "docs"], capture_output=True, text=True).stdout
@@ -38,9 +39,10 @@ def rewrite_ports(value, ports):
     return value
 
 
-def start_pod(rendered, workdir):
+def start_pod(rendered, workdir, launcher=()):
     """build/sluice run through the chart's setup.sh as pod POD (conftest's Broker, which stops
-    it with SIGTERM as the kubelet does). Returns the Broker, with .config the YAML it read."""
+    it with SIGTERM as the kubelet does), under `launcher` (a command prefix that execs the rest)
+    if given. Returns the Broker, with .config the YAML it read."""
     cfg = rendered.broker_config()
     client_port, http_port = free_port(), free_port()
     ports = {9092: client_port}
@@ -60,7 +62,7 @@ def start_pod(rendered, workdir):
     for e in rendered.broker_container()["env"]:
         if "value" in e:
             env[e["name"]] = e["value"]
-    broker = Broker(yaml.safe_dump(cfg), workdir, env, command=["/bin/sh", setup])
+    broker = Broker(yaml.safe_dump(cfg), workdir, env, command=[*launcher, "/bin/sh", setup])
     broker.config = cfg
     return broker
 
@@ -237,3 +239,36 @@ def test_helm_test_pod_script(loopback_rendered, loopback_pod):
     r = run_in_image(test_pod["spec"]["containers"][0]["args"][0], pod)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"produced and consumed one record through {pod.bootstrap}" in r.stdout
+
+
+
+def test_io_uring_under_the_charts_seccomp_profile(tmp_path):
+    """With ioUringSeccomp.enabled the pod runs under the chart's seccomp profile
+    (files/seccomp-io-uring.json), which seccomp_profile.py installs as runc does. The broker, told
+    to use io_uring (it refuses to start where io_uring is denied), starts on it and stores and
+    serves a record; the profile still denies what it is there to deny (unshare here)."""
+    rendered = render(sets=["ioUringSeccomp.enabled=true", "config.storage\\.io\\.backend=io_uring",
+                            "listeners.advertisedListeners=CLIENT://127.0.0.1:9092"])
+    assert rendered.broker_config()["storage.io.backend"] == "io_uring"
+    profile = tmp_path / "sluice-io-uring.json"
+    profile.write_text(rendered.get("ConfigMap", f"{RELEASE}-sluice-seccomp")["data"]["sluice-io-uring.json"])
+    launcher = [sys.executable, SECCOMP_LAUNCHER, str(profile)]
+    denied = subprocess.run([*launcher, sys.executable, "-c",
+                             "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+                             "print(libc.unshare(0x20000), ctypes.get_errno())"],  # CLONE_NEWNS
+                            capture_output=True, text=True, timeout=60)
+    assert denied.stdout.split() == ["-1", "1"], denied.stdout + denied.stderr  # EPERM
+    workdir = tmp_path / "pod"
+    workdir.mkdir()
+    pod = start_pod(rendered, str(workdir), launcher=launcher)
+    try:
+        assert 'storage io backend=io_uring' in pod.log_text()
+        kcat = ["kcat", "-b", pod.bootstrap, "-t", "uring", "-p", "0"]
+        r = subprocess.run([*kcat, "-P", "-X", "topic.request.required.acks=-1"], input="on io_uring\n",
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([*kcat, "-C", "-o", "beginning", "-c", "1", "-e", "-q"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.stdout == "on io_uring\n", r.stderr
+    finally:
+        assert pod.stop() == 0, pod.log_text()[-3000:]
