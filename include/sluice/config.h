@@ -167,6 +167,10 @@ typedef struct sl_config {
     int32_t log_index_size_max_bytes;
     char **log_cleanup_policy; /* owned, items "delete" or "compact" */
     size_t log_cleanup_policy_count;
+    bool log_cleaner_enable;
+    int32_t log_cleaner_threads;
+    int64_t log_cleaner_backoff_ms;
+    int64_t log_cleaner_dedupe_buffer_size;
     bool delete_topic_enable;
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
@@ -344,6 +348,10 @@ typedef struct sl_topic_log_settings {
     bool cleanup_delete;  /* cleanup.policy contains delete */
     bool cleanup_compact; /* cleanup.policy contains compact */
     sl_compression_config_t compression_type;
+    int64_t delete_retention_ms;
+    int64_t min_compaction_lag_ms;
+    int64_t max_compaction_lag_ms;
+    double min_cleanable_dirty_ratio;
 } sl_topic_log_settings_t;
 
 /* Fills out from the broker defaults, then applies the overrides names[i]=values[i] (borrowed,

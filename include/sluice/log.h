@@ -31,6 +31,13 @@ typedef struct sl_log_config {
     bool log_append_time;         /* message.timestamp.type == LogAppendTime */
     bool sync_on_ack;             /* storage.sync.policy: ack (true, default) | interval */
     int64_t flush_interval_messages, flush_interval_ms; /* used when !sync_on_ack */
+    /* cleanup.policy: compact runs the log cleaner (cleaner.c); retention by time and size applies
+     * unless the policy is compact alone (compact_delete: "compact,delete"). */
+    bool compact, compact_delete;
+    int64_t delete_retention_ms;      /* delete.retention.ms: tombstones live this long once cleaned */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms (INT64_MAX: none) */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
 } sl_log_config_t;
 
 /* Kafka's defaults (segment.bytes 1 GiB, segment.ms 7 days, retention 7 days, ...). */
@@ -224,6 +231,43 @@ size_t sl_log_producers(const sl_log_t *log, sl_producer_info_t *out, size_t max
  * (producer.id.expiration.ms, Kafka's rule); the broker calls it periodically. Their next batch is
  * then accepted at any sequence, as from a new producer. */
 void sl_log_producers_expire(sl_log_t *log, int64_t now_ms, int64_t expiration_ms);
+
+/* ---- log cleaner (cleaner.c; src/log/README.md "Log cleaner") ----
+ * Compaction in three steps so the slow middle one can run on a worker thread: begin (loop thread)
+ * picks the segments and pins them, run (any thread, touches no shared state: it reads the pinned
+ * segments and writes <base>.log.cleaned files) builds the cleaned segments, end (loop thread)
+ * swaps them in crash-safely (.cleaned -> .swap -> final name) and unpins. While a job is out, the
+ * log refuses close/delete (-EBUSY) and retention skips the pinned segments. */
+typedef struct sl_log_clean_job sl_log_clean_job_t;
+
+typedef struct {
+    size_t dedupe_buffer_bytes; /* log.cleaner.dedupe.buffer.size: the offset map's memory */
+} sl_log_cleaner_config_t;
+
+typedef struct {
+    int64_t bytes_read, bytes_written; /* of the segments rewritten */
+    int64_t records_read, records_removed, batches_emptied;
+    int64_t first_dirty_offset, cleaned_to_offset; /* the dirty range this job took in */
+    int32_t segments_in, segments_out;
+    bool swapped; /* false when the job was cancelled, failed or found the log busy */
+} sl_log_clean_stats_t;
+
+/* How urgently the log wants cleaning, for picking the filthiest log: its dirty ratio (bytes of
+ * cleanable segments not yet cleaned / all cleanable bytes), raised to 2 when max.compaction.lag.ms
+ * or a tombstone's delete horizon is due; < 0 when it cannot be cleaned now (not compacted, nothing
+ * cleanable, a job is out, the dir is offline or closing). */
+double sl_log_clean_priority(const sl_log_t *log, int64_t now_ms);
+/* 0 and *out (owned until sl_log_clean_end) when something is to be cleaned; SL_ENOTFOUND when
+ * the log needs nothing (priority below min.cleanable.dirty.ratio); -ENOMEM. now_ms is wall time. */
+int sl_log_clean_begin(sl_log_t *log, const sl_log_cleaner_config_t *cc, int64_t now_ms,
+                       sl_log_clean_job_t **out);
+/* The heavy part, on any thread: builds the offset map and writes the cleaned segments. */
+void sl_log_clean_run(sl_log_clean_job_t *job);
+/* From any thread: makes run stop soon (end then discards the partial work). */
+void sl_log_clean_cancel(sl_log_clean_job_t *job);
+/* Loop thread, after run returned: swaps the cleaned segments in (or discards them), unpins, frees
+ * the job. Returns 0 or the error that took the dir offline; stats may be NULL. */
+int sl_log_clean_end(sl_log_clean_job_t *job, sl_log_clean_stats_t *stats);
 
 /* cb runs on the loop thread whenever the high watermark advances. */
 void sl_log_set_hw_listener(sl_log_t *log, void (*cb)(sl_log_t *, void *), void *data);

@@ -74,6 +74,12 @@ int sl_records_iterate(const uint8_t *batch, size_t len, sl_buf_t *scratch, sl_r
  * SL_RECORDS_DECOMPRESSED_BYTES_MAX nor out->cap_max). Errors as above. */
 int sl_records_decompress(sl_compression_t codec, sl_slice_t in, sl_buf_t *out);
 
+/* Compresses in (a batch's records bytes) with codec (not NONE), appending to out (borrowed):
+ * gzip, snappy in Kafka's xerial framing, an lz4 frame, a zstd frame; what sl_records_decompress
+ * reads back. SL_EUNSUPPORTED for another codec, -ENOMEM, SL_ELIMIT past out->cap_max. The log
+ * cleaner uses it to re-encode the records it keeps of a compressed batch. */
+int sl_records_compress(sl_compression_t codec, sl_slice_t in, sl_buf_t *out);
+
 /* Reads the next header from *headers (a record's headers slice, advanced past it). 0, or
  * SL_EMALFORMED (never for the headers of a record sl_records_iterate delivered). */
 int sl_record_header_next(sl_slice_t *headers, sl_record_header_t *out);

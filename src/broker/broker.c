@@ -86,6 +86,7 @@ int sl_broker_create(uv_loop_t *loop, const sl_config_t *cfg, sl_broker_t **out)
     broker->retention_timer.data = broker;
     broker->flush_timer.data = broker;
     sl__delayed_queue_init(loop, &broker->delayed);
+    sl__log_cleaner_init(&broker->cleaner, broker, loop);
     sl_records_scratch_init(&broker->records_scratch);
     broker->delayed.timer.data = broker; /* timer_closed finds the broker through it */
     broker->timers_open = 3;
@@ -168,6 +169,7 @@ static int storage_open(sl_broker_t *broker)
     uint64_t every = (uint64_t)SL_MAX(cfg->log_retention_check_interval_ms, 1);
     uv_timer_start(&broker->retention_timer, retention_tick, every, every);
     uv_timer_start(&broker->flush_timer, flush_tick, 100, 100);
+    sl__log_cleaner_start(&broker->cleaner);
     return 0;
 }
 
@@ -291,10 +293,20 @@ static void log_dir_closed(sl_log_dir_t *dir, void *data)
 
 /* After the last connection is gone: close the logs cleanly (the marker that lets the next start
  * skip recovery), then the disk backend. */
+static void cleaner_closed(sl_log_cleaner_t *cleaner);
+
+/* Cleaning jobs end first (cancelled: their partial files are discarded), since they pin
+ * segments that closing the logs needs. */
 static void server_stopped(sl_server_t *server, void *data)
 {
     (void)server; /* the broker holds the same pointer */
     sl_broker_t *broker = data;
+    sl__log_cleaner_close(&broker->cleaner, cleaner_closed);
+}
+
+static void cleaner_closed(sl_log_cleaner_t *cleaner)
+{
+    sl_broker_t *broker = cleaner->broker;
     uv_close((uv_handle_t *)&broker->retention_timer, timer_closed);
     uv_close((uv_handle_t *)&broker->flush_timer, timer_closed);
     sl__topics_close(broker->topics);

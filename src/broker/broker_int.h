@@ -5,6 +5,7 @@
 
 #include "broker_configs.h"
 #include "delayed.h"
+#include "log_cleaner.h"
 #include "groups.h"
 #include "producer_ids.h"
 #include "sluice/broker.h"
@@ -45,6 +46,7 @@ struct sl_broker {
     uv_timer_t retention_timer;     /* log.retention.check.interval.ms */
     uv_timer_t flush_timer;         /* background flush for storage.sync.policy=interval */
     size_t timers_open;
+    sl_log_cleaner_t cleaner;   /* log compaction jobs (log_cleaner.c) */
     sl_delayed_queue_t delayed; /* waiting Fetches */
     struct sl_groups *groups;   /* the group coordinator (groups.c) */
     sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */

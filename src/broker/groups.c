@@ -675,6 +675,8 @@ static int load_partition(sl_broker_t *broker, sl_log_t *log)
             sl_free(lr.bytes);
             return lr.status;
         }
+        if (lr.len == 0)
+            break; /* nothing visible past offset: the cleaner removed the tail's last records */
         int64_t next = load_batches(broker, lr.bytes, lr.len, offset);
         sl_free(lr.bytes);
         if (next <= offset)

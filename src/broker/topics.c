@@ -205,7 +205,17 @@ static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
         .sync_on_ack = s.sync_on_ack,
         .flush_interval_messages = s.flush_messages,
         .flush_interval_ms = s.flush_ms,
+        .compact = s.cleanup_compact,
+        .compact_delete = s.cleanup_compact && s.cleanup_delete,
+        .delete_retention_ms = s.delete_retention_ms,
+        .min_compaction_lag_ms = s.min_compaction_lag_ms,
+        .max_compaction_lag_ms = s.max_compaction_lag_ms,
+        .min_cleanable_dirty_ratio = s.min_cleanable_dirty_ratio,
     };
+    /* Kafka's LogConfig.maxSegmentMs: a compacted log rolls by max.compaction.lag.ms too, so no
+     * record waits longer than that in the active segment, which is never cleaned. */
+    if (s.cleanup_compact && s.max_compaction_lag_ms < topic->log_config.segment_ms)
+        topic->log_config.segment_ms = s.max_compaction_lag_ms;
     topic->max_message_bytes = s.max_message_bytes;
     topic->compacted = s.cleanup_compact;
     topic->timestamp_before_max_ms = s.message_timestamp_before_max_ms;

@@ -485,7 +485,7 @@ int sl_topic_config_default(const sl_config_t *broker, const sl_topic_config_key
 
 /* ---- effective settings for the log ---- */
 
-enum { EFF_I64, EFF_I32, EFF_BOOL, EFF_TIMESTAMP, EFF_CLEANUP, EFF_COMPRESSION };
+enum { EFF_I64, EFF_I32, EFF_BOOL, EFF_TIMESTAMP, EFF_CLEANUP, EFF_COMPRESSION, EFF_DOUBLE };
 
 typedef struct {
     const char *name;
@@ -515,6 +515,10 @@ static const eff_field_t eff_fields[] = {
     EFF("preallocate", EFF_BOOL, preallocate),
     EFF("cleanup.policy", EFF_CLEANUP, cleanup_delete),
     EFF("compression.type", EFF_COMPRESSION, compression_type),
+    EFF("delete.retention.ms", EFF_I64, delete_retention_ms),
+    EFF("min.compaction.lag.ms", EFF_I64, min_compaction_lag_ms),
+    EFF("max.compaction.lag.ms", EFF_I64, max_compaction_lag_ms),
+    EFF("min.cleanable.dirty.ratio", EFF_DOUBLE, min_cleanable_dirty_ratio),
 };
 
 static void broker_defaults(const sl_config_t *b, sl_topic_log_settings_t *out)
@@ -537,6 +541,11 @@ static void broker_defaults(const sl_config_t *b, sl_topic_log_settings_t *out)
         .sync_on_ack = b->storage_sync_policy == SL_STORAGE_SYNC_ACK,
         .preallocate = b->log_preallocate,
         .compression_type = b->compression_type,
+        /* Kafka's defaults: the broker-wide log.cleaner.* synonyms are accepted but not used. */
+        .delete_retention_ms = 86400000,
+        .min_compaction_lag_ms = 0,
+        .max_compaction_lag_ms = INT64_MAX,
+        .min_cleanable_dirty_ratio = 0.5,
     };
     for (size_t i = 0; i < b->log_cleanup_policy_count; i++) {
         out->cleanup_delete |= strcmp(b->log_cleanup_policy[i], "delete") == 0;
@@ -573,6 +582,13 @@ static void eff_apply(const eff_field_t *f, const char *text, sl_topic_log_setti
         out->cleanup_compact = strstr(text, "compact") != NULL;
         out->cleanup_delete = strstr(text, "delete") != NULL;
         break;
+    case EFF_DOUBLE: {
+        char *end = NULL;
+        double d = strtod(text, &end);
+        if (end != text && *end == 0)
+            memcpy(field, &d, sizeof d);
+        break;
+    }
     case EFF_COMPRESSION: {
         int idx = enum_index(tc_compression_values, text);
         if (idx >= 0)

@@ -1,6 +1,7 @@
 /* alloc: the one place that calls malloc and free. It counts bytes in use (a small header in front
  * of each block records its size) and can fail the Nth allocation so tests prove that every
  * caller survives ENOMEM. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,8 @@ typedef struct {
 } alloc_header_t;
 _Static_assert(sizeof(alloc_header_t) == 16, "header keeps 16-byte alignment");
 
-static size_t bytes_in_use;
+/* Atomic: the log cleaner allocates on its own threads (relaxed: only a statistic). */
+static _Atomic size_t bytes_in_use;
 static uint64_t fail_countdown;
 
 static bool should_fail(void)
@@ -32,7 +34,7 @@ void *sl_malloc(size_t size)
     if (h == NULL)
         return NULL;
     h->size = size;
-    bytes_in_use += size;
+    atomic_fetch_add_explicit(&bytes_in_use, size, memory_order_relaxed);
     return h + 1;
 }
 
@@ -57,8 +59,8 @@ void *sl_realloc(void *ptr, size_t size)
     alloc_header_t *h = realloc(old, sizeof(*h) + size);
     if (h == NULL)
         return NULL;
-    SL_ASSERT(bytes_in_use >= old_size);
-    bytes_in_use = bytes_in_use - old_size + size;
+    atomic_fetch_add_explicit(&bytes_in_use, size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&bytes_in_use, old_size, memory_order_relaxed);
     h->size = size;
     return h + 1;
 }
@@ -68,8 +70,7 @@ void sl_free(void *ptr)
     if (ptr == NULL)
         return;
     alloc_header_t *h = (alloc_header_t *)ptr - 1;
-    SL_ASSERT(bytes_in_use >= h->size);
-    bytes_in_use -= h->size;
+    atomic_fetch_sub_explicit(&bytes_in_use, h->size, memory_order_relaxed);
     free(h);
 }
 
@@ -84,7 +85,7 @@ char *sl_strdup(const char *s)
 
 size_t sl_alloc_bytes_in_use(void)
 {
-    return bytes_in_use;
+    return atomic_load_explicit(&bytes_in_use, memory_order_relaxed);
 }
 
 void sl_alloc_fail_after(uint64_t n)

@@ -21,6 +21,9 @@ void sl_log_config_default(sl_log_config_t *cfg)
         .sync_on_ack = true,
         .flush_interval_messages = INT64_MAX,
         .flush_interval_ms = INT64_MAX,
+        .delete_retention_ms = 24 * 3600 * 1000LL,
+        .max_compaction_lag_ms = INT64_MAX,
+        .min_cleanable_dirty_ratio = 0.5,
     };
 }
 
@@ -29,7 +32,9 @@ bool sl__log_config_valid(const sl_log_config_t *cfg)
     return cfg->segment_bytes >= SL_BATCH_HEADER_BYTES && cfg->segment_bytes <= INT32_MAX &&
            cfg->segment_ms > 0 && cfg->index_interval_bytes >= 0 &&
            cfg->segment_index_bytes >= SL_TIME_INDEX_ENTRY_BYTES && cfg->retention_ms >= -1 &&
-           cfg->retention_bytes >= -1;
+           cfg->retention_bytes >= -1 && cfg->delete_retention_ms >= 0 &&
+           cfg->min_compaction_lag_ms >= 0 && cfg->max_compaction_lag_ms >= 0 &&
+           cfg->min_cleanable_dirty_ratio >= 0 && cfg->min_cleanable_dirty_ratio <= 1;
 }
 
 void sl_log_set_config(sl_log_t *log, const sl_log_config_t *cfg)

@@ -177,6 +177,11 @@ struct sl_log {
     sl_producer_table_t producers;
     int64_t *snapshots; /* offsets of the <offset>.snapshot files, ascending */
     size_t snapshot_count, snapshot_cap;
+    /* log cleaner (cleaner.c): offsets below cleaner_checkpoint were compacted (segments wholly
+     * below it may have offset gaps); -1 when never cleaned. */
+    int64_t cleaner_checkpoint;
+    int64_t clean_due_ms;          /* a kept tombstone's delete horizon passes: clean again */
+    sl_log_clean_job_t *clean_job; /* the job out, if any */
 };
 
 struct sl_log_dir {
@@ -204,6 +209,11 @@ struct sl_log_dir {
 /* segment.c */
 int sl__segment_path(const sl_log_t *log, int64_t base_offset, const char *ext, char *out,
                      size_t cap);
+/* <path>/<base><ext><suffix>, e.g. 00000000000000000000.log.cleaned */
+int sl__segment_path_suffixed(const sl_log_t *log, int64_t base, const char *ext,
+                              const char *suffix, char *out, size_t cap);
+/* True when name is "<20 digits><ext><suffix>"; *base is the number. */
+bool sl__segment_name_parse(const char *name, const char *ext, const char *suffix, int64_t *base);
 int sl__segment_create(sl_log_t *log, int64_t base_offset, sl_log_segment_t **out);
 void sl__segment_free(sl_log_dir_t *dir, sl_log_segment_t *seg);
 int sl__segment_index_add(sl_log_segment_t *seg, int64_t last_offset, int64_t position,
@@ -213,6 +223,8 @@ void sl__segment_note_batch(sl_log_segment_t *seg, const sl_batch_info_t *info, 
 int64_t sl__segment_lookup_offset(const sl_log_segment_t *seg, int64_t offset);
 int64_t sl__segment_lookup_time(const sl_log_segment_t *seg, int64_t timestamp);
 int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg);
+/* The same into <base>.index<suffix> and <base>.timeindex<suffix> (the cleaner's .cleaned). */
+int sl__segment_write_indexes_as(sl_log_t *log, sl_log_segment_t *seg, const char *suffix);
 void sl__segment_drop_indexes(sl_log_segment_t *seg);
 int sl__segment_load_indexes(sl_log_t *log, sl_log_segment_t *seg, int64_t file_size);
 sl_log_segment_t *sl__segment_wrap(int64_t base_offset, int fd);
@@ -263,11 +275,20 @@ int sl__producers_snapshot_write(sl_log_t *log, int64_t offset);
 int sl__producers_load(sl_log_t *log);
 /* After retention deleted segments: removes snapshots below the first segment but the newest. */
 int sl__producers_trim_snapshots(sl_log_t *log);
+/* After the cleaner compacted below offset: removes older snapshots (a compacted log's segments
+ * are never deleted, so their roll snapshots would pile up), keeping the newest two. */
+int sl__producers_trim_snapshots_below(sl_log_t *log, int64_t offset);
 /* The snapshot file codec (Kafka's version 1). decode fills an empty table; SL_ECORRUPT when the
  * bytes are not a valid snapshot. */
 int sl__producer_snapshot_encode(const sl_producer_table_t *t, sl_buf_t *out);
 int sl__producer_snapshot_decode(const uint8_t *p, size_t len, sl_producer_table_t *t);
 void sl__producer_table_deinit(sl_producer_table_t *t);
+
+/* log_start.c: Kafka's offset checkpoint text format ("0\n1\n<topic> <partition> <offset>\n"),
+ * one file per partition: log-start-offset-checkpoint, cleaner-offset-checkpoint. read gives -1
+ * when the file is missing or damaged. */
+int sl__checkpoint_write(sl_log_t *log, const char *name, int64_t offset);
+int64_t sl__checkpoint_read(sl_log_t *log, const char *name);
 
 /* log_start.c: after recovery, raises the log start offset to what log-start-offset-checkpoint
  * says (never past the log end). */

@@ -163,6 +163,8 @@ int sl_log_open(sl_log_dir_t *dir, const char *topic, int32_t partition, const s
     log->partition = partition;
     log->cfg = *cfg;
     log->max_timestamp = log->offset_of_max_timestamp = -1;
+    log->cleaner_checkpoint = -1;
+    log->clean_due_ms = INT64_MAX;
     log->topic = sl_strdup(topic);
     size_t plen = strlen(dir->path) + strlen(topic) + 16;
     log->path = sl_malloc(plen);

@@ -12,34 +12,35 @@
 #define CHECKPOINT_FILE "log-start-offset-checkpoint"
 #define CHECKPOINT_BYTES_MAX (SL_TOPIC_NAME_BYTES_MAX + 64)
 
-static int checkpoint_path(const sl_log_t *log, char *out, size_t cap)
+static int checkpoint_path(const sl_log_t *log, const char *name, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "%s/%s", log->path, CHECKPOINT_FILE);
+    int n = snprintf(out, cap, "%s/%s", log->path, name);
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 /* Kafka's OffsetCheckpointFile: version 0, an entry count, "<topic> <partition> <offset>" lines.
  * Kafka keeps one file per log dir; Sluice keeps one per partition (docs/formats.md), holding the
  * partition's one entry, so it goes with the partition when the partition is deleted. */
-static int checkpoint_write(sl_log_t *log, int64_t offset)
+int sl__checkpoint_write(sl_log_t *log, const char *name, int64_t offset)
 {
     char text[CHECKPOINT_BYTES_MAX], path[SL_LOG_PATH_BYTES_MAX];
     int n = snprintf(text, sizeof text, "0\n1\n%s %" PRId32 " %" PRId64 "\n", log->topic,
                      log->partition, offset);
     SL_ASSERT(n > 0 && (size_t)n < sizeof text);
-    int rc = checkpoint_path(log, path, sizeof path);
+    int rc = checkpoint_path(log, name, path, sizeof path);
     if (rc == 0)
         rc = sl__write_file_atomic(log, path, (const uint8_t *)text, (size_t)n);
     return rc;
 }
 
 /* The offset the checkpoint names for this partition; -1 when there is no usable file. */
-static int64_t checkpoint_read(sl_log_t *log)
+int64_t sl__checkpoint_read(sl_log_t *log, const char *name)
 {
     char path[SL_LOG_PATH_BYTES_MAX];
     uint8_t *text = NULL;
     size_t len = 0;
-    if (checkpoint_path(log, path, sizeof path) != 0 || sl__read_file(log, path, &text, &len) != 0)
+    if (checkpoint_path(log, name, path, sizeof path) != 0 ||
+        sl__read_file(log, path, &text, &len) != 0)
         return -1;
     int version = -1, used = 0;
     long long count = -1;
@@ -59,7 +60,7 @@ static int64_t checkpoint_read(sl_log_t *log)
             found = offset;
     }
     if (!ok)
-        SL_LOG(SL_LOG_WARN, "log", "ignoring damaged %s dir=%s", CHECKPOINT_FILE, log->path);
+        SL_LOG(SL_LOG_WARN, "log", "ignoring damaged %s dir=%s", name, log->path);
     sl_free(text);
     return ok ? found : -1;
 }
@@ -67,7 +68,7 @@ static int64_t checkpoint_read(sl_log_t *log)
 void sl__log_load_start_offset(sl_log_t *log)
 {
     SL_ASSERT(log->seg_count > 0);
-    int64_t checkpoint = checkpoint_read(log);
+    int64_t checkpoint = sl__checkpoint_read(log, CHECKPOINT_FILE);
     if (checkpoint <= log->log_start_offset)
         return; /* none, or retention already deleted past it */
     if (checkpoint > log->log_end_offset) {
@@ -94,7 +95,7 @@ int sl_log_delete_records(sl_log_t *log, int64_t offset)
         return SL_LOG_EOUTOFRANGE;
     if (offset <= log->log_start_offset)
         return 0; /* Kafka: a request below the start changes nothing */
-    int rc = checkpoint_write(log, offset);
+    int rc = sl__checkpoint_write(log, CHECKPOINT_FILE, offset);
     if (rc < 0) {
         sl__dir_go_offline(log->dir, rc, "log start offset checkpoint", log);
         return rc;

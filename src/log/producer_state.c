@@ -476,6 +476,15 @@ int sl__producers_trim_snapshots(sl_log_t *log)
     return rc;
 }
 
+int sl__producers_trim_snapshots_below(sl_log_t *log, int64_t offset)
+{
+    int rc = 0;
+    /* Kafka keeps few snapshots; the newest two stay whatever their offsets. */
+    while (rc == 0 && log->snapshot_count > 2 && log->snapshots[0] < offset)
+        rc = snapshots_remove(log, 0);
+    return rc;
+}
+
 /* ---- rebuilding at open ---- */
 
 static int collect_snapshot(const char *name, void *data)

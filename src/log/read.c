@@ -18,6 +18,8 @@ static int64_t visible_end(const sl_log_t *log, const sl_log_segment_t *seg)
 }
 
 static void scan_read_callback(sl_disk_op_t *op, int64_t result, void *data);
+static bool read_moves_on(const sl__log_scan_t *scan, size_t index);
+static void read_next_segment(sl__log_scan_t *scan);
 
 /* Reads len bytes at pos into a fresh buffer. */
 static int scan_issue(sl__log_scan_t *scan, int64_t pos, size_t len)
@@ -272,6 +274,11 @@ static void scan_step(sl__log_scan_t *scan)
             return;
         scan->scan_pos += info.batch_bytes;
     }
+    size_t index = sl__log_segment_find(scan->log, scan->segment->base_offset);
+    if (read_moves_on(scan, index)) {
+        read_next_segment(scan);
+        return;
+    }
     finish(scan, 0, 0); /* nothing visible matches */
 }
 
@@ -310,16 +317,39 @@ static void scan_init(sl__log_scan_t *scan, sl_log_t *log, int mode, int64_t tar
                              .result_timestamp = -1};
 }
 
+/* A Fetch that found nothing at or past its offset in a whole segment goes on in the next one:
+ * a compacted segment may end before the next begins, or hold nothing at all (Kafka's read does
+ * the same). False when there is no next segment with visible data. */
+static bool read_moves_on(const sl__log_scan_t *scan, size_t index)
+{
+    const sl_log_t *log = scan->log;
+    return scan->mode == SCAN_READ && scan->limit_pos == scan->segment->size &&
+           index + 1 < log->seg_count && log->segs[index + 1]->base_offset < log->high_watermark;
+}
+
 /* Starts the walk in segs[index] from the index position for offset. */
 static int scan_start(sl__log_scan_t *scan, size_t index, int64_t offset, int done_mode)
 {
     sl_log_t *log = scan->log;
-    scan->segment = log->segs[index];
-    scan->limit_pos = visible_end(log, scan->segment);
-    scan->scan_pos = sl__segment_lookup_offset(scan->segment, offset);
-    if (scan->scan_pos >= scan->limit_pos)
-        return scan_complete_soon(scan, done_mode, 0);
-    return scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
+    for (;;) {
+        scan->segment = log->segs[index];
+        scan->limit_pos = visible_end(log, scan->segment);
+        scan->scan_pos = sl__segment_lookup_offset(scan->segment, offset);
+        if (scan->scan_pos < scan->limit_pos)
+            return scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
+        if (!read_moves_on(scan, index))
+            return scan_complete_soon(scan, done_mode, 0);
+        offset = log->segs[++index]->base_offset;
+    }
+}
+
+static void read_next_segment(sl__log_scan_t *scan)
+{
+    size_t index = sl__log_segment_find(scan->log, scan->segment->base_offset);
+    SL_ASSERT(scan->log->segs[index] == scan->segment);
+    int rc = scan_start(scan, index + 1, scan->log->segs[index + 1]->base_offset, SCAN_READ_DONE);
+    if (rc < 0)
+        finish(scan, rc, 0);
 }
 
 static int read_start(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log_int.h"
+#include "cleaner_int.h"
 
 typedef struct {
     sl_log_t *log;
@@ -15,20 +15,6 @@ typedef struct {
     size_t count, cap;
     int rc;
 } names_t;
-
-static bool parse_base(const char *name, int64_t *base)
-{
-    if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0)
-        return false;
-    int64_t v = 0;
-    for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (name[i] - '0');
-    }
-    *base = v;
-    return true;
-}
 
 static int collect_name(const char *name, void *data)
 {
@@ -41,7 +27,7 @@ static int collect_name(const char *name, void *data)
         return 0;
     }
     int64_t base;
-    if (!parse_base(name, &base))
+    if (!sl__segment_name_parse(name, ".log", "", &base))
         return 0;
     if (n->count == SL_LOG_SEGMENTS_MAX)
         return SL_ELIMIT;
@@ -88,9 +74,10 @@ static int window_fill(sl_log_t *log, sl_log_segment_t *seg, window_t *w, int64_
 
 /* Walks batches from pos to file_size, noting each in the segment's indexes. Returns where the
  * valid batches end, or -errno when the disk failed. any_first accepts the first batch's base
- * offset as found (a walk that starts at an index entry). */
+ * offset as found (a walk that starts at an index entry); gaps_ok accepts offsets that jump
+ * forward (a segment the cleaner rewrote). */
 static int64_t walk(sl_log_t *log, sl_log_segment_t *seg, int64_t pos, int64_t file_size,
-                    bool check_crc, bool any_first)
+                    bool check_crc, bool any_first, bool gaps_ok)
 {
     window_t w = {.pos = pos};
     bool first = true;
@@ -119,6 +106,7 @@ static int64_t walk(sl_log_t *log, sl_log_segment_t *seg, int64_t pos, int64_t f
         if (rc != 0)
             break;
         bool base_ok = (first && any_first) ? info.base_offset >= seg->base_offset
+                       : gaps_ok            ? info.base_offset >= seg->next_offset
                                             : info.base_offset == seg->next_offset;
         if (!base_ok || info.batch_bytes > file_size - pos)
             break;
@@ -182,6 +170,7 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
         return size < 0 ? (int)size : seg == NULL ? -ENOMEM : rc;
     }
     bool newest = i + 1 == count;
+    bool gaps_ok = bases[i] < log->cleaner_checkpoint; /* compacted: offsets may jump */
     bool trusted =
         sl__segment_load_indexes(log, seg, size) == 0 && (!newest || log->dir->was_clean);
     int64_t end = size;
@@ -189,20 +178,26 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
         seg->next_offset = bases[i + 1];
     } else if (trusted) {
         int64_t from = seg->oidx_count ? seg->oidx[seg->oidx_count - 1].position : 0;
-        end = walk(log, seg, from, size, false, true);
+        end = walk(log, seg, from, size, false, true, gaps_ok);
         trusted = end == size;
     }
     if (!trusted && end >= 0) {
         sl__segment_drop_indexes(seg);
         seg->next_offset = seg->base_offset;
         seg->bytes_since_index = 0;
-        end = walk(log, seg, 0, size, true, false);
+        end = walk(log, seg, 0, size, true, false, gaps_ok);
     }
     if (end < 0)
         return (int)end;
     /* A rolled segment must end where the next begins: a shorter one lost its unsynced tail in
-     * a crash after the roll, and what follows it cannot stay (offsets are dense). */
-    *cut = end < size || (!newest && seg->next_offset != bases[i + 1]);
+     * a crash after the roll, and what follows it cannot stay (offsets are dense). A compacted
+     * segment may end early (its last records were removed); it only must not overlap. */
+    bool short_end = !newest && seg->next_offset != bases[i + 1];
+    if (gaps_ok && !newest && seg->next_offset < bases[i + 1]) {
+        seg->next_offset = bases[i + 1];
+        short_end = false;
+    }
+    *cut = end < size || short_end;
     if (*cut && (rc = cut_tail(log, seg, end, size, bases + i + 1, count - i - 1)) < 0)
         return rc;
     seg->size = seg->written_pos = seg->synced_pos = end;
@@ -219,7 +214,9 @@ static int recover_segment(sl_log_t *log, const int64_t *bases, size_t i, size_t
 int sl__log_recover(sl_log_t *log)
 {
     names_t n = {.log = log};
-    int rc = log->dir->disk.ops->list_dir(&log->dir->disk, log->path, collect_name, &n);
+    int rc = sl__cleaner_recover_files(log); /* first: it may rename segment files */
+    if (rc == 0)
+        rc = log->dir->disk.ops->list_dir(&log->dir->disk, log->path, collect_name, &n);
     if (rc < 0)
         goto done;
     if (n.count > 1)

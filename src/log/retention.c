@@ -11,6 +11,8 @@ static bool segment_expired(const sl_log_t *log, const sl_log_segment_t *seg, in
                             int64_t total_bytes)
 {
     const sl_log_config_t *cfg = &log->cfg;
+    if (cfg->compact && !cfg->compact_delete)
+        return false; /* cleanup.policy=compact: the cleaner, not retention, bounds the log */
     bool by_time = cfg->retention_ms >= 0 && seg->max_timestamp >= 0 &&
                    now_ms - seg->max_timestamp > cfg->retention_ms;
     bool by_size = cfg->retention_bytes >= 0 && total_bytes - seg->size >= cfg->retention_bytes;

@@ -14,6 +14,23 @@ int sl__segment_path(const sl_log_t *log, int64_t base_offset, const char *ext, 
     return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* "<20 digits><ext><suffix>": the base offset. */
+bool sl__segment_name_parse(const char *name, const char *ext, const char *suffix, int64_t *base)
+{
+    size_t el = strlen(ext), sl = strlen(suffix);
+    if (strlen(name) != 20 + el + sl || memcmp(name + 20, ext, el) != 0 ||
+        strcmp(name + 20 + el, suffix) != 0)
+        return false;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (name[i] - '0');
+    }
+    *base = v;
+    return true;
+}
+
 static sl_log_segment_t *segment_new(int64_t base_offset, int fd)
 {
     sl_log_segment_t *seg = sl_calloc(1, sizeof *seg);
@@ -188,6 +205,18 @@ int sl__write_file_atomic(sl_log_t *log, const char *path, const uint8_t *bytes,
 
 int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg)
 {
+    return sl__segment_write_indexes_as(log, seg, "");
+}
+
+int sl__segment_path_suffixed(const sl_log_t *log, int64_t base, const char *ext,
+                              const char *suffix, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%020" PRId64 "%s%s", log->path, base, ext, suffix);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int sl__segment_write_indexes_as(sl_log_t *log, sl_log_segment_t *seg, const char *suffix)
+{
     size_t olen = seg->oidx_count * SL_OFFSET_INDEX_ENTRY_BYTES;
     size_t tlen = seg->tidx_count * SL_TIME_INDEX_ENTRY_BYTES;
     uint8_t *buf = sl_malloc(SL_MAX(olen, tlen) + 1);
@@ -198,7 +227,7 @@ int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg)
         sl__put_be32(buf + i * 8, seg->oidx[i].relative_offset);
         sl__put_be32(buf + i * 8 + 4, seg->oidx[i].position);
     }
-    int rc = sl__segment_path(log, seg->base_offset, ".index", path, sizeof path);
+    int rc = sl__segment_path_suffixed(log, seg->base_offset, ".index", suffix, path, sizeof path);
     if (rc == 0)
         rc = write_file_atomic(log, path, buf, olen);
     for (size_t i = 0; rc == 0 && i < seg->tidx_count; i++) {
@@ -206,7 +235,8 @@ int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg)
         sl__put_be32(buf + i * 12 + 8, seg->tidx[i].relative_offset);
     }
     if (rc == 0)
-        rc = sl__segment_path(log, seg->base_offset, ".timeindex", path, sizeof path);
+        rc = sl__segment_path_suffixed(log, seg->base_offset, ".timeindex", suffix, path,
+                                       sizeof path);
     if (rc == 0)
         rc = write_file_atomic(log, path, buf, tlen);
     sl_free(buf);

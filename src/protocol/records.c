@@ -406,3 +406,109 @@ int sl_records_iterate(const uint8_t *batch, size_t len, sl_buf_t *scratch, sl_r
     }
     return walk_records(&b, body, fn, data);
 }
+
+/* ---- compression: the encoding side, for the one place the broker writes records of its own
+ * (the log cleaner re-encodes the records it keeps of a compressed batch with the batch's codec,
+ * as Kafka's cleaner does). gzip is one member, snappy uses Kafka's xerial framing (what the Java
+ * producer writes; every client reads it), lz4 and zstd are single frames. -----------------------
+ */
+
+#define XERIAL_BLOCK_BYTES (32 * 1024) /* the Java client's default xerial block size */
+
+static int compress_gzip(sl_slice_t in, sl_buf_t *out)
+{
+    z_stream zs = {.zalloc = z_alloc, .zfree = z_free};
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return -ENOMEM;
+    size_t bound = deflateBound(&zs, (uLong)in.len) + 32;
+    int rc = sl_buf_reserve(out, bound);
+    if (rc == 0) {
+        zs.next_in = (Bytef *)(uintptr_t)in.ptr;
+        zs.avail_in = (uInt)in.len;
+        zs.next_out = out->ptr + out->len;
+        zs.avail_out = (uInt)bound;
+        rc = deflate(&zs, Z_FINISH) == Z_STREAM_END ? 0 : SL_ELIMIT;
+        if (rc == 0)
+            out->len += bound - zs.avail_out;
+    }
+    deflateEnd(&zs);
+    return rc;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static int compress_snappy(sl_slice_t in, sl_buf_t *out)
+{
+    static const uint8_t header[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0,
+                                       0,    0,   0,   1,   0,   0,   0,   1};
+    size_t start = out->len;
+    int rc = sl_buf_append(out, header, sizeof header);
+    for (size_t pos = 0; rc == 0 && pos < in.len; pos += XERIAL_BLOCK_BYTES) {
+        size_t n = SL_MIN((size_t)XERIAL_BLOCK_BYTES, in.len - pos);
+        size_t bound = snappy_max_compressed_length(n);
+        rc = sl_buf_reserve(out, 4 + bound);
+        if (rc != 0)
+            break;
+        size_t got = bound;
+        if (snappy_compress((const char *)in.ptr + pos, n, (char *)out->ptr + out->len + 4, &got) !=
+            SNAPPY_OK) {
+            rc = SL_EMALFORMED;
+            break;
+        }
+        put_be32(out->ptr + out->len, (uint32_t)got);
+        out->len += 4 + got;
+    }
+    if (rc != 0)
+        out->len = start;
+    return rc;
+}
+
+static int compress_lz4(sl_slice_t in, sl_buf_t *out)
+{
+    LZ4F_preferences_t prefs = {0};
+    size_t bound = LZ4F_compressFrameBound(in.len, &prefs);
+    int rc = sl_buf_reserve(out, bound);
+    if (rc != 0)
+        return rc;
+    size_t n = LZ4F_compressFrame(out->ptr + out->len, bound, in.ptr, in.len, &prefs);
+    if (LZ4F_isError(n))
+        return SL_ELIMIT;
+    out->len += n;
+    return 0;
+}
+
+static int compress_zstd(sl_slice_t in, sl_buf_t *out)
+{
+    size_t bound = ZSTD_compressBound(in.len);
+    int rc = sl_buf_reserve(out, bound);
+    if (rc != 0)
+        return rc;
+    size_t n = ZSTD_compress(out->ptr + out->len, bound, in.ptr, in.len, 3);
+    if (ZSTD_isError(n))
+        return SL_ELIMIT;
+    out->len += n;
+    return 0;
+}
+
+int sl_records_compress(sl_compression_t codec, sl_slice_t in, sl_buf_t *out)
+{
+    switch (codec) {
+    case SL_COMPRESSION_GZIP:
+        return compress_gzip(in, out);
+    case SL_COMPRESSION_SNAPPY:
+        return compress_snappy(in, out);
+    case SL_COMPRESSION_LZ4:
+        return compress_lz4(in, out);
+    case SL_COMPRESSION_ZSTD:
+        return compress_zstd(in, out);
+    default:
+        return SL_EUNSUPPORTED;
+    }
+}

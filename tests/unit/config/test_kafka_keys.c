@@ -18,7 +18,7 @@ static void test_kafka_known(void **state)
     const char *known[] = {"num.io.threads",
                            "zookeeper.connect",
                            "num.network.threads",
-                           "log.cleaner.threads",
+                           "log.cleaner.io.buffer.size",
                            "broker.id",
                            "process.roles",
                            "ssl.keystore.location",
@@ -26,7 +26,7 @@ static void test_kafka_known(void **state)
                            "listener.name.internal.sasl.enabled.mechanisms",
                            "remote.log.storage.system.enable",
                            "auto.leader.rebalance.enable",
-                           "log.cleaner.dedupe.buffer.size",
+                           "log.cleaner.min.cleanable.ratio",
                            "background.threads"};
     for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
         assert_true(sl__config_kafka_key_known(known[i]));

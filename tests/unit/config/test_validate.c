@@ -144,7 +144,7 @@ static void test_kafka_keys_warn(void **state)
     test_load_ok(&cfg, "num.io.threads: 8\n"
                        "zookeeper.connect: zk:2181\n"
                        "num.network.threads: 3\n"
-                       "log.cleaner.threads: 2\n"
+                       "log.cleaner.io.buffer.size: 524288\n"
                        "ssl.keystore.location: /x.jks\n"
                        "listener.name.internal.ssl.keystore.location: /y.jks\n"
                        "process.roles: broker,controller\n"
