@@ -249,6 +249,7 @@ typedef struct {
     int64_t records_read, records_removed, batches_emptied;
     int64_t first_dirty_offset, cleaned_to_offset; /* the dirty range this job took in */
     int32_t segments_in, segments_out;
+    int64_t run_ms; /* the heavy part's wall time (map and rewrite) */
     bool swapped; /* false when the job was cancelled, failed or found the log busy */
 } sl_log_clean_stats_t;
 

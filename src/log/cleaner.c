@@ -705,6 +705,8 @@ void sl_log_clean_run(sl_log_clean_job_t *job)
 {
     SL_ASSERT(job != NULL);
     job->stats.first_dirty_offset = job->first_dirty_offset;
+    const sl_clock_ops_t *clock = job->log->dir->clock;
+    uint64_t started_ms = clock->monotonic_ms(clock->data);
     sl_offset_map_t map;
     cleaning_t c = {.job = job, .map = &map};
     sl_records_scratch_init(&c.scratch);
@@ -720,6 +722,7 @@ void sl_log_clean_run(sl_log_clean_job_t *job)
     for (size_t i = 0; rc == 0 && i < job->group_count; i++)
         rc = clean_group(&c, &job->groups[i]);
     job->stats.cleaned_to_offset = job->cleaned_to;
+    job->stats.run_ms = (int64_t)(clock->monotonic_ms(clock->data) - started_ms);
     job->rc = rc;
     sl__offset_map_deinit(&map);
     sl_buf_deinit(&c.scratch);
@@ -868,9 +871,10 @@ int sl_log_clean_end(sl_log_clean_job_t *job, sl_log_clean_stats_t *stats)
             sl__dir_go_offline(dir, rc, "producer snapshot trim", log);
         SL_LOG(SL_LOG_INFO, "log",
                "cleaned topic=%s partition=%" PRId32 " segments=%zu->%zu bytes=%" PRId64
-               "->%" PRId64 " records_removed=%" PRId64 " cleaned_to=%" PRId64,
+               "->%" PRId64 " records_removed=%" PRId64 " cleaned_to=%" PRId64 " ms=%" PRId64,
                log->topic, log->partition, replaced, job->group_count, job->stats.bytes_read,
-               job->stats.bytes_written, job->stats.records_removed, job->cleaned_to);
+               job->stats.bytes_written, job->stats.records_removed, job->cleaned_to,
+               job->stats.run_ms);
     }
     /* Inputs not replaced stay pinned until here; after a swap they follow the new segments. */
     size_t at = job->stats.swapped ? job->group_count : 0;
