@@ -595,6 +595,13 @@ static void chaos(void)
     } else if (kind < 80) {
         set_all_links(true);
         trace("network heals");
+    } else if (kind < 88) {
+        int leader = current_leader();
+        if (leader >= 0) {
+            trace("n%d resigns (controlled shutdown)", leader);
+            sl_raft_resign(S.nodes[leader].raft);
+            reschedule_tick(leader);
+        }
     }
     /* otherwise: a quiet spell */
 }

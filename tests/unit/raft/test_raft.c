@@ -573,6 +573,34 @@ static void test_leader_ignores_pre_vote_but_hears_stranded_voter(void **state)
     sl_raft_destroy(raft);
 }
 
+static void test_describe_quorum_on_leader(void **state)
+{
+    (void)state;
+    uint64_t now;
+    sl_raft_t *raft = leader_with_history(&now);
+    now += 10;
+    sl_raft_tick(raft, now);
+    sl_raft_msg_t req = fetch_request(3, 1, 4, 9, 4);
+    sl_raft_receive(raft, &req);
+    sl_raft_quorum_info_t info;
+    sl_raft_describe_quorum(raft, &info);
+    assert_int_equal(info.leader_id, 1);
+    assert_int_equal(info.leader_epoch, 4);
+    assert_int_equal(info.high_watermark, 9);
+    assert_int_equal(info.voter_count, 3);
+    assert_int_equal(info.voters[0].replica_id, 1);
+    assert_int_equal(info.voters[0].log_end_offset, 9);
+    assert_int_equal(info.voters[1].log_end_offset, -1); /* 2 never fetched in this epoch */
+    assert_int_equal(info.voters[2].log_end_offset, 9);
+    assert_int_equal(info.voters[2].last_fetch_ms, now);
+    assert_int_equal(info.voters[2].last_caught_up_ms, now);
+
+    sl_raft_resign(raft); /* only a leader lists the voters */
+    sl_raft_describe_quorum(raft, &info);
+    assert_int_equal(info.voter_count, 0);
+    sl_raft_destroy(raft);
+}
+
 static void test_restart_as_leader_resigns(void **state)
 {
     (void)state;
@@ -622,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_follower_fetches_only_after_flush),
         cmocka_unit_test(test_check_quorum_resigns),
         cmocka_unit_test(test_leader_ignores_pre_vote_but_hears_stranded_voter),
+        cmocka_unit_test(test_describe_quorum_on_leader),
         cmocka_unit_test(test_restart_as_leader_resigns),
         cmocka_unit_test(test_config_rejected),
     };
