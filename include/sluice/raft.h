@@ -179,10 +179,11 @@ typedef struct {
     int64_t start_offset;
 } sl_raft_epoch_entry_t;
 
-/* What recovery found in the local log: its durable end and epoch entries (ascending). */
+/* What recovery found in the local log: its durable end and epoch entries (ascending epochs and
+ * start offsets; entries at or past the end are ignored: a crash took their batches). */
 typedef struct {
     int64_t log_end_offset;
-    const sl_raft_epoch_entry_t *epochs; /* borrowed for sl_raft_init */
+    const sl_raft_epoch_entry_t *epochs; /* borrowed for sl_raft_create */
     size_t epoch_count;
 } sl_raft_log_state_t;
 

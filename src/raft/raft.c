@@ -63,28 +63,34 @@ static int config_check(const sl_raft_config_t *cfg)
     return 0;
 }
 
+/* Entries at or past the log end are dropped: they name epochs whose batches a crash took (the
+ * checkpoint can be durable while the batches were not), as Kafka truncates its epoch cache to the
+ * log end at recovery. */
 static int restore_log(sl_raft_t *raft, const sl_raft_log_state_t *log)
 {
     if (log == NULL)
         return 0;
     if (log->log_end_offset < 0 || log->epoch_count > SL_RAFT_EPOCH_ENTRIES_MAX)
         return SL_EMALFORMED;
+    size_t count = 0;
     for (size_t i = 0; i < log->epoch_count; i++) {
         const sl_raft_epoch_entry_t *e = &log->epochs[i];
-        if (e->leader_epoch < 1 || e->start_offset < 0 || e->start_offset >= log->log_end_offset)
+        if (e->leader_epoch < 1 || e->start_offset < 0)
             return SL_EMALFORMED;
         if (i > 0 && (e->leader_epoch <= log->epochs[i - 1].leader_epoch ||
                       e->start_offset <= log->epochs[i - 1].start_offset))
             return SL_EMALFORMED;
+        if (e->start_offset < log->log_end_offset)
+            count = i + 1;
     }
-    if (log->epoch_count == 0 && log->log_end_offset > 0)
+    if (count == 0 && log->log_end_offset > 0)
         return SL_EMALFORMED; /* every batch carries an epoch */
-    if (log->epoch_count > 0) {
-        raft->epochs = sl_malloc(log->epoch_count * sizeof *raft->epochs);
+    if (count > 0) {
+        raft->epochs = sl_malloc(count * sizeof *raft->epochs);
         if (raft->epochs == NULL)
             return -ENOMEM;
-        memcpy(raft->epochs, log->epochs, log->epoch_count * sizeof *raft->epochs);
-        raft->epoch_count = raft->epoch_cap = log->epoch_count;
+        memcpy(raft->epochs, log->epochs, count * sizeof *raft->epochs);
+        raft->epoch_count = raft->epoch_cap = count;
     }
     raft->log_end_offset = raft->flushed_offset = log->log_end_offset;
     return 0;

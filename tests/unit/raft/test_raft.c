@@ -631,6 +631,18 @@ static void test_config_rejected(void **state)
     assert_null(raft);
 }
 
+static void test_epochs_past_the_log_end_are_dropped(void **state)
+{
+    (void)state;
+    /* Epoch 3's entry survived a crash that took its batches: the log ends at 5. */
+    static const sl_raft_epoch_entry_t epochs[] = {{1, 0}, {2, 3}, {3, 5}};
+    sl_raft_quorum_state_t qs = {3, SL_RAFT_NODE_NONE, 2};
+    sl_raft_t *raft = make_node(1, epochs, 3, 5, &qs);
+    assert_int_equal(last_sent()->u.fetch_request.fetch_offset, 5);
+    assert_int_equal(last_sent()->u.fetch_request.last_fetched_epoch, 2);
+    sl_raft_destroy(raft);
+}
+
 int main(void)
 {
     sl_log_configure(SL_LOG_OFF, SL_LOG_FORMAT_TEXT);
@@ -653,6 +665,7 @@ int main(void)
         cmocka_unit_test(test_describe_quorum_on_leader),
         cmocka_unit_test(test_restart_as_leader_resigns),
         cmocka_unit_test(test_config_rejected),
+        cmocka_unit_test(test_epochs_past_the_log_end_are_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
