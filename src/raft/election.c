@@ -87,7 +87,7 @@ void sl__raft_handle_vote_request(sl_raft_t *raft, const sl_raft_msg_t *msg)
         granted = decide_pre_vote(raft, msg);
     else
         granted = decide_vote(raft, msg);
-    resp.u.vote_response.leader_id = raft->leader_id;
+    resp.u.vote_response.leader_id = sl__raft_advertised_leader(raft);
     resp.u.vote_response.leader_epoch = raft->epoch;
     resp.u.vote_response.vote_granted = granted;
     sl__raft_send(raft, &resp);
@@ -178,7 +178,7 @@ static void answer_quorum_epoch(sl_raft_t *raft, const sl_raft_msg_t *req, sl_ra
 {
     sl_raft_msg_t resp = message_to(raft, type, req->source_id, req->correlation_id);
     resp.u.quorum_epoch_response.error_code = error_code;
-    resp.u.quorum_epoch_response.leader_id = raft->leader_id;
+    resp.u.quorum_epoch_response.leader_id = sl__raft_advertised_leader(raft);
     resp.u.quorum_epoch_response.leader_epoch = raft->epoch;
     sl__raft_send(raft, &resp);
 }

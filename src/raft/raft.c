@@ -190,6 +190,13 @@ void sl__raft_end_offset_for_epoch(const sl_raft_t *raft, int32_t epoch, int32_t
     }
 }
 
+int32_t sl__raft_advertised_leader(const sl_raft_t *raft)
+{
+    if (raft->role == SL_RAFT_LEADER || raft->role == SL_RAFT_FOLLOWER)
+        return raft->leader_id;
+    return SL_RAFT_NODE_NONE;
+}
+
 int32_t sl__raft_next_correlation(sl_raft_t *raft)
 {
     int32_t id = raft->next_correlation_id;
@@ -614,7 +621,7 @@ int64_t sl_raft_flushed_offset(const sl_raft_t *raft)
 void sl_raft_describe_quorum(const sl_raft_t *raft, sl_raft_quorum_info_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->leader_id = raft->leader_id;
+    out->leader_id = sl__raft_advertised_leader(raft);
     out->leader_epoch = raft->epoch;
     out->high_watermark = raft->high_watermark;
     if (raft->role != SL_RAFT_LEADER)

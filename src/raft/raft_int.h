@@ -62,6 +62,9 @@ int32_t sl__raft_last_epoch(const sl_raft_t *raft);
 void sl__raft_end_offset_for_epoch(const sl_raft_t *raft, int32_t epoch, int32_t *epoch_out,
                                    int64_t *end_offset_out);
 int32_t sl__raft_next_correlation(sl_raft_t *raft);
+/* The leader this node names in its answers: itself when leading, its leader when following;
+ * otherwise none, so nobody is sent to a leader that resigned or went quiet. */
+int32_t sl__raft_advertised_leader(const sl_raft_t *raft);
 uint64_t sl__raft_election_timeout_ms(sl_raft_t *raft);
 /* Every field zeroed (a union initializer zeroes only its first member), the header filled in. */
 void sl__raft_msg_init(const sl_raft_t *raft, sl_raft_msg_t *msg, sl_raft_msg_type_t type,

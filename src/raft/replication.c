@@ -15,7 +15,7 @@ static sl_raft_msg_t fetch_response_to(const sl_raft_t *raft, const sl_raft_msg_
     sl_raft_msg_t resp;
     sl__raft_msg_init(raft, &resp, SL_RAFT_MSG_FETCH_RESPONSE, req->source_id, req->correlation_id);
     resp.u.fetch_response.error_code = error_code;
-    resp.u.fetch_response.leader_id = raft->leader_id;
+    resp.u.fetch_response.leader_id = sl__raft_advertised_leader(raft);
     resp.u.fetch_response.leader_epoch = raft->epoch;
     resp.u.fetch_response.high_watermark = raft->high_watermark;
     resp.u.fetch_response.diverging_epoch = -1;

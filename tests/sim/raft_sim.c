@@ -100,6 +100,7 @@ typedef struct {
     /* faults */
     uint32_t drop_per_mille, dup_per_mille, fsync_fail_per_mille;
     uint64_t delay_max_ms, flush_max_ms, chaos_gap_max_ms, heal_at_ms, deadline_ms;
+    uint32_t election_timeout_ms; /* fetch timeout is twice this, as in KRaft's defaults */
     bool healed;
     /* checks */
     epoch_info_t *epochs; /* indexed by epoch */
@@ -372,6 +373,8 @@ static void node_start(int i)
     node_t *nd = &S.nodes[i];
     sl_raft_config_t cfg;
     sl_raft_config_default(&cfg, i);
+    cfg.election_timeout_ms = S.election_timeout_ms;
+    cfg.fetch_timeout_ms = 2 * S.election_timeout_ms;
     cfg.voter_count = S.n;
     for (int v = 0; v < S.n; v++)
         cfg.voters[v] = v;
@@ -753,14 +756,16 @@ static int run_seed(uint64_t seed)
     S.delay_max_ms = 1 + rnd(40);
     S.flush_max_ms = chance(500) ? 1 + rnd(200) : 1 + rnd(15); /* slow disks or fast ones */
     S.chaos_gap_max_ms = chance(500) ? 500 : 1500;
+    S.election_timeout_ms = chance(500) ? 500 : 1000;
     S.heal_at_ms = 2000 + rnd(15000);
     S.deadline_ms = S.heal_at_ms + 30000;
     S.post_heal_offset = -1;
     set_all_links(true);
     trace("seed=%" PRIu64 " nodes=%d drop=%" PRIu32 "/1000 dup=%" PRIu32 "/1000 delay<=%" PRIu64
-          " flush<=%" PRIu64 " chaos_gap<=%" PRIu64 " heal_at=%" PRIu64,
+          " flush<=%" PRIu64 " chaos_gap<=%" PRIu64 " election_timeout=%" PRIu32
+          " heal_at=%" PRIu64,
           seed, S.n, S.drop_per_mille, S.dup_per_mille, S.delay_max_ms, S.flush_max_ms,
-          S.chaos_gap_max_ms, S.heal_at_ms);
+          S.chaos_gap_max_ms, S.election_timeout_ms, S.heal_at_ms);
     for (int i = 0; i < S.n; i++) {
         S.nodes[i].rng = seed ^ ((uint64_t)i << 56) ^ 0x5bd1e995u;
         node_start(i);
@@ -828,7 +833,7 @@ int main(int argc, char **argv)
     }
     sl_log_configure(trace_live ? SL_LOG_INFO : SL_LOG_OFF, SL_LOG_FORMAT_TEXT);
     sl_panic_hook = sim_panic;
-    uint64_t events = 0, max_epoch = 0, committed = 0;
+    uint64_t events = 0, max_epoch = 0, committed = 0, heal_ms_total = 0, heal_ms_max = 0;
     for (uint64_t seed = first; seed < first + count; seed++) {
         if (run_seed(seed) != 0) {
             report_failure(seed);
@@ -837,13 +842,18 @@ int main(int argc, char **argv)
         }
         events += S.events;
         committed += S.committed_len;
+        uint64_t heal_ms = S.now_ms - S.heal_at_ms; /* heal to a write committed everywhere */
+        heal_ms_total += heal_ms;
+        heal_ms_max = SL_MAX(heal_ms_max, heal_ms);
         for (int i = 0; i < S.n; i++)
             if (S.nodes[i].up)
                 max_epoch = SL_MAX(max_epoch, (uint64_t)sl_raft_epoch(S.nodes[i].raft));
     }
     printf("raft_sim: %" PRIu64 " seeds passed (%" PRIu64 " events, %" PRIu64
-           " committed entries, highest epoch %" PRIu64 ")\n",
-           count, events, committed, max_epoch);
+           " committed entries, highest epoch %" PRIu64
+           "; heal to a write committed on every node: "
+           "mean %" PRIu64 " ms, max %" PRIu64 " ms simulated)\n",
+           count, events, committed, max_epoch, count ? heal_ms_total / count : 0, heal_ms_max);
     sim_reset(0);
     return 0;
 }

@@ -527,6 +527,14 @@ static void test_check_quorum_resigns(void **state)
             end_quorum++;
     assert_int_equal(end_quorum, 2);
     assert_int_equal(sl_raft_propose(raft, 1, NULL, NULL), SL_ENOTLEADER);
+    /* Its answers name no leader, so nobody is sent back to fetch from it. */
+    sl_raft_msg_t fetch = fetch_request(2, 1, 4, 9, 4);
+    sl_raft_receive(raft, &fetch);
+    assert_int_equal(last_sent()->u.fetch_response.error_code, SL_RAFT_ERR_NOT_LEADER_OR_FOLLOWER);
+    assert_int_equal(last_sent()->u.fetch_response.leader_id, SL_RAFT_NODE_NONE);
+    sl_raft_msg_t pre = vote_request(2, 1, 4, 0, 0, true);
+    sl_raft_receive(raft, &pre);
+    assert_int_equal(last_sent()->u.vote_response.leader_id, SL_RAFT_NODE_NONE);
     sl_raft_destroy(raft);
 }
 
