@@ -197,6 +197,9 @@ typedef struct sl_config {
     bool unclean_leader_election_enable;
     bool log_preallocate;
     char *broker_rack; /* owned; NULL when unset (Kafka: null) */
+    /* http.listeners: /metrics, /healthz, /readyz (name "HTTP", the URL scheme upper-cased) */
+    sl_listener_config_t http_listeners[SL_LISTENERS_MAX];
+    size_t http_listeners_count;
     /* sl_config_source_t of each key, by table index. */
     uint8_t sources[SL_CONFIG_KEYS_MAX];
 } sl_config_t;

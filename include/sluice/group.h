@@ -155,7 +155,7 @@ typedef struct sl_group_view {
 /* False when no such group. Members carry metadata and assignment only when Stable. */
 bool sl_group_describe(sl_group_coordinator_t *c, sl_slice_t group_id, sl_group_view_t *out);
 typedef bool (*sl_group_fn)(const sl_group_view_t *group, void *data);
-/* Calls fn for every group (members not filled). */
+/* Calls fn for every group (members_count set, members not filled). */
 void sl_group_each(sl_group_coordinator_t *c, sl_group_fn fn, void *data);
 /* DeleteGroups: NONE, GROUP_ID_NOT_FOUND or NON_EMPTY_GROUP. */
 int16_t sl_group_delete(sl_group_coordinator_t *c, sl_slice_t group_id);

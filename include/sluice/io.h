@@ -42,6 +42,10 @@ struct sl_disk_op {
     int64_t priv_result;
     sl_disk_cb priv_cb;
     void *priv_data;
+    uint64_t priv_started_ns; /* an fdatasync's submission (disk_meta.c) */
+    /* Set by the backend before the callback runs: how long the device took (fdatasync only;
+     * the fsync latency histogram of /metrics). 0 when the backend does not measure. */
+    uint64_t duration_ns;
 };
 
 /* Flags for open(): the file is always opened read-write unless SL_DISK_OPEN_READONLY. */

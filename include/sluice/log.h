@@ -11,6 +11,7 @@
 
 #include "sluice/core.h"
 #include "sluice/io.h"
+#include "sluice/metrics.h"
 #include "sluice/record_batch.h"
 
 /* Returned synchronously by sl_log_read when the offset is outside [log start, high watermark]
@@ -54,6 +55,8 @@ int sl_log_dir_open(const char *path, sl_disk_t disk, const sl_clock_ops_t *cloc
                     sl_log_dir_t **out);
 bool sl_log_dir_was_clean(const sl_log_dir_t *dir);
 bool sl_log_dir_is_offline(const sl_log_dir_t *dir);
+/* The dir's group-commit fdatasync latencies (borrowed; lives as long as dir). */
+const sl_histogram_t *sl_log_dir_fsync_latency(const sl_log_dir_t *dir);
 /* Stops new appends (they fail SL_ECLOSED), waits for every op in flight, closes every log still
  * open (sync), writes the clean-shutdown marker unless the dir is offline, then calls done (never
  * inside this call) and frees the dir. */
@@ -78,6 +81,10 @@ int sl_log_delete(sl_log_t *log);
 int64_t sl_log_start_offset(const sl_log_t *log);
 int64_t sl_log_end_offset(const sl_log_t *log);
 int64_t sl_log_high_watermark(const sl_log_t *log);
+/* Bytes in the log's segment files and how many segments it has (Kafka's Log Size and
+ * NumLogSegments): O(segments), for /metrics. */
+int64_t sl_log_size_bytes(const sl_log_t *log);
+size_t sl_log_segment_count(const sl_log_t *log);
 
 /* ---- append ---- */
 typedef struct sl_log_append sl_log_append_t;

@@ -57,9 +57,11 @@ typedef struct sl_server_limits {
 } sl_server_limits_t;
 
 typedef struct sl_listener_info {
-    const char *name; /* borrowed from the caller's configuration */
-    char host[256];   /* as bound */
-    uint16_t port;    /* as bound (an ephemeral port when configured as 0) */
+    const char *name;              /* borrowed from the caller's configuration */
+    char host[256];                /* as bound */
+    uint16_t port;                 /* as bound (an ephemeral port when configured as 0) */
+    size_t connections;            /* open now (for /metrics) */
+    uint64_t connections_accepted; /* since start */
 } sl_listener_info_t;
 
 /* Creates a server on loop; listens on nothing yet. Returns owned, freed by sl_server_destroy. */

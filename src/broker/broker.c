@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "http.h"
 #include "sluice/records.h"
 
 /* Kafka 3.9.0's ranges, min 0, for every API implemented (CLIENTS.md §5). Sorted by key. */
@@ -45,6 +46,25 @@ const sl_handler_t *sl__handler_find(int16_t api_key)
         if (handlers[i].support.api_key == api_key)
             return &handlers[i];
     return NULL;
+}
+
+_Static_assert(SL_ARRAY_LEN(handlers) <= SL_BROKER_HANDLERS_MAX, "api_metrics has a row each");
+
+size_t sl__handler_count(void)
+{
+    return SL_ARRAY_LEN(handlers);
+}
+
+const sl_handler_t *sl__handler_at(size_t row)
+{
+    SL_ASSERT(row < SL_ARRAY_LEN(handlers));
+    return &handlers[row];
+}
+
+size_t sl__handler_row(const sl_handler_t *handler)
+{
+    SL_ASSERT(handler >= handlers && handler < handlers + SL_ARRAY_LEN(handlers));
+    return (size_t)(handler - handlers);
 }
 
 const sl_api_support_t *sl_broker_api_support(size_t *count)
@@ -187,6 +207,11 @@ int sl_broker_start(sl_broker_t *broker)
         return rc;
     broker->cfg = cfg = sl__broker_configs_effective(broker->configs);
     sl_log_configure(cfg->log_level, cfg->log_format);
+    /* HTTP first: a port clash shows before a long recovery, and /readyz answers 503 until the
+     * end of this function (the loop turns only after it returns). */
+    rc = sl__http_start(broker, &broker->http);
+    if (rc != 0)
+        return rc;
     rc = storage_open(broker);
     if (rc != 0)
         return rc;
@@ -203,6 +228,7 @@ int sl_broker_start(sl_broker_t *broker)
         }
     }
     resolve_advertised(broker);
+    broker->ready = true;
     SL_LOG(SL_LOG_INFO, "broker", "broker started node_id=%d cluster_id=%s version=%s",
            (int)cfg->node_id, broker->cluster_id_text, SL_VERSION_STRING);
     return 0;
@@ -265,7 +291,7 @@ static void flush_tick(uv_timer_t *timer)
 
 static void finish_stop(sl_broker_t *broker)
 {
-    if (broker->timers_open > 0 || broker->log_dirs_closing > 0)
+    if (broker->timers_open > 0 || broker->log_dirs_closing > 0 || broker->http_closing)
         return;
     if (broker->disk_ready) {
         sl_disk_deinit(&broker->disk);
@@ -291,6 +317,13 @@ static void log_dir_closed(sl_log_dir_t *dir, void *data)
     finish_stop(broker);
 }
 
+static void http_closed(void *data)
+{
+    sl_broker_t *broker = data;
+    broker->http_closing = false;
+    finish_stop(broker);
+}
+
 /* After the last connection is gone: close the logs cleanly (the marker that lets the next start
  * skip recovery), then the disk backend. */
 static void cleaner_closed(sl_log_cleaner_t *cleaner);
@@ -301,6 +334,11 @@ static void server_stopped(sl_server_t *server, void *data)
 {
     (void)server; /* the broker holds the same pointer */
     sl_broker_t *broker = data;
+    if (broker->http != NULL) { /* served /readyz 503 while the connections drained */
+        broker->http_closing = true;
+        sl__http_close(broker->http, http_closed, broker);
+        broker->http = NULL;
+    }
     sl__log_cleaner_close(&broker->cleaner, cleaner_closed);
 }
 
@@ -326,6 +364,7 @@ void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *dat
     broker->stopped_cb = done_cb;
     broker->stopped_data = data;
     broker->stopping = true;
+    broker->ready = false;
     uv_timer_stop(&broker->retention_timer);
     uv_timer_stop(&broker->flush_timer);
     /* Waiting fetches answer now with what they have, so the drain below is quick. */

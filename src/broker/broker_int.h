@@ -11,9 +11,24 @@
 #include "sluice/broker.h"
 #include "sluice/io.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/net.h"
 #include "sluice/protocol.h"
 #include "topics.h"
+
+/* Room for every row of the handler table (checked in broker.c) and every version of an API. */
+#define SL_BROKER_HANDLERS_MAX 48
+#define SL_BROKER_API_VERSIONS_MAX 32
+
+/* Kafka's RequestMetrics for one API (a row of the handler table): counted by dispatch.c on the
+ * loop thread when a request is freed, read by /metrics. */
+typedef struct sl_api_metrics {
+    uint64_t requests[SL_BROKER_API_VERSIONS_MAX]; /* by version */
+    uint64_t errors[SL_BROKER_API_VERSIONS_MAX];   /* refused: the connection was closed */
+    sl_histogram_t latency;                        /* frame complete -> response handed to net */
+} sl_api_metrics_t;
+
+struct sl_http; /* http.c */
 
 /* An endpoint as clients are told to reach it (advertised.listeners, resolved at start-up). */
 typedef struct {
@@ -51,6 +66,14 @@ struct sl_broker {
     struct sl_groups *groups;   /* the group coordinator (groups.c) */
     sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */
     bool stopping;
+    bool ready; /* logs recovered, groups loaded, listeners up, not stopping: /readyz */
+    /* observability: the HTTP endpoints and what only the broker counts */
+    struct sl_http *http;
+    bool http_closing;
+    sl_api_metrics_t api_metrics[SL_BROKER_HANDLERS_MAX]; /* by handler table row */
+    size_t produces_waiting;   /* Produce requests waiting for their appends (purgatory) */
+    size_t fetches_waiting;    /* Fetch requests waiting for data (purgatory) */
+    uint64_t requests_unknown; /* frames with an API key or header no handler takes */
 };
 
 /* One request being answered. Lives from frame arrival until its response is handed to net.
@@ -58,6 +81,8 @@ struct sl_broker {
 typedef struct sl_request {
     sl_broker_t *broker;
     sl_frame_t *frame;
+    uint64_t arrived_ns; /* for the latency histogram */
+    bool refused;        /* the connection is closed instead of answering */
     sl_request_header_t header;
     sl_arena_t arena;
     size_t listener_index;
@@ -103,6 +128,10 @@ typedef struct sl_handler {
 } sl_handler_t;
 
 const sl_handler_t *sl__handler_find(int16_t api_key);
+/* The handler table's rows, for /metrics; row is < sl__handler_count(). */
+size_t sl__handler_count(void);
+const sl_handler_t *sl__handler_at(size_t row);
+size_t sl__handler_row(const sl_handler_t *handler);
 
 void sl__dispatch_frame(sl_frame_t *frame, void *data);
 

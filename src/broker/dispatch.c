@@ -15,6 +15,7 @@ static void reject(sl_request_t *req, const char *reason, int rc)
                        "closing connection peer=%s api_key=%d api_version=%d reason=\"%s: %s\"",
                        sl_conn_peer(req->frame->conn), (int)req->header.api_key,
                        (int)req->header.api_version, reason, sl_strerror(rc));
+    req->refused = true;
     sl_frame_close_connection(req->frame);
 }
 
@@ -129,8 +130,25 @@ int sl__request_hold(sl_request_t *req, sl_topic_t *topic)
     return 0;
 }
 
+/* Kafka's RequestsPerSec, errors and TotalTimeMs, per API and version. */
+static void request_count(sl_request_t *req)
+{
+    const sl_handler_t *h = sl__handler_find(req->header.api_key);
+    int16_t version = req->header.api_version;
+    if (h == NULL || version < 0 || version >= SL_BROKER_API_VERSIONS_MAX) {
+        req->broker->requests_unknown++;
+        return;
+    }
+    sl_api_metrics_t *m = &req->broker->api_metrics[sl__handler_row(h)];
+    m->requests[version]++;
+    if (req->refused)
+        m->errors[version]++;
+    sl_histogram_observe_us(&m->latency, (sl_clock_monotonic_ns() - req->arrived_ns) / 1000);
+}
+
 static void request_free(sl_request_t *req)
 {
+    request_count(req);
     if (req->on_free != NULL)
         req->on_free(req, req->on_free_data);
     for (size_t i = 0; i < req->held_count; i++)
@@ -163,6 +181,7 @@ void sl__dispatch_frame(sl_frame_t *frame, void *data)
     }
     req->broker = broker;
     req->frame = frame;
+    req->arrived_ns = sl_clock_monotonic_ns();
     req->listener_index = sl_conn_listener_index(frame->conn);
     sl_arena_init(&req->arena, SL_REQUEST_ARENA_BYTES_MAX);
     sl_reader_t r;

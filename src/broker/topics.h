@@ -52,6 +52,15 @@ struct sl_retired_partitions {
     int32_t count;
 };
 
+/* Kafka's BrokerTopicMetrics for one topic: plain counters bumped on the loop thread by Produce
+ * and Fetch (per partition, as Kafka's ReplicaManager counts), read by /metrics (http_metrics.c).
+ */
+typedef struct sl_topic_metrics {
+    uint64_t bytes_in, messages_in, bytes_out;
+    uint64_t produce_requests, failed_produce_requests;
+    uint64_t fetch_requests, failed_fetch_requests;
+} sl_topic_metrics_t;
+
 struct sl_topic {
     char *name; /* owned */
     sl_uuid_t id;
@@ -70,8 +79,10 @@ struct sl_topic {
     bool compacted;             /* cleanup.policy contains compact: every record needs a key */
     /* message.timestamp.before/after.max.ms: how far a CreateTime timestamp may lie */
     int64_t timestamp_before_max_ms, timestamp_after_max_ms;
-    uint32_t refs;            /* requests in flight that hold it (sl__topic_ref) */
-    bool deleted;             /* out of the table; freed with its logs when refs reaches 0 */
+    uint32_t refs; /* requests in flight that hold it (sl__topic_ref) */
+    bool deleted;  /* out of the table; freed with its logs when refs reaches 0 */
+
+    sl_topic_metrics_t metrics;
     sl_topic_t *next_by_name; /* hash chains */
     sl_topic_t *next_by_id;
 };

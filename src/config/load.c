@@ -151,6 +151,27 @@ static int resolve_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, char *
     return 0;
 }
 
+/* http.listeners reuse the listener syntax; the "name" is the URL scheme, which must be http. */
+static int resolve_http_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                                  size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("http.listeners");
+    for (size_t i = 0; i < cfg->http_listeners_count; i++) {
+        const sl_listener_config_t *l = &cfg->http_listeners[i];
+        if (strcmp(l->name, "HTTP") != 0)
+            return sl__config_key_error(load, key, err, err_len,
+                                        "\"%s://\" is not served: only http:// is", l->name);
+        for (size_t j = 0; j < i; j++) {
+            const sl_listener_config_t *o = &cfg->http_listeners[j];
+            if (l->port != 0 && o->port == l->port && strcmp(o->host, l->host) == 0)
+                return sl__config_key_error(load, key, err, err_len,
+                                            "host \"%s\" port %u is listed twice", l->host,
+                                            (unsigned)l->port);
+        }
+    }
+    return 0;
+}
+
 static int resolve_advertised(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
                               size_t err_len)
 {
@@ -193,6 +214,8 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
         rc = resolve_listeners(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_advertised(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_http_listeners(cfg, load, err, err_len);
     if (rc == 0 && cfg->group_min_session_timeout_ms > cfg->group_max_session_timeout_ms)
         rc = sl__config_key_error(load, sl_config_key_find("group.min.session.timeout.ms"), err,
                                   err_len,

@@ -471,6 +471,18 @@ const sl_config_key_t sl__config_keys[] = {
      RO,
      MEDIUM,
      .doc = "The rack (or zone) of this broker, reported in Metadata. Unset means no rack."},
+    {.name = "http.listeners",
+     .type = SL_CONFIG_TYPE_LIST,
+     .storage = SL_CFG_STORE_LISTENERS,
+     .default_text = "http://0.0.0.0:9644",
+     LIST_OFF(http_listeners),
+     RO,
+     MEDIUM,
+     .doc =
+         "Sluice only. Where the HTTP endpoints listen, each http://host:port: /metrics "
+         "(Prometheus text format), /healthz (the event loop turns) and /readyz (logs recovered, "
+         "groups loaded, listeners up; 503 while stopping). Port 0 picks a free port; an empty "
+         "list serves no HTTP. See docs/metrics.md."},
 };
 
 const size_t sl__config_keys_count = SL_ARRAY_LEN(sl__config_keys);
@@ -628,6 +640,8 @@ static int list_text(const sl_config_t *cfg, const sl_config_key_t *key, char *o
                 (const sl_listener_config_t *)(const void *)(base + key->offset);
             int rc = sl__config_listener_format(&l[i], item, sizeof(item));
             SL_ASSERT(rc == 0);
+            if (key->offset == offsetof(sl_config_t, http_listeners))
+                memcpy(item, "http", 4); /* a URL scheme, written as users write it */
             text = item;
         } else {
             text = (*(char *const *const *)(const void *)(base + key->offset))[i];

@@ -168,7 +168,11 @@ int16_t sl_group_commit_check(sl_group_coordinator_t *c, sl_slice_t group_id, in
 
 static sl_group_view_t group_view(const sl_group_t *g)
 {
+    size_t members = 0; /* joined ones: what DescribeGroups lists */
+    for (const sl_group_member_t *m = g->members; m != NULL; m = m->next)
+        members += !m->pending;
     return (sl_group_view_t){
+        .members_count = members,
         .group_id = sl__group_slice(g->group_id),
         .protocol_type = sl__group_slice(g->protocol_type != NULL ? g->protocol_type : ""),
         .protocol_name = sl__group_slice(
@@ -184,6 +188,7 @@ bool sl_group_describe(sl_group_coordinator_t *c, sl_slice_t group_id, sl_group_
     if (g == NULL)
         return false;
     *out = group_view(g);
+    out->members_count = 0; /* until members is filled below */
     size_t n = 0;
     for (const sl_group_member_t *m = g->members; m != NULL; m = m->next)
         n += !m->pending;

@@ -32,6 +32,10 @@ int sl__disk_op_fill(sl_disk_t *disk, sl_disk_op_t *op, int kind, int fd, const 
     op->priv_cb = cb;
     op->priv_data = data;
     op->priv_result = 0;
+    op->duration_ns = 0;
+    /* fdatasync latency (a metric): the sync backend times the syscall itself; io_uring from
+     * here, its submission, to the completion */
+    op->priv_started_ns = kind == SL__DISK_OP_FDATASYNC ? sl_clock_monotonic_ns() : 0;
     return 0;
 }
 

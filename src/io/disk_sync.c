@@ -22,9 +22,12 @@ static void work_run(uv_work_t *work)
         op->priv_result =
             sl__disk_pwritev_all(op->priv_fd, op->priv_iov, op->priv_iov_count, op->priv_offset);
         break;
-    case SL__DISK_OP_FDATASYNC:
+    case SL__DISK_OP_FDATASYNC: {
+        uint64_t started_ns = sl_clock_monotonic_ns();
         op->priv_result = fdatasync(op->priv_fd) == 0 ? 0 : -errno;
+        op->duration_ns = sl_clock_monotonic_ns() - started_ns;
         break;
+    }
     case SL__DISK_OP_PREAD:
         op->priv_result = sl__disk_pread_full(op->priv_fd, op->priv_iov[0].iov_base,
                                               op->priv_iov[0].iov_len, op->priv_offset);

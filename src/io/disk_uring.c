@@ -163,6 +163,8 @@ static void complete_or_continue(disk_uring_t *u, sl_disk_op_t *op, int64_t res)
         res = op->priv_result;
     } else if (res == 0 && op->priv_kind == SL__DISK_OP_PREAD) {
         res = op->priv_result; /* end of file */
+    } else if (op->priv_kind == SL__DISK_OP_FDATASYNC) {
+        op->duration_ns = sl_clock_monotonic_ns() - op->priv_started_ns;
     }
     op->priv_cb(op, res, op->priv_data);
 }

@@ -63,6 +63,19 @@ int64_t sl_log_high_watermark(const sl_log_t *log)
     return log->high_watermark;
 }
 
+int64_t sl_log_size_bytes(const sl_log_t *log)
+{
+    int64_t bytes = 0;
+    for (size_t i = 0; i < log->seg_count; i++)
+        bytes += (int64_t)log->segs[i]->size;
+    return bytes;
+}
+
+size_t sl_log_segment_count(const sl_log_t *log)
+{
+    return log->seg_count;
+}
+
 int32_t sl_log_partition(const sl_log_t *log)
 {
     return log->partition;

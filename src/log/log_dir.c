@@ -126,6 +126,11 @@ bool sl_log_dir_is_offline(const sl_log_dir_t *dir)
     return dir->offline;
 }
 
+const sl_histogram_t *sl_log_dir_fsync_latency(const sl_log_dir_t *dir)
+{
+    return &dir->fsync_latency;
+}
+
 void sl__dir_add_log(sl_log_dir_t *dir, sl_log_t *log)
 {
     log->next_in_dir = dir->logs;
@@ -268,6 +273,7 @@ static void round_sync_callback(sl_disk_op_t *op, int64_t result, void *data)
     seg->sync_in_flight = false;
     seg->ops_in_flight--;
     log->ops_in_flight--;
+    sl_histogram_observe_us(&dir->fsync_latency, op->duration_ns / 1000);
     if (result < 0)
         sl__dir_go_offline(dir, (int)result, "fdatasync", log);
     SL_ASSERT(dir->round_syncs_in_flight > 0);

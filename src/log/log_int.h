@@ -202,6 +202,7 @@ struct sl_log_dir {
     int64_t ops_in_flight; /* every async op of every log in the dir */
     int dir_fd;
     sl_disk_op_t close_op;
+    sl_histogram_t fsync_latency; /* group-commit fdatasyncs, for /metrics */
     void (*close_done)(sl_log_dir_t *, void *);
     void *close_data;
 };

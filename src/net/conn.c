@@ -100,6 +100,7 @@ void sl__conn_close(sl_conn_t *conn)
         conn->next->prev = conn->prev;
     conn->prev = conn->next = NULL;
     server->conns_count--;
+    server->listeners[conn->listener_index].info.connections--;
     conn->closes_pending = 1;
     if (conn->writable_fd >= 0) {
         conn->closes_pending++;
@@ -258,6 +259,8 @@ void sl__conn_accept(sl_listener_t *listener)
         server->conns->prev = conn;
     server->conns = conn;
     server->conns_count++;
+    listener->info.connections++;
+    listener->info.connections_accepted++;
     if (uv_accept((uv_stream_t *)&listener->tcp, (uv_stream_t *)&conn->tcp) != 0) {
         sl__conn_close(conn);
         return;

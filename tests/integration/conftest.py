@@ -14,6 +14,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SLUICE_BIN = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
 SHARED = os.path.abspath(os.path.join(ROOT, "..", "shared"))
 LISTENING = re.compile(r"listening name=(\S+) host=(\S+) port=(\d+)")
+HTTP_LISTENING = re.compile(r"http listening host=(\S+) port=(\d+)")
+# Test brokers serve HTTP on a free loopback port unless a test says otherwise (the default,
+# 0.0.0.0:9644, would clash between brokers running at once).
+HTTP_TEST_ENV = {"SLUICE_CFG_HTTP_LISTENERS": "http://127.0.0.1:0"}
 
 
 def pytest_report_header(config):
@@ -36,13 +40,17 @@ class Broker:
         self.proc = subprocess.Popen(
             [*launcher, *(command or [SLUICE_BIN, "serve", "--config", self.config_path])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            env={**os.environ, **(env or {})}, text=True)
+            env={**os.environ, **HTTP_TEST_ENV, **(env or {})}, text=True)
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         self.listeners = self._wait_listening()
         name, (host, port) = next(iter(self.listeners.items()))
         self.host, self.port = host, port
         self.bootstrap = f"{host}:{port}"
+        http = [HTTP_LISTENING.search(l) for l in self.log_lines]
+        http = [m for m in http if m]
+        # The first HTTP listener's base URL (/metrics, /healthz, /readyz), None without one.
+        self.http_url = f"http://{http[0].group(1)}:{http[0].group(2)}" if http else None
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -82,6 +90,17 @@ class Broker:
                 self.proc.wait()
         self._reader.join(timeout=5)
         return self.proc.returncode
+
+
+def wait_until(pred, timeout, what):
+    """Polls pred every 0.1 s until it is true; fails the test after timeout seconds, saying what
+    (a string, or a callable for a message built at the time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def broker_config(log_dir, extra=""):

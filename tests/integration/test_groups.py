@@ -32,7 +32,7 @@ import kproto
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import broker_config
+from conftest import broker_config, wait_until
 from kafka_ref import java_cmd, require_libs, write_log4j2
 
 KCAT = shutil.which("kcat")
@@ -55,15 +55,6 @@ def produce(bootstrap, topic, count, partitions, start=0):
         p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % partitions,
                   headers=[("h", f"x{i}".encode())])
     assert p.flush(30) == 0
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def group_state(bootstrap, group):

@@ -129,7 +129,8 @@ def main():
     cfg = os.path.join(a.workdir, "sluice.yaml")
     with open(cfg, "w") as f:
         f.write(f"node.id: 1\nlog.dirs: {os.path.join(a.workdir, 'data')}\n"
-                "listeners: PLAINTEXT://127.0.0.1:0\nauto.create.topics.enable: false\n")
+                "listeners: PLAINTEXT://127.0.0.1:0\nhttp.listeners: http://127.0.0.1:0\n"
+                "auto.create.topics.enable: false\n")
     b = Timed(cfg)
     try:
         names = create_and_fill(b.bootstrap, a.topics, a.partitions, a.records, a.value_bytes)

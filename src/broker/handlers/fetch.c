@@ -75,6 +75,8 @@ static void fetch_on_free(sl_request_t *req, void *data)
 
 static void part_error(fetch_part_t *part, sl_kerr_t error)
 {
+    if (part->partition != NULL)
+        part->partition->topic->metrics.failed_fetch_requests++;
     part->out->error_code = error;
     part->partition = NULL;
     part->fetch->any_error = true;
@@ -96,6 +98,7 @@ static void fetch_finish(fetch_t *fetch)
          * fetch_respond leaves it out of the encoding (a gap) and sends the range instead. */
         const uint8_t *data = part->fd >= 0 ? (const uint8_t *)part : part->bytes;
         o->records = part->len > 0 ? (sl_slice_t){data, part->len} : o->records;
+        part->partition->topic->metrics.bytes_out += part->len;
     }
     if (fetch->in_handler) {
         fetch->answered_sync = true; /* dispatch encodes it when the handler returns */
@@ -109,6 +112,10 @@ static void fetch_unwait(fetch_t *fetch)
     for (size_t i = 0; i < fetch->parts_count; i++)
         sl__fetch_wait_unlink(&fetch->parts[i].wait);
     sl__delayed_remove(&fetch->req->broker->delayed, &fetch->delayed);
+    if (fetch->waiting) {
+        SL_ASSERT(fetch->req->broker->fetches_waiting > 0);
+        fetch->req->broker->fetches_waiting--;
+    }
     fetch->waiting = false;
 }
 
@@ -146,6 +153,7 @@ static void reads_done(fetch_t *fetch)
         return;
     }
     fetch->waiting = true;
+    fetch->req->broker->fetches_waiting++;
     for (size_t i = 0; i < fetch->parts_count; i++)
         if (fetch->parts[i].partition != NULL)
             sl__fetch_wait_link(fetch->parts[i].partition, &fetch->parts[i].wait);
@@ -274,17 +282,21 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
         out->aborted_transactions_count = 0;
         return;
     }
+    topic->metrics.fetch_requests++;
     if (in->partition < 0 || in->partition >= topic->partition_count) {
+        topic->metrics.failed_fetch_requests++;
         part_error(part, SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
         out->aborted_transactions_count = 0;
         return;
     }
     sl_partition_t *p = &topic->partitions[in->partition];
     if (in->current_leader_epoch > p->leader_epoch) {
+        topic->metrics.failed_fetch_requests++;
         part_error(part, SL_KERR_UNKNOWN_LEADER_EPOCH);
         return;
     }
     if (in->current_leader_epoch >= 0 && in->current_leader_epoch < p->leader_epoch) {
+        topic->metrics.failed_fetch_requests++;
         part_error(part, SL_KERR_FENCED_LEADER_EPOCH);
         return;
     }

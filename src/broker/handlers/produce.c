@@ -52,6 +52,8 @@ static sl_kerr_t kerr_from_append(int rc)
 
 static void produce_finish(produce_t *produce)
 {
+    SL_ASSERT(produce->req->broker->produces_waiting > 0);
+    produce->req->broker->produces_waiting--;
     int status = 0;
     if (produce->acks_zero)
         status = produce->any_failed ? SL_EMALFORMED : SL_ENORESPONSE;
@@ -209,6 +211,8 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     sl_request_t *req = produce->req;
     const char *msg = NULL;
     out->error_code = SL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (topic != NULL)
+        topic->metrics.produce_requests++;
     if (topic == NULL || in->index < 0 || in->index >= topic->partition_count)
         return;
     if (topic->internal) { /* Kafka: only the broker itself appends to internal topics */
@@ -252,6 +256,7 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
                            (int)batch.last_offset_delta, batch.producer_id, msg ? msg : "");
         out->error_message = msg ? sl_slice_from_str(msg) : SL_SLICE_NULL;
         produce->any_failed = true;
+        topic->metrics.failed_produce_requests++;
         return;
     }
     sl_partition_t *part = &topic->partitions[in->index];
@@ -270,8 +275,11 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     if (rc != 0) {
         out->error_code = kerr_from_append(rc);
         produce->any_failed = true;
+        topic->metrics.failed_produce_requests++;
         return;
     }
+    topic->metrics.bytes_in += in->records.len;
+    topic->metrics.messages_in += (uint64_t)SL_MAX(batch.record_count, 0);
     produce->appends_pending++;
 }
 
@@ -349,5 +357,6 @@ int sl__handle_produce(sl_request_t *req, const void *request, void *response)
     if (produce->appends_pending == 0)
         return produce->acks_zero ? (produce->any_failed ? SL_EMALFORMED : SL_ENORESPONSE) : 0;
     req->pending = true; /* answered from append_done */
+    req->broker->produces_waiting++;
     return 0;
 }
