@@ -74,10 +74,16 @@ static void rearm(http_listener_t *l)
         uv_timer_stop(&l->timer);
 }
 
+/* Also runs every daemon once a second: MHD re-adds its listening socket to its epoll set only
+ * inside a run after a connection slot freed, and when that slot freed in the last run nothing
+ * else would wake it (no socket event, no MHD deadline), so the listener would stay deaf. */
 static void on_heartbeat(uv_timer_t *timer)
 {
     sl_http_t *http = timer->data;
     http->heartbeat_ms = sl_clock_monotonic_ms();
+    for (size_t i = 0; i < http->listeners_count; i++)
+        if (http->listeners[i].poll_open)
+            drive(&http->listeners[i]);
 }
 
 static void free_body(void *body)

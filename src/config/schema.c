@@ -481,8 +481,8 @@ const sl_config_key_t sl__config_keys[] = {
      .doc =
          "Sluice only. Where the HTTP endpoints listen, each http://host:port: /metrics "
          "(Prometheus text format), /healthz (the event loop turns) and /readyz (logs recovered, "
-         "groups loaded, listeners up; 503 while stopping). Port 0 picks a free port; an empty "
-         "list serves no HTTP. See docs/metrics.md."},
+         "groups loaded, listeners up; 503 while stopping). Port 0 picks a free port. See "
+         "docs/metrics.md."},
 };
 
 const size_t sl__config_keys_count = SL_ARRAY_LEN(sl__config_keys);

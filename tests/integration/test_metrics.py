@@ -416,3 +416,28 @@ def test_dashboard_uses_only_exported_metrics(broker):
                  "kafka_consumergroup_lag", "kafka_consumergroup_lag_sum",
                  "kafka_consumergroup_members"):
         assert name in exported, name
+
+
+def test_logs_json_one_object_per_line(start_broker):
+    b = start_broker("log.format: json\n")
+    produce(b.bootstrap, "metrics-logs", [b"x"], partition=0)
+    get(b.http_url + "/healthz")
+    assert b.stop() == 0
+    lines = [l for l in b.log_lines if l.strip()]
+    assert len(lines) >= 5
+    for line in lines:
+        obj = json.loads(line)  # every line is one JSON object
+        assert set(obj) == {"ts", "level", "module", "msg"}, obj
+        assert obj["level"] in ("debug", "info", "warn", "error")
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", obj["ts"]), obj
+    modules = {json.loads(l)["module"] for l in lines}
+    assert {"broker", "net", "http"} <= modules, modules
+
+
+def test_logs_text_one_line_per_event(broker):
+    """The default text format: time, level, module, message with key=value fields."""
+    lines = [l for l in broker.log_lines if l.strip()]
+    shape = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARN|ERROR) \w+ \S")
+    assert lines and all(shape.match(l) for l in lines), broker.log_text()
+    assert any(re.search(r" INFO http http listening host=127\.0\.0\.1 port=\d+$", l)
+               for l in lines), broker.log_text()
