@@ -161,7 +161,9 @@ def test_metrics_follow_clients(broker):
     assert value(m, "sluice_request_duration_seconds_count", request="Produce") == produces
     assert value(m, "sluice_request_duration_seconds_bucket", request="Fetch", le="+Inf") >= 1
     assert value(m, "sluice_connections_accepted_total", listener="PLAINTEXT") >= 2
-    assert value(m, "sluice_storage_backend", backend="sync") == 1
+    chosen = re.search(r"storage io backend=(\S+)", broker.log_text()).group(1)
+    assert chosen in ("io_uring", "sync")
+    assert value(m, "sluice_storage_backend", backend=chosen) == 1
     assert value(m, "kafka_brokers") == 1
     assert value(m, "kafka_broker_info", id=1, address=broker.bootstrap) == 1
     assert value(m, "sluice_ready") == 1
