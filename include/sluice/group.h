@@ -171,6 +171,13 @@ int32_t sl_group_partition_for(sl_slice_t group_id, int32_t partitions);
 typedef void (*sl_group_changed_cb)(sl_group_coordinator_t *c, sl_slice_t group_id, bool deleted,
                                     void *data);
 void sl_group_set_changed_cb(sl_group_coordinator_t *c, sl_group_changed_cb cb, void *data);
+/* Called for each committed offset the coordinator expires while its group lives on (KIP-211: in
+ * a Stable group of the "consumer" protocol, an offset of a topic no member subscribes to expires
+ * offsets.retention.minutes after its commit), so the broker can write its tombstone. Optional. */
+typedef void (*sl_group_offset_expired_cb)(sl_group_coordinator_t *c, sl_slice_t group_id,
+                                           sl_slice_t topic, int32_t partition, void *data);
+void sl_group_set_offset_expired_cb(sl_group_coordinator_t *c, sl_group_offset_expired_cb cb,
+                                    void *data);
 /* Restores a group from its metadata record at load: generation, protocol type, and (members
  * given) a Stable group with that protocol, leader and members, whose sessions start now. A later
  * record for the same group replaces an earlier one. */

@@ -331,6 +331,16 @@ static bool offset_tombstone(sl_slice_t topic, int32_t partition, const sl_group
 
 /* The coordinator's hook: a group's metadata record after each rebalance, a tombstone (and its
  * offsets' tombstones) when it goes. */
+/* KIP-211: an offset the coordinator expired in a live group leaves a tombstone. */
+static void offset_expired(sl_group_coordinator_t *coord, sl_slice_t group_id, sl_slice_t topic,
+                           int32_t partition, void *data)
+{
+    (void)coord; /* the broker's one coordinator */
+    sl_broker_t *broker = data;
+    if (broker->groups != NULL && !broker->groups->loading)
+        sl__offsets_delete_write(broker, group_id, topic, partition);
+}
+
 static void group_changed(sl_group_coordinator_t *coord, sl_slice_t group_id, bool deleted,
                           void *data)
 {
@@ -759,6 +769,7 @@ int sl__groups_open(sl_broker_t *broker)
     }
     broker->groups = groups;
     sl_group_set_changed_cb(groups->coord, group_changed, broker);
+    sl_group_set_offset_expired_cb(groups->coord, offset_expired, broker);
     rc = groups_load(broker);
     if (rc != 0)
         return rc;

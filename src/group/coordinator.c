@@ -224,6 +224,13 @@ void sl_group_set_changed_cb(sl_group_coordinator_t *c, sl_group_changed_cb cb, 
     c->changed_data = data;
 }
 
+void sl_group_set_offset_expired_cb(sl_group_coordinator_t *c, sl_group_offset_expired_cb cb,
+                                    void *data)
+{
+    c->offset_expired_cb = cb;
+    c->offset_expired_data = data;
+}
+
 static void group_changed(sl_group_coordinator_t *c, sl_group_t *g, bool deleted)
 {
     if (c->changed_cb != NULL)
@@ -1023,6 +1030,34 @@ static bool group_expire(sl_group_coordinator_t *c, sl_group_t *g, int64_t wall)
     return true;
 }
 
+/* KIP-211 (Kafka's GroupMetadata.removeExpiredOffsets) for a group with members: when it is Stable
+ * on the "consumer" protocol, offsets of topics no member subscribes to expire once
+ * offsets.retention.minutes passed since their commit; the subscribed ones stay however old. Other
+ * non-empty groups keep every offset (an Empty group expires whole, in group_expire). */
+static void group_expire_unsubscribed_offsets(sl_group_coordinator_t *c, sl_group_t *g,
+                                              int64_t wall)
+{
+    if (g->state != SL_GROUP_STABLE || g->protocol_type == NULL ||
+        strcmp(g->protocol_type, "consumer") != 0 || g->protocol_name == NULL)
+        return;
+    for (size_t i = 0; i < g->offsets_count;) {
+        sl_group_committed_t *e = &g->offsets[i];
+        if (wall - e->commit_timestamp_ms < c->cfg.offsets_retention_ms ||
+            sl__group_subscribed(g, sl__group_slice(e->topic))) {
+            i++;
+            continue;
+        }
+        char *topic = e->topic;
+        int32_t partition = e->partition;
+        e->topic = NULL; /* kept for the callback */
+        sl__group_offset_remove(g, i);
+        if (c->offset_expired_cb != NULL)
+            c->offset_expired_cb(c, sl__group_slice(g->group_id), sl__group_slice(topic), partition,
+                                 c->offset_expired_data);
+        sl_free(topic);
+    }
+}
+
 static uint64_t group_next_deadline(const sl_group_t *g, uint64_t next)
 {
     if (g->state == SL_GROUP_PREPARING_REBALANCE)
@@ -1048,6 +1083,7 @@ static uint64_t deadlines(sl_group_coordinator_t *c, bool process)
                     join_deadline(c, g);
                 if (group_expire(c, g, wall))
                     continue;
+                group_expire_unsubscribed_offsets(c, g, wall);
             }
             next = group_next_deadline(g, next);
             if (g->state == SL_GROUP_EMPTY && g->offsets_count > 0) {

@@ -82,6 +82,8 @@ struct sl_group_coordinator {
     sl_group_current_t current;
     sl_group_changed_cb changed_cb;
     void *changed_data;
+    sl_group_offset_expired_cb offset_expired_cb;
+    void *offset_expired_data;
     /* scratch for results and views; valid until the next call */
     sl_group_member_info_t *infos;
     sl_group_member_view_t *views;
@@ -101,6 +103,10 @@ void sl__group_clear_members(sl_group_t *group);
 int sl__group_member_restore(sl_group_coordinator_t *c, sl_group_t *g, sl_slice_t protocol_name,
                              const sl_group_member_view_t *v);
 bool sl__group_eq(const char *s, sl_slice_t slice);
+/* sl_group_subscribed on a group in hand. */
+bool sl__group_subscribed(const sl_group_t *g, sl_slice_t topic);
+/* Drops g->offsets[i]. */
+void sl__group_offset_remove(sl_group_t *g, size_t i);
 sl_slice_t sl__group_slice(const char *s);
 
 #endif

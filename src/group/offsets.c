@@ -99,11 +99,17 @@ bool sl_group_offset_delete(sl_group_coordinator_t *c, sl_slice_t group_id, sl_s
     size_t i = g != NULL ? offset_search(g, topic, partition, &found) : 0;
     if (!found)
         return false;
+    sl__group_offset_remove(g, i);
+    return true;
+}
+
+void sl__group_offset_remove(sl_group_t *g, size_t i)
+{
+    SL_ASSERT(i < g->offsets_count);
     sl_free(g->offsets[i].topic);
     sl_free(g->offsets[i].metadata);
     memmove(&g->offsets[i], &g->offsets[i + 1], (g->offsets_count - i - 1) * sizeof(*g->offsets));
     g->offsets_count--;
-    return true;
 }
 
 static sl_group_offset_t offset_view(const sl_group_committed_t *e)
@@ -289,8 +295,13 @@ static int subscription_has(sl_slice_t meta, sl_slice_t topic)
  * metadata that does not parse). */
 bool sl_group_subscribed(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t topic)
 {
-    sl_group_t *g = sl__group_find(c, group_id);
-    if (g == NULL || g->members_count == 0)
+    const sl_group_t *g = sl__group_find(c, group_id);
+    return g != NULL && sl__group_subscribed(g, topic);
+}
+
+bool sl__group_subscribed(const sl_group_t *g, sl_slice_t topic)
+{
+    if (g->members_count == 0)
         return false;
     if (g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0)
         return false;

@@ -82,6 +82,10 @@ static sl_group_coordinator_t *coord_new(int32_t initial_delay_ms)
 
 static const sl_group_protocol_t range_proto[] = {
     {{(const uint8_t *)"range", 5}, {(const uint8_t *)"\0\0\0\0\0\0", 6}}};
+/* ConsumerProtocolSubscription v0 naming topic "a". */
+static const sl_group_protocol_t range_proto_a[] = {
+    {{(const uint8_t *)"range", 5}, {(const uint8_t *)"\0\0\0\0\0\1\0\1a", 9}}};
+static const sl_group_protocol_t *join_protocols = range_proto;
 
 /* JoinGroup v4+ as a client sends it; instance may be NULL. */
 static void join(sl_group_coordinator_t *c, client_t *cl, const char *instance)
@@ -94,7 +98,7 @@ static void join(sl_group_coordinator_t *c, client_t *cl, const char *instance)
                               .client_id = sl_slice_from_str("client"),
                               .client_host = sl_slice_from_str("/127.0.0.1"),
                               .protocol_type = sl_slice_from_str("consumer"),
-                              .protocols = range_proto,
+                              .protocols = join_protocols,
                               .protocols_count = 1,
                               .session_timeout_ms = 10000,
                               .rebalance_timeout_ms = 30000,
@@ -390,6 +394,68 @@ static void test_offsets(void **state)
     sl_group_coordinator_destroy(c);
 }
 
+typedef struct {
+    int count;
+    char last[64];
+} expired_t;
+
+static void on_offset_expired(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t topic,
+                              int32_t partition, void *data)
+{
+    (void)c;
+    expired_t *e = data;
+    e->count++;
+    snprintf(e->last, sizeof e->last, "%.*s:%.*s/%d", (int)group_id.len, (const char *)group_id.ptr,
+             (int)topic.len, (const char *)topic.ptr, (int)partition);
+}
+
+/* KIP-211: in a Stable consumer group, an offset of a topic no member subscribes to expires
+ * offsets.retention.minutes after its commit; an offset of a subscribed topic does not. */
+static void test_unsubscribed_offsets_expire_in_stable_group(void **state)
+{
+    (void)state;
+    sl_group_config_t cfg = {.min_session_timeout_ms = 6000,
+                             .max_session_timeout_ms = 1800000,
+                             .offsets_retention_ms = 60000,
+                             .offset_metadata_max_bytes = 4096};
+    sl_group_coordinator_t *c = NULL;
+    fake_now_ms = 1000;
+    assert_int_equal(sl_group_coordinator_create(&cfg, &fake_clock, &c), 0);
+    expired_t expired = {0};
+    sl_group_set_offset_expired_cb(c, on_offset_expired, &expired);
+    join_protocols = range_proto_a;
+    client_t a = {0};
+    join(c, &a, NULL);
+    join(c, &a, NULL);
+    client_t *all[] = {&a};
+    sync_(c, &a, all, 1);
+    join_protocols = range_proto;
+    assert_int_equal(state_of(c), SL_GROUP_STABLE);
+    sl_slice_t g = sl_slice_from_str("g");
+    int64_t wall = 1700000000000 + (int64_t)fake_now_ms;
+    sl_group_offset_t o = {5, -1, sl_slice_from_str(""), wall};
+    assert_int_equal(sl_group_offset_put(c, g, sl_slice_from_str("a"), 0, &o), 0);
+    assert_int_equal(sl_group_offset_put(c, g, sl_slice_from_str("b"), 0, &o), 0);
+    for (int i = 0; i < 11; i++) { /* 55 s: not yet */
+        fake_now_ms += 5000;
+        assert_int_equal(beat(c, &a), 0);
+        sl_group_coordinator_tick(c);
+    }
+    assert_int_equal(expired.count, 0);
+    for (int i = 0; i < 2; i++) { /* 65 s */
+        fake_now_ms += 5000;
+        assert_int_equal(beat(c, &a), 0);
+        sl_group_coordinator_tick(c);
+    }
+    assert_int_equal(expired.count, 1);
+    assert_string_equal(expired.last, "g:b/0");
+    sl_group_offset_t got;
+    assert_false(sl_group_offset_get(c, g, sl_slice_from_str("b"), 0, &got));
+    assert_true(sl_group_offset_get(c, g, sl_slice_from_str("a"), 0, &got));
+    assert_int_equal(state_of(c), SL_GROUP_STABLE);
+    sl_group_coordinator_destroy(c);
+}
+
 /* A joins preferring range, B preferring roundrobin, C offers only roundrobin: roundrobin. */
 static void test_protocol_selection(void **state)
 {
@@ -483,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_protocol_selection),
+        cmocka_unit_test(test_unsubscribed_offsets_expire_in_stable_group),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_partition_for),
     };
