@@ -310,7 +310,8 @@ const sl_config_key_t sl__config_keys[] = {
      RO,
      HIGH,
      .doc = "Committed offsets of a consumer group are kept this long after the group becomes "
-            "empty."},
+            "empty; in a stable group, an offset of a topic no member subscribes to is kept this "
+            "long after its commit (KIP-211)."},
     {.name = "group.initial.rebalance.delay.ms",
      INT_KEY(0, I32_MAX),
      .default_text = "3000",
