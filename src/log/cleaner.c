@@ -107,7 +107,8 @@ static void dirty_bytes(const sl_log_t *log, size_t n, int64_t first_dirty, int6
 double sl_log_clean_priority(const sl_log_t *log, int64_t now_ms)
 {
     SL_ASSERT(log != NULL);
-    if (!log->cfg.compact || log->clean_job != NULL || log->dir->offline || log->dir->closing)
+    if (!log->cfg.compact || log->clean_job != NULL || log->uncleanable || log->dir->offline ||
+        log->dir->closing)
         return -1;
     size_t n = cleanable_count(log, now_ms);
     if (n == 0)
@@ -853,9 +854,14 @@ int sl_log_clean_end(sl_log_clean_job_t *job, sl_log_clean_stats_t *stats)
     }
     int rc = 0;
     if (discard) {
-        if (job->rc != 0 && job->rc != SL_ECLOSED)
-            SL_LOG(SL_LOG_ERROR, "log", "cleaning failed topic=%s partition=%" PRId32 " err=%s",
+        if (job->rc != 0 && job->rc != SL_ECLOSED) {
+            /* Kafka marks the partition uncleanable rather than retrying the same bytes. */
+            log->uncleanable = true;
+            SL_LOG(SL_LOG_ERROR, "log",
+                   "cleaning failed, the log stays uncompacted until restart topic=%s "
+                   "partition=%" PRId32 " err=%s",
                    log->topic, log->partition, sl_strerror(job->rc));
+        }
         discard_files(job);
     } else if ((rc = swap_files(job)) < 0) {
         sl__dir_go_offline(dir, rc, "cleaner swap", log);

@@ -182,6 +182,7 @@ struct sl_log {
     int64_t cleaner_checkpoint;
     int64_t clean_due_ms;          /* a kept tombstone's delete horizon passes: clean again */
     sl_log_clean_job_t *clean_job; /* the job out, if any */
+    bool uncleanable; /* a job failed on its data (Kafka's uncleanable partition): until restart */
 };
 
 struct sl_log_dir {

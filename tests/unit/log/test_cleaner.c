@@ -130,7 +130,8 @@ static void env_init(env_t *e)
     sim_clock_init(&e->clock, NOW0);
     sl_log_config_default(&e->cfg);
     e->cfg.compact = true;
-    e->cfg.segment_bytes = SL_BATCH_HEADER_BYTES; /* every batch gets its own segment: all but the last are closed */
+    e->cfg.segment_bytes =
+        SL_BATCH_HEADER_BYTES; /* every batch gets its own segment: all but the last are closed */
     e->cfg.index_interval_bytes = 0;
     e->cfg.min_cleanable_dirty_ratio = 0;
     e->cfg.delete_retention_ms = 1000;
@@ -524,6 +525,31 @@ static void test_compressed_batches_keep_codec(void **state)
     }
 }
 
+static void test_corrupt_batch_makes_log_uncleanable(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e;
+    env_init(&e);
+    put1(&e, "a", "a1");
+    put1(&e, "a", "a2");
+    put1(&e, "b", "b1");
+    /* A byte of the first record flipped on disk: its CRC no longer matches. */
+    assert_int_equal(sim_disk_corrupt(e.sim, "/data/t-0/00000000000000000000.log",
+                                      SL_BATCH_HEADER_BYTES + 2, 0x40),
+                     0);
+    sl_log_cleaner_config_t cc = {.dedupe_buffer_bytes = 1 << 20};
+    sl_log_clean_job_t *job = NULL;
+    assert_int_equal(sl_log_clean_begin(e.log, &cc, e.clock.realtime_ms, &job), 0);
+    sl_log_clean_run(job);
+    sl_log_clean_stats_t stats;
+    assert_int_equal(sl_log_clean_end(job, &stats), 0);
+    assert_false(stats.swapped);
+    /* Not retried over and over: the log is left alone until a restart. */
+    assert_true(sl_log_clean_priority(e.log, e.clock.realtime_ms) < 0);
+    assert_null(sim_disk_file(e.sim, "/data/t-0/00000000000000000000.log.cleaned", &(size_t){0}));
+    env_destroy(&e);
+}
+
 /* ---- crash at every disk step of the swap ---- */
 
 /* A disk that forwards to sim_disk and, from step crash_at on, first takes a crash image (once)
@@ -706,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_offset_map_bounded),
         cmocka_unit_test(test_idempotent_producer_batch_kept),
         cmocka_unit_test(test_compressed_batches_keep_codec),
+        cmocka_unit_test(test_corrupt_batch_makes_log_uncleanable),
         cmocka_unit_test(test_crash_at_each_swap_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
