@@ -352,3 +352,34 @@ def test_newer_bitnami_layout_sets_the_broker_count():
     assert sts["spec"]["replicas"] == 3
     notes = render_notes(sets=["controller.replicaCount=3"])
     assert "only replicaCount is used: 3 brokers" in notes
+
+
+def test_less_common_overrides():
+    r = render(["overrides.yaml"])
+    chart_objects = [o for o in r.objects if o["metadata"]["name"] != f"{RELEASE}-extra"]
+    assert all(o["metadata"]["labels"].get("team") == "streaming" for o in chart_objects
+               if o["kind"] != "Pod")
+    assert r.all("ConfigMap") and not [c for c in r.all("ConfigMap")
+                                       if c["metadata"]["name"] == f"{RELEASE}-sluice-config"]
+    pod = r.get("StatefulSet")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == "my-sluice-config"
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert "volumeClaimTemplates" not in r.get("StatefulSet")["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["sluice", "log-shipper"]
+    c = r.broker_container()
+    assert c["livenessProbe"] == {"tcpSocket": {"port": "tcp-client"}, "periodSeconds": 20}
+    assert c["envFrom"] == [{"configMapRef": {"name": "sluice-extra-env"}}]
+    term = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["brokers"]
+    assert "podAntiAffinity" not in pod["affinity"]
+    assert r.get("ConfigMap", f"{RELEASE}-extra")["data"] == {"note": "hello"}
+    client = r.get("Service", f"{RELEASE}-sluice")
+    assert client["spec"]["type"] == "LoadBalancer"
+    assert client["metadata"]["annotations"]["owner"] == "platform"
+
+
+def test_diagnostic_mode_sleeps_without_probes():
+    c = render(sets=["diagnosticMode.enabled=true"]).broker_container()
+    assert c["command"] == ["sleep"] and c["args"] == ["infinity"]
+    assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(c)
