@@ -13,6 +13,8 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -27,8 +29,6 @@ from helmchart import NAMESPACE, RELEASE, render  # noqa: E402
 
 SECCOMP_LAUNCHER = os.path.join(os.path.dirname(__file__), "seccomp_profile.py")
 POD = f"{RELEASE}-sluice-0"
-HTTP_LISTENER_KNOWN = "`http.listeners`" in subprocess.run(
-    [SLUICE_BIN, "config", "docs"], capture_output=True, text=True).stdout
 POD_DNS = f"{POD}.{RELEASE}-sluice-headless.{NAMESPACE}.svc.cluster.local"
 
 
@@ -44,14 +44,10 @@ def start_pod(rendered, workdir, launcher=()):
     it with SIGTERM as the kubelet does), under `launcher` (a command prefix that execs the rest)
     if given. Returns the Broker, with .config the YAML it read."""
     cfg = rendered.broker_config()
-    client_port, http_port = free_port(), free_port()
-    ports = {9092: client_port}
+    ports = {9092: free_port()}
     cfg["listeners"] = rewrite_ports(cfg["listeners"], ports).replace("://:", "://127.0.0.1:")
     cfg["advertised.listeners"] = rewrite_ports(cfg["advertised.listeners"], ports)
-    if HTTP_LISTENER_KNOWN:
-        cfg["http.listeners"] = f"http://127.0.0.1:{http_port}"
-    else:  # the broker before its HTTP listener existed (the probes' endpoints)
-        del cfg["http.listeners"]
+    cfg["http.listeners"] = "http://127.0.0.1:0"
     cfg["log.dirs"] = os.path.join(workdir, "data")  # the PVC mount
     setup = os.path.join(workdir, "setup.sh")
     with open(setup, "w") as f:
@@ -117,6 +113,23 @@ def test_pod_identity_from_ordinal_and_downward_api(pod):
                                                "IncludeTopicAuthorizedOperations": False})
     assert [(b["NodeId"], b["Host"], b["Port"]) for b in md["Brokers"]] == \
         [(0, POD_DNS, pod.port)]
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_probe_and_metrics_endpoints(pod):
+    """What the kubelet's probes and Prometheus ask the pod on its HTTP port."""
+    assert pod.http_url, pod.log_text()
+    assert http_get(pod.http_url + "/healthz")[0] == 200  # livenessProbe
+    assert http_get(pod.http_url + "/readyz")[0] == 200   # startupProbe, readinessProbe
+    status, text = http_get(pod.http_url + "/metrics")    # the ServiceMonitor's endpoint
+    assert status == 200 and re.search(r"^kafka_brokers 1$", text, re.M), text[:2000]
 
 
 def test_produce_and_consume_through_the_pods_advertised_name(pod, cluster_dns):
