@@ -46,6 +46,8 @@ static void rearm(http_listener_t *l);
 
 static void drive(http_listener_t *l)
 {
+    SL_ASSERT(l->daemon != NULL);
+    SL_ASSERT(l->poll_open); /* runs only from its own poll, timer or the heartbeat */
     if (MHD_run(l->daemon) != MHD_YES)
         SL_LOG_RATELIMITED(SL_LOG_WARN, "http", "MHD_run failed daemons=%zu",
                            l->http->listeners_count);
@@ -187,6 +189,7 @@ static int listener_start(sl_http_t *http, const sl_listener_config_t *cfg)
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    SL_ASSERT(http->listeners_count < SL_LISTENERS_MAX); /* the config's bound */
     http_listener_t *l = &http->listeners[http->listeners_count];
     *l = (http_listener_t){.http = http};
     /* The logger goes first so that even option errors reach our log. */
@@ -281,6 +284,7 @@ static void heartbeat_closed(uv_handle_t *handle)
 void sl__http_close(sl_http_t *http, void (*done)(void *data), void *data)
 {
     SL_ASSERT(done != NULL);
+    SL_ASSERT(http->done == NULL && http->handles_open > 0); /* closed once */
     http->done = done;
     http->done_data = data;
     for (size_t i = 0; i < http->listeners_count; i++) {

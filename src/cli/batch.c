@@ -104,19 +104,16 @@ static uint32_t murmur2(const uint8_t *data, size_t len)
         h *= m;
         h ^= k;
     }
-    switch (len - i) {
-    case 3:
+    /* the 1 to 3 tail bytes, as murmur2's fall-through switch takes them (clang's
+     * -Wimplicit-fallthrough refuses a comment as the annotation) */
+    size_t tail = len - i;
+    if (tail == 3)
         h ^= (uint32_t)data[i + 2] << 16;
-        /* fall through */
-    case 2:
+    if (tail >= 2)
         h ^= (uint32_t)data[i + 1] << 8;
-        /* fall through */
-    case 1:
+    if (tail >= 1) {
         h ^= (uint32_t)data[i];
         h *= m;
-        break;
-    default:
-        break;
     }
     h ^= h >> 13;
     h *= m;
