@@ -157,7 +157,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics /healthz /readyz\n");
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* MHD's messages, rate limited, into our log (fmt is MHD's printf format). */
+SL_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls; /* one logger for every daemon */
     char msg[256];
