@@ -238,7 +238,7 @@ static int parse_acks(const char *v, int16_t *out)
     return 0;
 }
 
-/* Applies one option with its value (NULL for flags). */
+/* Applies one option with its value ("" for flags). */
 static int apply_option(sl_cli_args_t *out, const option_t *o, const char *v, char *err,
                         size_t err_len)
 {
@@ -366,7 +366,7 @@ static int parse_option(int argc, char *const *argv, int *i, const command_t *cm
             return usage_error(err, err_len, "%s does not apply to \"%s%s%s\"", o->name,
                                cmd->command, cmd->subcommand ? " " : "",
                                cmd->subcommand ? cmd->subcommand : "");
-        const char *value = NULL;
+        const char *value = "";
         if (o->takes_value) {
             if (eq != NULL)
                 value = eq + 1;

@@ -360,7 +360,9 @@ int sl__cli_metadata(sl_cli_client_t *c, const sl_slice_t *names, size_t names_c
 {
     sl_cli_conn_t *conn = NULL;
     int16_t version = 0;
-    int rc = sl__cli_prepare(c, SL_CLI_ANY_NODE, SL_API_METADATA, 1, 12, &conn, &version);
+    /* not sl__cli_prepare: sl__cli_node itself asks Metadata */
+    int rc = sl__cli_any(c, &conn);
+    rc = rc != 0 ? rc : sl__cli_version(c, conn, SL_API_METADATA, 1, 12, &version);
     if (rc != 0)
         return rc;
     sl_metadata_request_t req;
@@ -434,7 +436,7 @@ static int find_coordinator_once(sl_cli_client_t *c, const char *group_id, int16
         return rc;
     sl_slice_t key = sl_slice_from_str(group_id);
     sl_find_coordinator_request_t req;
-    sl_find_coordinator_response_t resp;
+    sl_find_coordinator_response_t resp = {0};
     sl_find_coordinator_request_init(&req);
     req.key_type = 0; /* a group */
     if (version >= 4) {
@@ -459,8 +461,9 @@ static int find_coordinator_once(sl_cli_client_t *c, const char *group_id, int16
         found->addr.port = resp.coordinators[0].port;
         host = resp.coordinators[0].host;
     }
-    size_t host_len = SL_MIN(host.len, sizeof found->addr.host - 1);
-    memcpy(found->addr.host, host.ptr, host_len);
+    size_t host_len = host.ptr != NULL ? SL_MIN(host.len, sizeof found->addr.host - 1) : 0;
+    if (host_len > 0)
+        memcpy(found->addr.host, host.ptr, host_len);
     found->addr.host[host_len] = '\0';
     return 0;
 }

@@ -149,6 +149,7 @@ static int add_assignments(sl_cli_client_t *c,
                            const sl_describe_groups_response_described_group_t *g,
                            offset_rows_t *rows)
 {
+    SL_ASSERT(g != NULL && rows != NULL);
     if (!sl_slice_eq_str(g->protocol_type, "consumer"))
         return 0;
     for (int32_t m = 0; m < g->members_count; m++) {
@@ -171,6 +172,7 @@ static int add_assignments(sl_cli_client_t *c,
                 offset_row_t *row = NULL;
                 if (sl__cli_offset_row(c, rows, tp->topic, tp->partitions[p], &row) != 0)
                     return SL_CLI_EXIT_ERROR;
+                SL_ASSERT(row != NULL);
                 row->member = &g->members[m];
             }
         }
@@ -247,6 +249,7 @@ int sl__cli_group_committed(sl_cli_client_t *c, const char *group_id, offset_row
                     continue;
                 if (sl__cli_offset_row(c, rows, name, index, &row) != 0)
                     return SL_CLI_EXIT_ERROR;
+                SL_ASSERT(row != NULL);
                 row->committed_offset = offset;
             }
         }
@@ -490,6 +493,7 @@ int sl__cli_group_describe(sl_cli_client_t *c)
     rc = rc != 0 ? rc : sl__cli_group_committed(c, group_id, &rows, true);
     if (rc != 0)
         return rc;
+    SL_ASSERT(g != NULL);
     if (sl_slice_eq_str(g->group_state, "Dead") && rows.count == 0)
         return sl__cli_fail(c, "GROUP_ID_NOT_FOUND: Group '%s' does not exist", group_id);
     rc = sl__cli_list_offsets(c, &rows, LATEST_TIMESTAMP);

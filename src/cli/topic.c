@@ -415,7 +415,7 @@ static int describe_metadata(sl_cli_client_t *c, sl_metadata_response_t **md)
 int sl__cli_topic_describe(sl_cli_client_t *c)
 {
     sl_metadata_response_t *md = NULL;
-    sl_describe_configs_response_t dc;
+    sl_describe_configs_response_t dc = {0};
     int16_t cfg_version = 0;
     int rc = describe_metadata(c, &md);
     rc = rc != 0 ? rc : describe_configs(c, md, &dc, &cfg_version);
