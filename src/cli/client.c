@@ -260,51 +260,66 @@ static int negotiate_versions(sl_cli_client_t *c, sl_cli_conn_t *conn)
                         conn->addr.host, conn->addr.port);
 }
 
-/* Opens conn to addr and negotiates versions; connection refusals are retried until the deadline
- * (a broker that is still starting, as in a provisioning Job). */
-static int conn_open(sl_cli_client_t *c, sl_cli_conn_t *conn, const sl_cli_address_t *addr)
+static int connect_fail(sl_cli_client_t *c, const sl_cli_address_t *addrs, size_t addr_count,
+                        int rc, bool retriable)
 {
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < addr_count && used < sizeof list; i++) {
+        int n = snprintf(list + used, sizeof list - used, "%s%s:%" PRId32, i > 0 ? "," : "",
+                         addrs[i].host, addrs[i].port);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (rc == -ETIMEDOUT || retriable)
+        return sl__cli_fail(c,
+                            "cannot connect to %s within %" PRId64 " ms (%s); is the broker "
+                            "running? (--bootstrap-server, SLUICE_BOOTSTRAP)",
+                            list, c->args->timeout_ms,
+                            rc == -ETIMEDOUT ? "timed out" : sl_strerror(rc));
+    return sl__cli_fail(c, "cannot connect to %s: %s", list, sl_strerror(rc));
+}
+
+/* Opens conn to one of addrs (tried in turn, each with a share of the time left, so one dead
+ * server cannot use up the deadline) and negotiates versions. Refusals and unreachable hosts are
+ * retried until the deadline: a provisioning Job may start before the broker. */
+static int conn_open(sl_cli_client_t *c, sl_cli_conn_t *conn, const sl_cli_address_t *addrs,
+                     size_t addr_count)
+{
+    SL_ASSERT(addr_count > 0 && conn->fd < 0);
     uint64_t backoff_ms = SL_CLI_RETRY_BACKOFF_MS;
-    for (;;) {
-        int rc = conn->ops->open(conn, addr, c->deadline_ms);
+    for (size_t attempt = 0;; attempt++) {
+        uint64_t now = sl_clock_monotonic_ms();
+        uint64_t left_ms = c->deadline_ms > now ? c->deadline_ms - now : 0;
+        uint64_t share_ms = SL_MAX(left_ms / addr_count, SL_CLI_CONNECT_ATTEMPT_MS_MIN);
+        const sl_cli_address_t *addr = &addrs[attempt % addr_count];
+        int rc = left_ms == 0 ? -ETIMEDOUT
+                              : conn->ops->open(conn, addr, SL_MIN(now + share_ms, c->deadline_ms));
         if (rc == 0)
             return negotiate_versions(c, conn);
-        bool retriable =
-            rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -EHOSTUNREACH || rc == -ENETUNREACH;
-        uint64_t now = sl_clock_monotonic_ms();
-        if (!retriable || now + backoff_ms >= c->deadline_ms || sl__cli_interrupted) {
-            if (rc == -ETIMEDOUT || retriable)
-                return sl__cli_fail(c,
-                                    "cannot connect to %s:%" PRId32 " within %" PRId64
-                                    " ms (%s); is the broker running? (--bootstrap-server, "
-                                    "SLUICE_BOOTSTRAP)",
-                                    addr->host, addr->port, c->args->timeout_ms,
-                                    rc == -ETIMEDOUT ? "timed out" : sl_strerror(rc));
-            return sl__cli_fail(c, "cannot connect to %s:%" PRId32 ": %s", addr->host, addr->port,
-                                sl_strerror(rc));
+        bool retriable = rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -EHOSTUNREACH ||
+                         rc == -ENETUNREACH || (rc == -ETIMEDOUT && addr_count > 1);
+        bool round_done = (attempt + 1) % addr_count == 0;
+        now = sl_clock_monotonic_ms();
+        if (!retriable || sl__cli_interrupted ||
+            now + (round_done ? backoff_ms : 0) >= c->deadline_ms)
+            return connect_fail(c, addrs, addr_count, rc, retriable);
+        if (round_done) {
+            sleep_ms(backoff_ms);
+            backoff_ms = SL_MIN(backoff_ms * 2, SL_CLI_CONNECT_BACKOFF_MS_MAX);
         }
-        sleep_ms(backoff_ms);
-        backoff_ms = SL_MIN(backoff_ms * 2, 1000);
     }
 }
 
 int sl__cli_any(sl_cli_client_t *c, sl_cli_conn_t **out)
 {
-    if (c->bootstrap.fd >= 0 && c->bootstrap.versions_known) {
-        *out = &c->bootstrap;
-        return 0;
-    }
-    int rc = SL_CLI_EXIT_ERROR;
-    for (size_t i = 0; i < c->args->bootstrap_count; i++) {
-        /* With several servers, give each an equal share of what is left of the deadline. */
+    if (c->bootstrap.fd < 0 || !c->bootstrap.versions_known) {
         c->bootstrap.ops->close(&c->bootstrap);
-        rc = conn_open(c, &c->bootstrap, &c->args->bootstrap[i]);
-        if (rc == 0) {
-            *out = &c->bootstrap;
-            return 0;
-        }
+        int rc = conn_open(c, &c->bootstrap, c->args->bootstrap, c->args->bootstrap_count);
+        if (rc != 0)
+            return rc;
     }
-    return rc;
+    *out = &c->bootstrap;
+    return 0;
 }
 
 int sl__cli_version(sl_cli_client_t *c, sl_cli_conn_t *conn, int16_t api_key, int16_t min,
@@ -409,7 +424,7 @@ int sl__cli_node(sl_cli_client_t *c, int32_t node_id, sl_cli_conn_t **out)
             if (conn->fd < 0 || !conn->versions_known) {
                 conn->ops->close(conn);
                 conn->node_id = node_id;
-                int rc = conn_open(c, conn, &n->addr);
+                int rc = conn_open(c, conn, &n->addr, 1);
                 if (rc != 0)
                     return rc;
             }

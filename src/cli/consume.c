@@ -433,6 +433,10 @@ int sl__cli_consume(sl_cli_client_t *c)
     sl_records_scratch_init(&k.scratch);
     sl_buf_init(&k.line, 0);
     int rc = consume_loop(&k);
+    if (rc != 0 && sl__cli_interrupted) {
+        rc = 0; /* Ctrl-C while waiting for a fetch: the normal way to stop */
+        c->error[0] = '\0';
+    }
     if (c->args->group != NULL && k.parts != NULL) {
         int commit_rc = commit(&k); /* also after an error: keep what was printed */
         rc = rc != 0 ? rc : commit_rc;

@@ -14,6 +14,7 @@ against the reference Apache Kafka 4.0.0, through build/sluice as a user runs it
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -433,3 +434,38 @@ def test_silent_broker_times_out():
     assert r.returncode == 1
     assert f"timed out after 1000 ms waiting for ApiVersions from 127.0.0.1:{port}" in r.stderr, \
         r.stderr
+
+
+def test_dead_bootstrap_server_is_skipped(sluice_module):
+    """With several bootstrap servers, a refusing one does not use up the deadline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    r = cli(f"127.0.0.1:{dead},{sluice_module.bootstrap}", "cluster", "describe", "--output",
+            "json", "--timeout", "20000")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["brokers"][0]["port"] == sluice_module.port
+
+
+def test_consume_stops_on_sigint_and_commits(sluice_module):
+    bootstrap = sluice_module.bootstrap
+    name, group = unique("cli-int"), unique("cli-intgroup")
+    assert cli(bootstrap, "topic", "create", name, "--partitions", "1").returncode == 0
+    assert cli(bootstrap, "produce", name, stdin="".join(f"r{i}\n" for i in range(6))).returncode == 0
+    proc = subprocess.Popen([SLUICE_BIN, "consume", name, "--group", group, "--from-beginning",
+                             "--bootstrap-server", bootstrap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(6)]
+        assert lines == [f"r{i}" for i in range(6)]
+        time.sleep(0.3)  # now waiting in a Fetch for records that do not come
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Processed a total of 6 messages" in err
+    d = cli_json(bootstrap, "group", "describe", group)
+    assert [(o["committed_offset"], o["lag"]) for o in d["offsets"]] == [(6, 0)]
