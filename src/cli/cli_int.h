@@ -27,9 +27,10 @@
 #define SL_CLI_FETCH_BYTES_MAX (8 * SL_MiB)   /* Fetch max_bytes (per partition: 1 MiB) */
 #define SL_CLI_RETRY_BACKOFF_MS 50            /* between retries of a retriable error */
 #define SL_CLI_TIMEOUT_MS_DEFAULT 10000
-#define SL_CLI_CONNECT_ATTEMPT_MS_MIN 1000 /* with several bootstrap servers, each try gets this   \
-                                            */
-#define SL_CLI_CONNECT_BACKOFF_MS_MAX 1000 /* between rounds of refused connections */
+/* With several bootstrap servers each connection attempt gets at least this long; refused rounds
+ * back off from SL_CLI_RETRY_BACKOFF_MS up to SL_CLI_CONNECT_BACKOFF_MS_MAX. */
+#define SL_CLI_CONNECT_ATTEMPT_MS_MIN 1000
+#define SL_CLI_CONNECT_BACKOFF_MS_MAX 1000
 _Static_assert(SL_CLI_LINE_BYTES_MAX + 64 <= SL_CLI_FRAME_BYTES_MAX, "a record fits a frame");
 _Static_assert(SL_CLI_FETCH_BYTES_MAX < SL_CLI_FRAME_BYTES_MAX, "a fetch fits a frame");
 
