@@ -22,10 +22,12 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from kafka_ref import (REF_CLUSTER_ID, java_cmd, kafka_ref, sluice_module,  # noqa: F401
                        target, write_log4j2)
 from conftest import SLUICE_BIN
+import kafka_ref as kafka_ref_module
 
 
 def cli(bootstrap, *args, stdin=None, timeout=60, env=None):
@@ -56,6 +58,36 @@ def describe_until(bootstrap, name, ok, timeout=30):
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_kafka_ref_clean():
+    """The reference Kafka is shared by the whole session, and later differential tests compare
+    its full topic and group lists with a fresh Sluice's: remove what this module created there
+    (every name here starts with "cli-")."""
+    yield
+    ref = kafka_ref_module._shared["ref"]  # None when no test here started it
+    if ref is None:
+        return
+    topics = [t["name"] for t in cli_json(ref.bootstrap, "topic", "list")
+              if t["name"].startswith("cli-")]
+    if topics:
+        r = cli(ref.bootstrap, "topic", "delete", *topics, "--if-exists")
+        assert r.returncode == 0, r.stderr
+    admin = AdminClient({"bootstrap.servers": ref.bootstrap})
+    groups = [g.group_id for g in admin.list_consumer_groups().result(timeout=30).valid
+              if g.group_id.startswith("cli-")]
+    if groups:
+        for f in admin.delete_consumer_groups(groups).values():
+            f.result(timeout=30)
+    deadline = time.monotonic() + 30  # Kafka deletes asynchronously: wait until it is done
+    while time.monotonic() < deadline:
+        left = [t["name"] for t in cli_json(ref.bootstrap, "topic", "list")
+                if t["name"].startswith("cli-")]
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, left
 
 
 @pytest.fixture(scope="session")
