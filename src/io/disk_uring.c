@@ -110,16 +110,22 @@ static void submit_queued(disk_uring_t *u)
         rc = io_uring_submit(&u->ring);
     while (rc == -EINTR);
     if (rc < 0) {
-        /* -EAGAIN/-EBUSY: the kernel is short of memory; the SQEs stay queued and the next loop
-         * iteration retries. Nothing else is expected from a ring this backend set up. */
+        /* -EAGAIN/-EBUSY: the kernel is short of memory. Nothing else is expected from a ring
+         * this backend set up. The SQEs stay queued for the next loop iteration (below). */
         SL_LOG_RATELIMITED(SL_LOG_WARN, "io", "io_uring submit failed err=%s (retrying)",
                            sl_strerror(rc));
-        return;
+        rc = 0;
     }
     SL_ASSERT((unsigned)rc <= u->sqes_unsubmitted);
     u->sqes_unsubmitted -= (unsigned)rc;
-    if (u->sqes_unsubmitted == 0)
+    if (u->sqes_unsubmitted == 0) {
         uv_prepare_stop(&u->prepare);
+    } else if (eventfd_write(u->event_fd, 1) != 0) {
+        /* Unreachable short of a closed fd: without this wake-up the loop could block with no
+         * completion coming, so the prepare would never run again. */
+        SL_LOG_RATELIMITED(SL_LOG_ERROR, "io", "io_uring eventfd wake-up failed err=%s",
+                           sl_strerror(-errno));
+    }
 }
 
 static void prepare_submit(uv_prepare_t *prepare)
