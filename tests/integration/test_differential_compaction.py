@@ -14,7 +14,7 @@ import pytest
 
 import kproto
 import records as R
-from kafka_ref import kafka_ref, start_sluice  # noqa: F401  (session fixture)
+from kafka_ref import KafkaRef, kafka_ref, require_libs, start_sluice  # noqa: F401  (session fixture)
 
 PRODUCE, METADATA, FIND_COORDINATOR, CREATE_TOPICS, DELETE_TOPICS = 0, 3, 10, 19, 20
 
@@ -43,22 +43,28 @@ def make_offsets_topic(bs):
     raise AssertionError(f"{bs}: __consumer_offsets was not created")
 
 
-def test_delete_consumer_offsets_like_kafka(sluice, kafka_ref):
+def test_delete_consumer_offsets_like_kafka(sluice, tmp_path):
     """Kafka 4.0 (KRaft) does not refuse it: DeleteTopics of __consumer_offsets succeeds, a second
     one answers UNKNOWN_TOPIC_OR_PARTITION, and the next group use makes the topic again. Sluice
-    answers the same. The topic is made again at the end (the reference Kafka is shared)."""
-    answers = {}
-    for name, bs in (("kafka", kafka_ref.bootstrap), ("sluice", sluice.bootstrap)):
-        make_offsets_topic(bs)
-        got = []
-        for version in (5, 6):
-            fields = ({"TopicNames": ["__consumer_offsets"], "TimeoutMs": 10000} if version < 6 else
-                      {"Topics": [{"Name": "__consumer_offsets", "TopicId": bytes(16)}], "TimeoutMs": 10000})
-            r = kproto.request(bs, DELETE_TOPICS, version, fields)["Responses"][0]
-            got.append((version, r["ErrorCode"]))
-        answers[name] = got
-        make_offsets_topic(bs)  # the next group use makes it again
+    answers the same. A Kafka of its own: the session's shared one must keep its coordinator."""
+    require_libs()
+    with KafkaRef(tmp_path / "kafka-private") as own:
+        answers = {"kafka": delete_offsets_twice(own.bootstrap)}
+    answers["sluice"] = delete_offsets_twice(sluice.bootstrap)
     assert answers["sluice"] == answers["kafka"] == [(5, 0), (6, 3)], answers
+
+
+def delete_offsets_twice(bs):
+    """DeleteTopics v5 then v6 of __consumer_offsets: [(version, error code)]; made again after."""
+    make_offsets_topic(bs)
+    got = []
+    for version in (5, 6):
+        fields = ({"TopicNames": ["__consumer_offsets"], "TimeoutMs": 10000} if version < 6 else
+                  {"Topics": [{"Name": "__consumer_offsets", "TopicId": bytes(16)}], "TimeoutMs": 10000})
+        r = kproto.request(bs, DELETE_TOPICS, version, fields)["Responses"][0]
+        got.append((version, r["ErrorCode"]))
+    make_offsets_topic(bs)  # the next group use makes it again
+    return got
 
 
 def test_keyless_record_to_compacted_topic_refused(sluice, kafka_ref):
