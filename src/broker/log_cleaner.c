@@ -44,10 +44,13 @@ static void schedule(sl_log_cleaner_t *c)
     sl_broker_t *broker = c->broker;
     if (c->stopping || broker->topics == NULL)
         return;
+    /* Read on every pass: the three keys are dynamic (cluster-wide), as in Kafka. */
+    size_t threads =
+        (size_t)SL_MIN(SL_MAX(broker->cfg->log_cleaner_threads, 1), SL_LOG_CLEANER_THREADS_MAX);
     size_t dedupe_per_slot =
-        (size_t)(broker->cfg->log_cleaner_dedupe_buffer_size / (int64_t)c->slot_count);
+        (size_t)(broker->cfg->log_cleaner_dedupe_buffer_size / (int64_t)threads);
     sl_log_cleaner_config_t cc = {.dedupe_buffer_bytes = dedupe_per_slot};
-    for (size_t i = 0; i < c->slot_count; i++) {
+    for (size_t i = 0; i < threads; i++) {
         sl_log_cleaner_slot_t *slot = &c->slots[i];
         if (slot->job != NULL)
             continue;
@@ -154,8 +157,7 @@ void sl__log_cleaner_init(sl_log_cleaner_t *c, struct sl_broker *broker, uv_loop
     *c = (sl_log_cleaner_t){.broker = broker};
     if (!broker->cfg->log_cleaner_enable)
         return;
-    c->slot_count =
-        (size_t)SL_MIN(SL_MAX(broker->cfg->log_cleaner_threads, 1), SL_LOG_CLEANER_THREADS_MAX);
+    c->slot_count = SL_LOG_CLEANER_THREADS_MAX; /* log.cleaner.threads of them are used */
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->handles_open = 1;
@@ -177,8 +179,8 @@ void sl__log_cleaner_start(sl_log_cleaner_t *c)
         return;
     uint64_t every = (uint64_t)SL_MAX(c->broker->cfg->log_cleaner_backoff_ms, 1);
     uv_timer_start(&c->timer, tick, every, every);
-    SL_LOG(SL_LOG_INFO, "cleaner", "log cleaner started threads=%zu backoff_ms=%" PRId64,
-           c->slot_count, c->broker->cfg->log_cleaner_backoff_ms);
+    SL_LOG(SL_LOG_INFO, "cleaner", "log cleaner started threads=%d backoff_ms=%" PRId64,
+           (int)c->broker->cfg->log_cleaner_threads, c->broker->cfg->log_cleaner_backoff_ms);
 }
 
 void sl__log_cleaner_close(sl_log_cleaner_t *c, void (*closed_cb)(sl_log_cleaner_t *))
