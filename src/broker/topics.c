@@ -26,6 +26,7 @@ struct sl_topic_table {
     const sl_config_t *cfg;
     sl_log_t **doomed;
     size_t doomed_count, doomed_cap;
+    size_t dying_count;  /* deleted topics whose logs stay open until in-flight requests let go */
     sl_log_dir_t **dirs; /* borrowed, dirs_count of them, same order as cfg->log_dirs */
     size_t dirs_count;
     size_t *dir_partitions; /* partitions placed in each dir, to place new ones evenly */
@@ -736,7 +737,7 @@ sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bo
     if (rc != 0) {
         close_partitions(t, topic, true);
         topic_free(topic);
-        if (rc == SL_EEXISTS && t->doomed_count > 0) {
+        if (rc == SL_EEXISTS && (t->doomed_count > 0 || t->dying_count > 0)) {
             /* The topic's previous incarnation still has reads or writes in flight; its logs go
              * within moments (sl__topics_reap), so this is worth a retry. */
             snprintf(msg, msg_len, "A deleted topic of this name is still being removed; retry.");
@@ -756,6 +757,8 @@ static void topic_finish_delete(sl_topic_table_t *t, sl_topic_t *topic)
 {
     SL_ASSERT(topic->deleted);
     SL_ASSERT(topic->refs == 0);
+    SL_ASSERT(t->dying_count > 0);
+    t->dying_count--;
     close_partitions(t, topic, true);
     topic_free(topic);
 }
@@ -785,12 +788,14 @@ int sl__topics_delete(sl_topic_table_t *t, sl_topic_t *topic)
     SL_LOG(SL_LOG_INFO, "topics", "deleted topic=%s partitions=%d", topic->name,
            (int)topic->partition_count);
     topic->deleted = true;
+    t->dying_count++;
     /* Waiting fetches answer now; requests still reading or appending hold references, and the
-     * logs are removed when the last of them lets go. */
+     * logs are removed when the last of them lets go. A woken fetch may finish (and drop its
+     * reference) inside wake_waiters, so this call holds one of its own until it is done. */
+    sl__topic_ref(topic);
     for (int32_t p = 0; p < topic->partition_count; p++)
         wake_waiters(&topic->partitions[p], true);
-    if (topic->refs == 0)
-        topic_finish_delete(t, topic);
+    sl__topic_unref(t, topic);
     return 0;
 }
 
