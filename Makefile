@@ -6,7 +6,7 @@ CONFIG ?= config/sluice.yaml
 FUZZ_SECONDS ?= 10
 PYTHON ?= python3
 
-.PHONY: all deps build debug asan run test unit sim fuzz-smoke fuzz integration chart-test protocol docs clean check bench
+.PHONY: all deps build debug asan run test unit sim fuzz-smoke fuzz integration chart-test compat protocol docs clean check bench
 
 all: build
 
@@ -65,6 +65,12 @@ integration: build
 # validated against the Kubernetes API types; a few seconds.
 chart-test:
 	$(PYTHON) -m pytest -q tests/helm
+
+# The clients' own test suites (librdkafka, franz-go, kafka-python, kcat), fetched at pinned
+# versions from the package registries and run against build/sluice; SUITES=a,b picks some.
+# Results: build/compat/results.md; known failures: tests/compat/known/ (docs/compatibility.md).
+compat: deps build
+	$(PYTHON) tests/compat/run.py $(if $(SUITES),--suites $(SUITES))
 
 protocol:
 	$(PYTHON) tools/protogen/protogen.py --schemas ../shared/kafka-protocol --out src/protocol/gen
