@@ -65,3 +65,25 @@ def test_delete_and_recreate_under_load(broker):
     assert any(delivered), "nothing was ever produced"
     wire.assert_still_serving(broker)
     assert "PANIC" not in broker.log_text()
+
+
+def test_delete_while_a_fetch_waits_on_an_empty_partition(broker):
+    """A Fetch long-polling an empty partition is answered at once when its topic is deleted, and
+    may finish (dropping its reference to the topic) inside the deletion itself: the topic must
+    outlive the deletion's own loop (franz-go's kgo tests found it freed under that loop)."""
+    bs = broker.bootstrap
+    admin = AdminClient({"bootstrap.servers": bs})
+    for rnd in range(3):
+        topic = f"quiet-{rnd}"
+        admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(10)
+        c = Consumer({"bootstrap.servers": bs, "group.id": "never-joined", "log_level": 0,
+                      "enable.auto.commit": False, "fetch.wait.max.ms": 10000})
+        c.assign([TopicPartition(topic, p, 0) for p in range(2)])
+        deadline = time.monotonic() + 3  # a second or more: the fetch is parked by then
+        while time.monotonic() < deadline:
+            c.poll(0.2)
+        admin.delete_topics([topic])[topic].result(10)
+        c.close()
+        assert broker.proc.poll() is None, broker.log_text()[-3000:]
+    wire.assert_still_serving(broker)
+    assert "PANIC" not in broker.log_text()
