@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
+import threading
 from dataclasses import dataclass, field
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -22,6 +22,10 @@ WORK = os.path.join(ROOT, "build", "compat")
 DEB_SRC_LIST = "/etc/apt/sources.list.d/sluice-compat-src.sources"
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
+
+# Suites prepare side by side; apt (the sources list, apt-get update, the download folder) is
+# used by one of them at a time.
+_apt_lock = threading.Lock()
 
 
 @dataclass
@@ -131,6 +135,15 @@ def debian_upstream_source(package, version, dest):
     the .dsc's."""
     if os.path.exists(os.path.join(dest, ".unpacked")):
         return dest
+    with _apt_lock:
+        orig = _download_orig(package, version)
+    shutil.rmtree(dest, ignore_errors=True)
+    _unpack(orig, dest)
+    return dest
+
+
+def _download_orig(package, version):
+    """The verified path of the package's .orig tarball (downloaded once)."""
     ensure_deb_src()
     dl = os.path.join(WORK, "debian-src")
     os.makedirs(dl, exist_ok=True)
@@ -154,7 +167,10 @@ def debian_upstream_source(package, version, dest):
     if _sha256(orig) != sums[origs[0]]:
         os.remove(orig)
         raise RuntimeError(f"{package}: {origs[0]} does not match the .dsc's SHA-256")
-    shutil.rmtree(dest, ignore_errors=True)
+    return orig
+
+
+def _unpack(orig, dest):
     os.makedirs(dest)
     with tarfile.open(orig) as tar:
         top = os.path.commonpath([m.name for m in tar.getmembers()])
@@ -165,7 +181,6 @@ def debian_upstream_source(package, version, dest):
         os.rename(os.path.join(inner, name), os.path.join(dest, name))
     os.rmdir(inner)
     open(os.path.join(dest, ".unpacked"), "w").close()
-    return dest
 
 
 def start_sluice(suite, extra_yaml=""):
