@@ -8,6 +8,7 @@ Deliberate differences (docs/compatibility.md) are asserted on their own, not sk
 resources (Sluice has no dynamic broker configs), partition counts above Sluice's bound, and
 DeleteRecords answering a repeated partition once per entry. Every topic made on the shared
 reference Kafka is deleted at the end of its test. Runtime: about 10 s with Kafka running."""
+import time
 import uuid
 
 import pytest
@@ -42,6 +43,9 @@ def both(sluice, kafka_ref):
                             "Configs": [{"Name": k, "Value": v} for k, v in configs]}],
                 "TimeoutMs": 10000, "ValidateOnly": False})
             assert r["Topics"][0]["ErrorCode"] == 0, (bs, r)
+        # Kafka answers CreateTopics before its brokers' metadata caches have the topic; a
+        # client waits for it to appear, and so do the comparisons below.
+        wait_for(lambda: known(kafka_ref.bootstrap, name, partitions), f"{name} on Kafka")
         made.append(name)
         return name
 
@@ -88,6 +92,36 @@ def same(s_bs, k_bs, fn):
     return s
 
 
+def settled(s_bs, k_bs, fn, timeout=15.0):
+    """same() for read-only queries after a change: Kafka applies CreatePartitions and config
+    changes to its metadata cache asynchronously, so its answer is asked again until it agrees
+    or the deadline passes, as a client polling for the change would."""
+    s = fn(s_bs)
+    deadline = time.monotonic() + timeout
+    while True:
+        k = fn(k_bs)
+        if s == k or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert s == k, f"\nsluice: {s}\nkafka:  {k}"
+    return s
+
+
+def wait_for(cond, what, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def known(bs, topic, partitions):
+    r = kproto.request(bs, 3, 12, {"Topics": [{"Name": topic, "TopicId": None}],
+                                   "AllowAutoTopicCreation": False,
+                                   "IncludeTopicAuthorizedOperations": False})
+    t = r["Topics"][0]
+    return t["ErrorCode"] == 0 and len(t["Partitions"]) == partitions
+
+
 # ---- AlterConfigs ---------------------------------------------------------------------------
 
 ALTER_ERROR_CASES = [
@@ -121,7 +155,7 @@ def test_alter_configs_errors(both, case, version):
     for validate_only in (False, True):
         same(s_bs, k_bs, lambda bs: answers(alter(bs, resources, validate_only, version)))
     # A failed request leaves the overrides as they were.
-    same(s_bs, k_bs, lambda bs: overrides(bs, topic, ["retention.ms"]))
+    settled(s_bs, k_bs, lambda bs: overrides(bs, topic, ["retention.ms"]))
 
 
 def test_alter_configs_repeated_resource(sluice):
@@ -140,15 +174,15 @@ def test_alter_configs_replaces_the_whole_set(both):
     keys = ["retention.ms", "segment.ms", "max.message.bytes", "cleanup.policy"]
     change = [(TOPIC, topic, [("max.message.bytes", "2000"), ("cleanup.policy", "compact,delete")])]
     same(s_bs, k_bs, lambda bs: answers(alter(bs, change, validate_only=True)))
-    before = same(s_bs, k_bs, lambda bs: overrides(bs, topic, keys))
+    before = settled(s_bs, k_bs, lambda bs: overrides(bs, topic, keys))
     assert before["retention.ms"] == ("123456", 1)
     same(s_bs, k_bs, lambda bs: answers(alter(bs, change)))
-    after = same(s_bs, k_bs, lambda bs: overrides(bs, topic, keys))
+    after = settled(s_bs, k_bs, lambda bs: overrides(bs, topic, keys))
     assert after["max.message.bytes"] == ("2000", 1)
     assert after["retention.ms"][1] == 5  # the override went: back to the default
     same(s_bs, k_bs, lambda bs: answers(alter(bs, [(TOPIC, topic, [])])))
-    assert all(src == 5 for _, src in same(s_bs, k_bs,
-                                           lambda bs: overrides(bs, topic, keys)).values())
+    assert all(src == 5 for _, src in settled(s_bs, k_bs,
+                                              lambda bs: overrides(bs, topic, keys)).values())
 
 
 # ---- IncrementalAlterConfigs ------------------------------------------------------------------
@@ -187,7 +221,7 @@ def test_incremental_alter_configs_errors(both, case, version):
     for validate_only in (False, True):
         same(s_bs, k_bs, lambda bs: answers(incremental(bs, case[1](topic), validate_only,
                                                         version)))
-    same(s_bs, k_bs, lambda bs: overrides(bs, topic, ["retention.ms"]))
+    settled(s_bs, k_bs, lambda bs: overrides(bs, topic, ["retention.ms"]))
 
 
 def test_incremental_operations(both):
@@ -206,7 +240,7 @@ def test_incremental_operations(both):
     for ops in steps:
         same(s_bs, k_bs, lambda bs: answers(incremental(bs, [(TOPIC, topic, ops)], True)))
         same(s_bs, k_bs, lambda bs: answers(incremental(bs, [(TOPIC, topic, ops)])))
-        seen.append(same(s_bs, k_bs, lambda bs: overrides(bs, topic, keys)))
+        seen.append(settled(s_bs, k_bs, lambda bs: overrides(bs, topic, keys)))
     assert seen[0]["cleanup.policy"] == ("delete,compact", 1)
     assert seen[1]["cleanup.policy"] == ("compact", 1)
     assert seen[3]["cleanup.policy"] == ("", 1)
@@ -258,17 +292,17 @@ def test_create_partitions_errors(both, case, version):
     topic = create(prefix + "-p", partitions=2)
     for validate_only in (True, False):
         same(s_bs, k_bs, lambda bs: create_partitions(bs, case[1](topic), validate_only, version))
-    assert same(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == [0, 1]
+    assert settled(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == [0, 1]
 
 
 def test_create_partitions_grows(both):
     s_bs, k_bs, prefix, create = both
     topic = create(prefix + "-g", partitions=2)
     same(s_bs, k_bs, lambda bs: create_partitions(bs, [(topic, 3, None)], validate_only=True))
-    assert same(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == [0, 1]
+    assert settled(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == [0, 1]
     same(s_bs, k_bs, lambda bs: create_partitions(bs, [(topic, 3, [[1]])]))
     same(s_bs, k_bs, lambda bs: create_partitions(bs, [(topic, 6, None)]))
-    assert same(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == list(range(6))
+    assert settled(s_bs, k_bs, lambda bs: partition_count(bs, topic)) == list(range(6))
 
 
 def test_create_partitions_beyond_sluice_bound(sluice):
