@@ -73,6 +73,13 @@ static void fetch_on_free(sl_request_t *req, void *data)
     release_reads(data);
 }
 
+/* Whether the answer carries records for part: the one test fetch_finish (which fills the Records
+ * fields) and fetch_respond (which turns each non-empty one into a piece) must share. */
+static bool part_has_records(const fetch_part_t *part)
+{
+    return part->partition != NULL && part->len > 0;
+}
+
 static void part_error(fetch_part_t *part, sl_kerr_t error)
 {
     if (part->partition != NULL)
@@ -97,7 +104,7 @@ static void fetch_finish(fetch_t *fetch)
         /* A file range has no bytes in memory: its slice only carries the length, and
          * fetch_respond leaves it out of the encoding (a gap) and sends the range instead. */
         const uint8_t *data = part->fd >= 0 ? (const uint8_t *)part : part->bytes;
-        o->records = part->len > 0 ? (sl_slice_t){data, part->len} : o->records;
+        o->records = part_has_records(part) ? (sl_slice_t){data, part->len} : o->records;
         part->partition->topic->metrics.bytes_out += part->len;
     }
     if (fetch->in_handler) {
@@ -347,8 +354,9 @@ static int fetch_respond(sl_request_t *req)
     size_t total = sl__response_wire_bytes(req, req->response_desc, version, req->response);
     size_t gaps_count = 0, gap_bytes = 0;
     for (size_t i = 0; i < fetch->parts_count; i++) {
-        gaps_count += fetch->parts[i].len > 0;
-        gap_bytes += fetch->parts[i].len;
+        bool has = part_has_records(&fetch->parts[i]);
+        gaps_count += has;
+        gap_bytes += has ? fetch->parts[i].len : 0;
     }
     SL_ASSERT(total > gap_bytes);
     uint8_t *out = sl_malloc(total - gap_bytes);
@@ -374,7 +382,7 @@ static int fetch_respond(sl_request_t *req)
         if (gaps[g].at > from)
             pieces[count++] =
                 (sl_response_piece_t){.ptr = from, .len = (size_t)(gaps[g].at - from), .fd = -1};
-        while (fetch->parts[next_part].len == 0)
+        while (!part_has_records(&fetch->parts[next_part]))
             next_part++;
         fetch_part_t *part = &fetch->parts[next_part++];
         SL_ASSERT(gaps[g].records.len == part->len);
