@@ -35,9 +35,9 @@ typedef struct sl_log_config {
     /* cleanup.policy: compact runs the log cleaner (cleaner.c); retention by time and size applies
      * unless the policy is compact alone (compact_delete: "compact,delete"). */
     bool compact, compact_delete;
-    int64_t delete_retention_ms;      /* delete.retention.ms: tombstones live this long once cleaned */
-    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
-    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms (INT64_MAX: none) */
+    int64_t delete_retention_ms;   /* delete.retention.ms: tombstones live this long once cleaned */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms (INT64_MAX: none) */
     double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
 } sl_log_config_t;
 
@@ -257,7 +257,7 @@ typedef struct {
     int64_t first_dirty_offset, cleaned_to_offset; /* the dirty range this job took in */
     int32_t segments_in, segments_out;
     int64_t run_ms; /* the heavy part's wall time (map and rewrite) */
-    bool swapped; /* false when the job was cancelled, failed or found the log busy */
+    bool swapped;   /* false when the job was cancelled, failed or found the log busy */
 } sl_log_clean_stats_t;
 
 /* How urgently the log wants cleaning, for picking the filthiest log: its dirty ratio (bytes of
@@ -266,7 +266,7 @@ typedef struct {
  * cleanable, a job is out, the dir is offline or closing). */
 double sl_log_clean_priority(const sl_log_t *log, int64_t now_ms);
 /* 0 and *out (owned until sl_log_clean_end) when something is to be cleaned; SL_ENOTFOUND when
- * the log needs nothing (priority below min.cleanable.dirty.ratio); -ENOMEM. now_ms is wall time. */
+ * the log needs nothing (priority below min.cleanable.dirty.ratio); -ENOMEM. now_ms: wall time. */
 int sl_log_clean_begin(sl_log_t *log, const sl_log_cleaner_config_t *cc, int64_t now_ms,
                        sl_log_clean_job_t **out);
 /* The heavy part, on any thread: builds the offset map and writes the cleaned segments. */

@@ -5,8 +5,8 @@
 
 #include "broker_configs.h"
 #include "delayed.h"
-#include "log_cleaner.h"
 #include "groups.h"
+#include "log_cleaner.h"
 #include "producer_ids.h"
 #include "sluice/broker.h"
 #include "sluice/io.h"
