@@ -398,6 +398,16 @@ typedef struct sl_message_desc {
     sl_version_range_t flexible; /* the message's flexibleVersions */
 } sl_message_desc_t;
 
+/* One KRaft metadata record type (one schema of metadata/); the generated table
+ * (gen/metadata_gen.h) holds one per type, sluice/metadata_records.h frames records with it. */
+typedef struct sl_metadata_record_info {
+    int16_t type;     /* the schema's apiKey: the record type in the frame */
+    const char *name; /* "PartitionChangeRecord" */
+    int16_t version_min, version_max;
+    const struct sl_message_desc *desc; /* the record body */
+    uint32_t body_offset;               /* of the body's union member in sl_metadata_record_t */
+} sl_metadata_record_info_t;
+
 /* ---- generic codec, by descriptor --------------------------------------------------------------
  * decode: initializes *out with sl_message_init, then fills it from r. Arrays come from the arena
  * (NULL from the arena: SL_ELIMIT); strings, bytes and records borrow the frame (valid while the

@@ -10,6 +10,13 @@ Reads message/*.json and ERRORS.md (through schema.py) and writes into --out:
     api_table.c       the API table, sl_kerr_name() and sl_kerr_message()
     sources.cmake     the list of generated .c files for src/protocol/CMakeLists.txt
     .clang-format     disables formatting of generated files
+and from metadata/*.json (the KRaft metadata-log records, "type": "metadata"):
+    metadata_gen.h    SL_METADATA_RECORD_<NAME> type constants, one C struct per record schema struct
+                      (wrappers as for messages), and sl_metadata_record_t, the framed record: type,
+                      version and a union of the bodies
+    metadata_records.c
+                      the records' descriptor tables and the type table that
+                      src/protocol/metadata_record.c frames records with
 Output is deterministic (sorted by message name, no timestamps) so a test can regenerate and diff.
 """
 
@@ -63,9 +70,11 @@ def message_cname(msg):
     return base + "_data" if msg.kind == "header" else base
 
 
-def assign_struct_names(msgs):
+def assign_struct_names(msgs, taken_elsewhere=frozenset()):
     """{(message name, struct name): C base name}. A struct name used by more than one message file
-    is prefixed with its message's name."""
+    is prefixed with its message's name, and so is one whose C name another generated set
+    (taken_elsewhere: the metadata records are generated after and beside the messages) already
+    uses."""
     users = {}
     for m in msgs:
         for s in m.structs:
@@ -73,11 +82,13 @@ def assign_struct_names(msgs):
     names = {}
     taken = {}
     for m in msgs:
+        if message_cname(m) in taken_elsewhere:
+            raise GenError("C name %s of %s is taken" % (message_cname(m), m.name))
         taken[message_cname(m)] = m.name
     for m in msgs:
         for s in sorted(m.structs):
             base = schema.snake_case(s)
-            if len(users[s]) > 1 or s in RESERVED_STRUCT_NAMES:
+            if len(users[s]) > 1 or s in RESERVED_STRUCT_NAMES or base in taken_elsewhere:
                 base = message_cname(m) + "_" + base
             if base in taken:
                 raise GenError("C name %s of %s.%s collides with %s" % (base, m.name, s, taken[base]))
@@ -135,10 +146,14 @@ def field_comment(f):
 
 
 class Gen:
-    def __init__(self, msgs, errors):
+    def __init__(self, msgs, errors, taken_elsewhere=frozenset()):
         self.msgs = msgs
         self.errors = errors
-        self.names = assign_struct_names(msgs)
+        self.names = assign_struct_names(msgs, taken_elsewhere)
+
+    def c_names(self):
+        """Every C base name this set generates (the next set must not reuse them)."""
+        return set(self.names.values()) | set(message_cname(m) for m in self.msgs)
 
     def struct_type(self, msg, sname):
         return "sl_%s_t" % self.names[(msg.name, sname)]
@@ -460,6 +475,83 @@ class Gen:
         return files
 
 
+def record_member(msg):
+    """Union member of a metadata record: RegisterBrokerRecord -> register_broker."""
+    base = schema.snake_case(msg.name)
+    return base[: -len("_record")] if base.endswith("_record") else base
+
+
+class MetadataGen(Gen):
+    """The KRaft metadata-log records (metadata/*.json). Their bodies use the same descriptors
+    and interpreter as messages; on the log each one is framed as Kafka's MetadataRecordSerde
+    frames an ApiMessageAndVersion (src/protocol/metadata_record.c)."""
+
+    def __init__(self, records, taken_elsewhere):
+        super().__init__(records, [], taken_elsewhere)
+        keys = [m.api_key for m in records]
+        if any(k is None or k < 0 for k in keys) or len(set(keys)) != len(keys):
+            raise GenError("metadata records need distinct non-negative apiKeys")
+        for m in records:
+            if m.valid_versions.hi is None:
+                raise GenError("%s: open-ended validVersions" % m.name)
+        self.by_key = sorted(records, key=lambda m: m.api_key)
+
+    def header(self):
+        out = [BANNER]
+        out.append(
+            "/* metadata_gen: the KRaft metadata-log records (the schemas in Apache Kafka 3.9's metadata/):\n"
+            " * one struct per record, the record type constants and the framed record\n"
+            " * sl_metadata_record_t. Included by sluice/metadata_records.h; include that instead. */\n"
+        )
+        out.append("#ifndef SLUICE_METADATA_GEN_H\n#define SLUICE_METADATA_GEN_H\n")
+        out.append('#include "sluice/protocol.h"\n')
+        out.append("/* Record types, from the schemas' apiKey (the frame's type field). */\nenum sl_metadata_record_type {")
+        for m in self.by_key:
+            out.append("    SL_METADATA_RECORD_%s = %d," % (record_member(m).upper(), m.api_key))
+        out.append("};")
+        out.append("#define SL_METADATA_RECORD_TYPE_MAX %d\n" % self.by_key[-1].api_key)
+        for m in self.msgs:
+            out.append(self.message_decls(m))
+        out.append(
+            "/* One metadata record as it sits in a record's value on __cluster_metadata: the type\n"
+            " * (SL_METADATA_RECORD_*), the record version and the body in the union member of that\n"
+            " * type. Arrays, strings and bytes of a decoded record borrow the input and the arena. */"
+        )
+        out.append("typedef struct sl_metadata_record {\n    int16_t type;\n    int16_t version;\n    union {")
+        for m in self.by_key:
+            out.append("        sl_%s_t %s;" % (message_cname(m), record_member(m)))
+        out.append("    } u;\n} sl_metadata_record_t;\n")
+        out.append("/* Internal: indexed by record type, NULL for unused types; use sl_metadata_record_info(). */")
+        out.append(
+            "extern const sl_metadata_record_info_t *const sl__metadata_record_table[SL_METADATA_RECORD_TYPE_MAX + 1];\n"
+        )
+        out.append("#endif")
+        return "\n".join(out) + "\n"
+
+    def records_file(self):
+        out = [
+            BANNER + "/* metadata_records: descriptor tables of the KRaft metadata records and the record\n"
+            " * type table (src/protocol/metadata_record.c frames records with it). */\n"
+            "#include <stddef.h>\n#include <stdint.h>\n\n#include \"sluice/metadata_records.h\"\n"
+        ]
+        for m in self.msgs:
+            out.append(self.message_descs(m))
+        entries = []
+        for m in self.by_key:
+            var = "record_%s" % record_member(m)
+            entries.append((m.api_key, var))
+            out.append(
+                "static const sl_metadata_record_info_t %s = {.type = %d, .name = %s, .version_min = %d, "
+                ".version_max = %d, .desc = &sl_%s_desc, .body_offset = (uint32_t)offsetof(sl_metadata_record_t, u.%s)};"
+                % (var, m.api_key, c_string(m.name), m.valid_versions.lo, m.valid_versions.hi, message_cname(m), record_member(m))
+            )
+        out.append("\nconst sl_metadata_record_info_t *const sl__metadata_record_table[SL_METADATA_RECORD_TYPE_MAX + 1] = {")
+        for key, var in entries:
+            out.append("    [%d] = &%s," % (key, var))
+        out.append("};")
+        return "\n".join(out) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--schemas", required=True, help="directory holding message/ and ERRORS.md")
@@ -468,7 +560,16 @@ def main(argv=None):
     try:
         msgs = schema.load_messages(args.schemas)
         errors = schema.load_errors(args.schemas)
-        files = Gen(msgs, errors).files()
+        gen = Gen(msgs, errors)
+        files = gen.files()
+        records = schema.load_metadata_records(args.schemas)
+        if records:
+            mgen = MetadataGen(records, gen.c_names())
+            files["metadata_gen.h"] = mgen.header()
+            files["metadata_records.c"] = mgen.records_file()
+            files["sources.cmake"] = files["sources.cmake"].replace(
+                ")\n", "    ${CMAKE_CURRENT_LIST_DIR}/metadata_records.c\n)\n"
+            )
     except (schema.SchemaError, GenError) as e:
         print("protogen: %s" % e, file=sys.stderr)
         return 1
@@ -480,7 +581,9 @@ def main(argv=None):
     stale = sorted(set(n for n in os.listdir(args.out) if n.startswith("messages_")) - set(files))
     for name in stale:
         os.remove(os.path.join(args.out, name))
-    print("protogen: %d messages, %d errors -> %s" % (len(msgs), len(errors), args.out))
+    print(
+        "protogen: %d messages, %d metadata records, %d errors -> %s" % (len(msgs), len(records), len(errors), args.out)
+    )
     return 0
 
 

@@ -12,11 +12,14 @@ Public API (everything else is private):
     load_messages(schema_dir, overlay_dir=OVERLAY_DIR) -> [Message]
                                          every message/*.json under schema_dir, with the project's
                                          overlays applied (below), sorted by name
+    load_metadata_records(schema_dir) -> [Message]
+                                         every metadata/*.json (KRaft metadata-log records, kind
+                                         "metadata"), sorted by name; [] without that folder
     load_errors(schema_dir) -> [KafkaError] ERRORS.md table, sorted by code
     snake_case("AllowAutoTopicCreation") -> "allow_auto_topic_creation"
 
 Model:
-    Message: name, kind ("request" | "response" | "header" | "data"), api_key (int or None),
+    Message: name, kind ("request" | "response" | "header" | "data" | "metadata"), api_key (int or None),
         valid_versions, flexible_versions (VersionRange), fields ([Field]),
         structs ({name: Struct}: every struct type defined in the file, inline or in commonStructs),
         latest_version_unstable (bool), is_flexible(v)
@@ -421,6 +424,20 @@ def load_messages(schema_dir, overlay_dir=OVERLAY_DIR):
     if unused:
         raise SchemaError("overlays for unknown messages: %s" % ", ".join(sorted(unused)))
     return sorted(msgs, key=lambda m: m.name)
+
+
+def load_metadata_records(schema_dir):
+    """Every metadata/*.json ("type": "metadata": the KRaft metadata-log records) under schema_dir,
+    sorted by name; [] when the folder is absent."""
+    mdir = os.path.join(schema_dir, "metadata")
+    if not os.path.isdir(mdir):
+        return []
+    names = sorted(n for n in os.listdir(mdir) if n.endswith(".json"))
+    recs = [load_message(os.path.join(mdir, n)) for n in names]
+    for r in recs:
+        if r.kind != "metadata":
+            raise SchemaError("%s: type %s, expected metadata" % (r.path, r.kind))
+    return sorted(recs, key=lambda m: m.name)
 
 
 def load_errors(schema_dir):

@@ -5,4 +5,5 @@ set(SL_PROTOCOL_GEN_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/messages_1.c
     ${CMAKE_CURRENT_LIST_DIR}/messages_2.c
     ${CMAKE_CURRENT_LIST_DIR}/messages_3.c
+    ${CMAKE_CURRENT_LIST_DIR}/metadata_records.c
 )
