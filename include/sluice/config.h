@@ -29,12 +29,14 @@
 /* Items in one list value (log.dirs, listeners, ...). */
 #define SL_CONFIG_LIST_ITEMS_MAX 256
 /* Keys the table may hold (sl_config_t keeps one source byte per key). */
-#define SL_CONFIG_KEYS_MAX 64
+#define SL_CONFIG_KEYS_MAX 96
 /* A comfortable size for the err buffer of the load functions. */
 #define SL_CONFIG_ERR_BYTES 512
 /* A listener's name and host, including their NULs. */
 #define SL_LISTENER_NAME_BYTES_MAX 64
 #define SL_LISTENER_HOST_BYTES_MAX 256
+/* Entries of controller.quorum.voters (Kafka quorums have 3 or 5 voters; this is generous). */
+#define SL_CONFIG_QUORUM_VOTERS_MAX 32
 
 _Static_assert(SL_CONFIG_ENTRIES_MAX *SL_CONFIG_NAME_BYTES_MAX <= SL_CONFIG_FILE_BYTES_MAX,
                "the entry table of a maximal file stays small");
@@ -55,6 +57,13 @@ typedef struct {
     uint16_t port;
     sl_security_protocol_t security;
 } sl_listener_config_t;
+
+/* One entry of controller.quorum.voters: id@host:port (an IPv6 host is stored without brackets). */
+typedef struct {
+    int32_t node_id;
+    char host[SL_LISTENER_HOST_BYTES_MAX];
+    uint16_t port;
+} sl_quorum_voter_config_t;
 
 typedef enum { SL_IO_BACKEND_AUTO, SL_IO_BACKEND_IO_URING, SL_IO_BACKEND_SYNC } sl_io_backend_t;
 
@@ -200,6 +209,29 @@ typedef struct sl_config {
     /* http.listeners: /metrics, /healthz, /readyz (name "HTTP", the URL scheme upper-cased) */
     sl_listener_config_t http_listeners[SL_LISTENERS_MAX];
     size_t http_listeners_count;
+    /* ---- the cluster (KRaft names; see docs/replication.md) ---- */
+    char **process_roles; /* owned, items "broker" and/or "controller" */
+    size_t process_roles_count;
+    bool process_role_broker;     /* derived from process_roles */
+    bool process_role_controller; /* derived from process_roles */
+    /* controller.quorum.voters; quorum_voter_count == 0 means no quorum is configured: this node
+     * runs alone, exactly as a single-node broker always has. */
+    sl_quorum_voter_config_t quorum_voters[SL_CONFIG_QUORUM_VOTERS_MAX];
+    size_t quorum_voter_count;
+    char **controller_listener_names; /* owned, upper case like listener names */
+    size_t controller_listener_names_count;
+    /* owned; the effective name: when unset, the first listener that is not a controller one */
+    char *inter_broker_listener_name;
+    int32_t controller_quorum_election_timeout_ms;
+    int32_t controller_quorum_election_backoff_max_ms;
+    int32_t controller_quorum_fetch_timeout_ms;
+    int32_t controller_quorum_request_timeout_ms;
+    int32_t controller_quorum_retry_backoff_ms;
+    int16_t offsets_topic_replication_factor;
+    int64_t replica_lag_time_max_ms;
+    bool auto_leader_rebalance_enable;
+    int32_t replica_fetch_max_bytes;
+    int32_t replica_fetch_wait_max_ms;
     /* sl_config_source_t of each key, by table index. */
     uint8_t sources[SL_CONFIG_KEYS_MAX];
 } sl_config_t;
@@ -363,6 +395,13 @@ typedef struct sl_topic_log_settings {
 void sl_topic_config_effective(const sl_config_t *broker, const char *const *names,
                                const char *const *values, size_t count,
                                sl_topic_log_settings_t *out);
+
+/* True when listener_name is one of controller.listener.names: such a listener is never
+ * advertised to clients and serves only ApiVersions and the Raft APIs. */
+bool sl_config_listener_is_controller(const sl_config_t *cfg, const char *listener_name);
+
+/* The voter entry of node_id in controller.quorum.voters, or NULL. */
+const sl_quorum_voter_config_t *sl_config_quorum_voter(const sl_config_t *cfg, int32_t node_id);
 
 /* Names used in messages and docs. */
 const char *sl_security_protocol_name(sl_security_protocol_t protocol);

@@ -137,8 +137,12 @@ static void resolve_advertised(sl_broker_t *broker)
         if (ep->host[0] == '\0' || strcmp(ep->host, "0.0.0.0") == 0 || strcmp(ep->host, "::") == 0)
             if (gethostname(ep->host, sizeof(ep->host)) != 0)
                 snprintf(ep->host, sizeof(ep->host), "localhost");
-        SL_LOG(SL_LOG_INFO, "broker", "advertising listener=%s host=%s port=%u", ep->name, ep->host,
-               (unsigned)ep->port);
+        if (broker->controller_listener[i])
+            SL_LOG(SL_LOG_INFO, "broker", "controller listener=%s port=%u (not advertised)",
+                   ep->name, (unsigned)ep->port);
+        else
+            SL_LOG(SL_LOG_INFO, "broker", "advertising listener=%s host=%s port=%u", ep->name,
+                   ep->host, (unsigned)ep->port);
     }
 }
 
@@ -220,6 +224,8 @@ int sl_broker_start(sl_broker_t *broker)
         return rc;
     for (size_t i = 0; i < cfg->listeners_count; i++) {
         const sl_listener_config_t *l = &cfg->listeners[i];
+        /* sl_server_listen numbers listeners in this order: index i is cfg->listeners[i] */
+        broker->controller_listener[i] = sl_config_listener_is_controller(cfg, l->name);
         rc = sl_server_listen(broker->server, l->name, l->host, l->port);
         if (rc != 0) {
             SL_LOG(SL_LOG_ERROR, "broker", "cannot listen listener=%s host=%s port=%u error=\"%s\"",

@@ -46,6 +46,9 @@ struct sl_broker {
     /* advertised[i] is what a client that connected through listener i is told to use */
     sl_endpoint_t advertised[SL_LISTENERS_MAX];
     size_t advertised_count;
+    /* controller_listener[i]: listener i is named in controller.listener.names; it answers only
+     * ApiVersions and the Raft APIs (sl__api_on_controller_listener) and is never advertised */
+    bool controller_listener[SL_LISTENERS_MAX];
     sl_broker_stopped_cb stopped_cb;
     void *stopped_data;
     /* storage: the disk backend, one sl_log_dir_t per cfg->log_dirs entry, and the topics */
@@ -178,5 +181,8 @@ int sl__handle_describe_producers(sl_request_t *req, const void *request, void *
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);
+/* Whether api_key is served on a controller listener: ApiVersions and the Raft APIs only, as on
+ * Kafka's controller listener. Anything else there closes the connection. */
+bool sl__api_on_controller_listener(int16_t api_key);
 
 #endif

@@ -84,6 +84,23 @@ int sl__api_versions_unsupported(sl_request_t *req)
     return respond(req, info->response, 0, resp);
 }
 
+bool sl__api_on_controller_listener(int16_t api_key)
+{
+    /* Fetch joins this list when the Raft host serves replica fetches on this listener: until
+     * then a Fetch here would reach the client Fetch handler. */
+    switch (api_key) {
+    case SL_API_API_VERSIONS:
+    case SL_API_VOTE:
+    case SL_API_BEGIN_QUORUM_EPOCH:
+    case SL_API_END_QUORUM_EPOCH:
+    case SL_API_DESCRIBE_QUORUM:
+    case SL_API_FETCH_SNAPSHOT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int handle(sl_request_t *req, sl_reader_t *body)
 {
     int16_t key = req->header.api_key;
@@ -91,6 +108,9 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     const sl_handler_t *h = sl__handler_find(key);
     if (h == NULL)
         return SL_EUNSUPPORTED;
+    if (req->broker->controller_listener[req->listener_index] &&
+        !sl__api_on_controller_listener(key))
+        return SL_EUNSUPPORTED; /* clients never reach the quorum's listener */
     if (version < h->support.version_min || version > h->support.version_max)
         return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;
     const sl_api_info_t *info = sl_api_info(key);
@@ -204,7 +224,11 @@ void sl__dispatch_frame(sl_frame_t *frame, void *data)
         if (rc == SL_ENORESPONSE)
             sl_frame_respond_none(frame);
         else if (rc == SL_EUNSUPPORTED)
-            reject(req, "api or version not served", rc);
+            reject(req,
+                   req->broker->controller_listener[req->listener_index]
+                       ? "api not served on a controller listener"
+                       : "api or version not served",
+                   rc);
         else if (rc != 0)
             reject(req, "cannot decode or answer request", rc);
     }

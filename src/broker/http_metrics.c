@@ -347,9 +347,13 @@ static void write_broker(scrape_t *s)
     char id[12], address[300];
     snprintf(id, sizeof(id), "%d", (int)b->cfg->node_id);
     address[0] = '\0';
-    if (b->advertised_count > 0)
-        snprintf(address, sizeof(address), "%s:%u", b->advertised[0].host,
-                 (unsigned)b->advertised[0].port);
+    for (size_t i = 0; i < b->advertised_count; i++) {
+        if (b->controller_listener[i])
+            continue; /* the address clients use, never the quorum's */
+        snprintf(address, sizeof(address), "%s:%u", b->advertised[i].host,
+                 (unsigned)b->advertised[i].port);
+        break;
+    }
     gauge(s, "kafka_brokers", "Number of Brokers in the Kafka Cluster.", 1);
     sl_prom_family(&s->w, "kafka_broker_info", SL_PROM_GAUGE,
                    "Information about the Kafka Broker.");

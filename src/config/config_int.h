@@ -17,7 +17,8 @@ enum {
     SL_CFG_STORE_STR,       /* char *, owned */
     SL_CFG_STORE_STRLIST,   /* char ** at offset, size_t count at count_offset, all owned */
     SL_CFG_STORE_LISTENERS, /* sl_listener_config_t[SL_LISTENERS_MAX], size_t at count_offset */
-    SL_CFG_STORE_ENUM       /* an enum (int-sized); the value is the index in valid_values */
+    SL_CFG_STORE_ENUM,      /* an enum (int-sized); the value is the index in valid_values */
+    SL_CFG_STORE_VOTERS /* sl_quorum_voter_config_t[SL_CONFIG_QUORUM_VOTERS_MAX], size_t count */
 };
 
 /* One key = value found in the file or the environment, before it is typed. */
@@ -93,6 +94,18 @@ const char *sl__config_kafka_key_at(size_t index);
 const char *sl__config_kafka_prefix_at(size_t index);
 /* For tests: kafka_keys must stay sorted for bsearch. */
 bool sl__config_kafka_keys_sorted(void);
+
+/* Kafka keys Sluice refuses (rather than ignores) because ignoring them would run something else
+ * than the user asked for: the reason for name, or NULL when name is not refused. */
+const char *sl__config_kafka_key_refusal(const char *name);
+/* The refused keys, for the docs; NULL past the end (reason may be NULL). */
+const char *sl__config_kafka_refused_at(size_t index, const char **reason);
+
+/* Parses one controller.quorum.voters entry id@host:port ([v6]:port), port 1..65535. */
+int sl__config_voter_parse(const char *text, sl_quorum_voter_config_t *out, char *why,
+                           size_t why_len);
+/* Formats a voter back into id@host:port (IPv6 hosts bracketed). */
+int sl__config_voter_format(const sl_quorum_voter_config_t *voter, char *out, size_t out_len);
 
 /* Parses NAME://host:port (security is left PLAINTEXT; the protocol map decides it later). */
 int sl__config_listener_parse(const char *text, sl_listener_config_t *out, char *why,

@@ -119,6 +119,8 @@ static void valid_values(FILE *out, const sl_config_key_t *key)
 {
     if (key->storage == SL_CFG_STORE_LISTENERS) {
         fputs("NAME://host:port, ...", out);
+    } else if (key->storage == SL_CFG_STORE_VOTERS) {
+        fputs("id@host:port, ...", out);
     } else if (key->valid_values != NULL) {
         for (size_t i = 0; key->valid_values[i] != NULL; i++)
             fprintf(out, "%s`%s`", i > 0 ? ", " : "", key->valid_values[i]);
@@ -140,6 +142,8 @@ static void key_row(FILE *out, const sl_config_key_t *key)
     fprintf(out, "| `%s`<br>`%s` | %s | ", key->name, env, type_name(key));
     if (key->default_text == NULL) {
         fputs("null", out);
+    } else if (key->default_text[0] == '\0') {
+        fputs("`\"\"`", out); /* an empty list, which `` would not show */
     } else {
         fputc('`', out);
         cell(out, key->default_text);
@@ -158,6 +162,13 @@ int sl_config_write_docs(FILE *out)
     fputs(intro, out);
     for (size_t i = 0; i < sl_config_key_count(); i++)
         key_row(out, sl_config_key_at(i));
+    fputs("\n## Kafka broker keys refused\n\n"
+          "Ignoring these would run something other than what the configuration asks for, so\n"
+          "each one stops the broker with the reason:\n\n",
+          out);
+    const char *reason = NULL;
+    for (size_t i = 0; sl__config_kafka_refused_at(i, &reason) != NULL; i++)
+        fprintf(out, "- `%s`: %s.\n", sl__config_kafka_refused_at(i, NULL), reason);
     fputs("\n## Kafka broker keys accepted and ignored\n\n"
           "These keys are valid in Apache Kafka 3.9 but mean nothing to Sluice (yet). Each one in\n"
           "a configuration logs a warning naming it and is otherwise ignored. Any key starting\n"

@@ -15,7 +15,6 @@ static const char *const kafka_keys[] = {
     "alter.log.dirs.replication.quota.window.size.seconds",
     "authorizer.class.name",
     "auto.include.jmx.reporter",
-    "auto.leader.rebalance.enable",
     "background.threads",
     "broker.heartbeat.interval.ms",
     "broker.id",
@@ -33,15 +32,8 @@ static const char *const kafka_keys[] = {
     "controlled.shutdown.enable",
     "controlled.shutdown.max.retries",
     "controlled.shutdown.retry.backoff.ms",
-    "controller.listener.names",
     "controller.quorum.append.linger.ms",
-    "controller.quorum.bootstrap.servers",
-    "controller.quorum.election.backoff.max.ms",
-    "controller.quorum.election.timeout.ms",
-    "controller.quorum.fetch.timeout.ms",
-    "controller.quorum.request.timeout.ms",
-    "controller.quorum.retry.backoff.ms",
-    "controller.quorum.voters",
+    "controller.quorum.auto.join.enable",
     "controller.quota.window.num",
     "controller.quota.window.size.seconds",
     "controller.socket.timeout.ms",
@@ -72,7 +64,6 @@ static const char *const kafka_keys[] = {
     "group.max.size",
     "host.name",
     "initial.broker.registration.timeout.ms",
-    "inter.broker.listener.name",
     "kafka.metrics.polling.interval.secs",
     "kafka.metrics.reporters",
     "leader.imbalance.check.interval.seconds",
@@ -125,7 +116,6 @@ static const char *const kafka_keys[] = {
     "offsets.load.buffer.size",
     "offsets.retention.check.interval.ms",
     "offsets.topic.compression.codec",
-    "offsets.topic.replication.factor",
     "offsets.topic.segment.bytes",
     "password.encoder.cipher.algorithm",
     "password.encoder.iterations",
@@ -135,7 +125,6 @@ static const char *const kafka_keys[] = {
     "password.encoder.secret",
     "port",
     "principal.builder.class",
-    "process.roles",
     "producer.id.expiration.check.interval.ms",
     "producer.purgatory.purge.interval.requests",
     "queued.max.requests",
@@ -165,12 +154,9 @@ static const char *const kafka_keys[] = {
     "remote.log.storage.manager.impl.prefix",
     "remote.log.storage.system.enable",
     "replica.fetch.backoff.ms",
-    "replica.fetch.max.bytes",
     "replica.fetch.min.bytes",
     "replica.fetch.response.max.bytes",
-    "replica.fetch.wait.max.ms",
     "replica.high.watermark.checkpoint.interval.ms",
-    "replica.lag.time.max.ms",
     "replica.selector.class",
     "replica.socket.receive.buffer.bytes",
     "replica.socket.timeout.ms",
@@ -272,20 +258,38 @@ static const char *const kafka_keys[] = {
 
 /* Whole families of Kafka keys (per-listener overrides, TLS, SASL, tiered storage, ZooKeeper). */
 static const char *const kafka_prefixes[] = {
-    "controller.quorum.",
-    "delegation.token.",
-    "group.consumer.",
-    "group.share.",
-    "listener.name.",
-    "metadata.log.",
-    "password.encoder.",
-    "remote.log.",
-    "sasl.",
-    "share.",
-    "ssl.",
-    "unstable.",
-    "zookeeper.",
+    "delegation.token.", "group.consumer.", "group.share.", "listener.name.", "metadata.log.",
+    "password.encoder.", "remote.log.",     "sasl.",        "share.",         "ssl.",
+    "unstable.",         "zookeeper.",
 };
+
+/* Kafka keys that would change what the cluster is if they were ignored: refused with the reason.
+ */
+static const struct {
+    const char *name;
+    const char *reason;
+} kafka_refused[] = {
+    {"controller.quorum.bootstrap.servers",
+     "dynamic quorum (KIP-853) is not supported; use controller.quorum.voters"},
+};
+
+const char *sl__config_kafka_key_refusal(const char *name)
+{
+    SL_ASSERT(name != NULL);
+    for (size_t i = 0; i < SL_ARRAY_LEN(kafka_refused); i++)
+        if (strcmp(kafka_refused[i].name, name) == 0)
+            return kafka_refused[i].reason;
+    return NULL;
+}
+
+const char *sl__config_kafka_refused_at(size_t index, const char **reason)
+{
+    if (index >= SL_ARRAY_LEN(kafka_refused))
+        return NULL;
+    if (reason != NULL)
+        *reason = kafka_refused[index].reason;
+    return kafka_refused[index].name;
+}
 
 static int key_compare(const void *a, const void *b)
 {

@@ -49,8 +49,9 @@ static int name_copy(const char *name, size_t len, char *out, size_t out_len, ch
     return 0;
 }
 
-static int port_parse(const char *text, const char *listener, uint16_t *port, char *why,
-                      size_t why_len)
+/* what names the kind of address in messages: "listener" or "voter". */
+static int port_parse(const char *what, const char *text, const char *listener, uint16_t *port,
+                      char *why, size_t why_len)
 {
     size_t len = strlen(text);
     uint32_t value = 0;
@@ -60,7 +61,7 @@ static int port_parse(const char *text, const char *listener, uint16_t *port, ch
         value = value * 10 + (uint32_t)(text[i] - '0');
     }
     if (!ok || value > 65535) {
-        snprintf(why, why_len, "listener \"%s\": port must be between 0 and 65535, got \"%s\"",
+        snprintf(why, why_len, "%s \"%s\": port must be between 0 and 65535, got \"%s\"", what,
                  listener, text);
         return SL_ECONFIG;
     }
@@ -69,8 +70,8 @@ static int port_parse(const char *text, const char *listener, uint16_t *port, ch
 }
 
 /* Splits "host:port" or "[v6]:port" into host (no brackets) and the port text. */
-static int host_split(const char *text, const char *rest, char *host, const char **port_text,
-                      char *why, size_t why_len)
+static int host_split(const char *what, const char *text, const char *rest, char *host,
+                      const char **port_text, char *why, size_t why_len)
 {
     const char *host_start = rest, *host_end, *colon;
     bool v6 = rest[0] == '[';
@@ -79,31 +80,32 @@ static int host_split(const char *text, const char *rest, char *host, const char
         host_end = strchr(host_start, ']');
         colon = host_end != NULL ? host_end + 1 : NULL;
         if (host_end == NULL || *colon != ':') {
-            snprintf(why, why_len, "listener \"%s\": expected [ipv6-address]:port", text);
+            snprintf(why, why_len, "%s \"%s\": expected [ipv6-address]:port", what, text);
             return SL_ECONFIG;
         }
     } else {
         colon = strrchr(rest, ':');
         host_end = colon;
         if (colon == NULL) {
-            snprintf(why, why_len, "listener \"%s\" must look like NAME://host:port", text);
+            snprintf(why, why_len, "%s \"%s\" must look like %s", what, text,
+                     strcmp(what, "voter") == 0 ? "id@host:port" : "NAME://host:port");
             return SL_ECONFIG;
         }
     }
     size_t len = (size_t)(host_end - host_start);
     if (len >= SL_LISTENER_HOST_BYTES_MAX || (v6 && len == 0)) {
-        snprintf(why, why_len, "listener \"%s\": bad host length", text);
+        snprintf(why, why_len, "%s \"%s\": bad host length", what, text);
         return SL_ECONFIG;
     }
     for (size_t i = 0; i < len; i++) {
         char c = host_start[i];
         if (!v6 && c == ':') {
-            snprintf(why, why_len, "listener \"%s\": an IPv6 host must be in brackets, like [::1]",
+            snprintf(why, why_len, "%s \"%s\": an IPv6 host must be in brackets, like [::1]", what,
                      text);
             return SL_ECONFIG;
         }
         if (v6 ? !ipv6_char(c) : !host_char(c)) {
-            snprintf(why, why_len, "listener \"%s\": invalid character '%c' in host", text, c);
+            snprintf(why, why_len, "%s \"%s\": invalid character '%c' in host", what, text, c);
             return SL_ECONFIG;
         }
     }
@@ -127,10 +129,10 @@ int sl__config_listener_parse(const char *text, sl_listener_config_t *out, char 
     if (rc != 0)
         return rc;
     const char *port_text = NULL;
-    rc = host_split(text, sep + 3, out->host, &port_text, why, why_len);
+    rc = host_split("listener", text, sep + 3, out->host, &port_text, why, why_len);
     if (rc != 0)
         return rc;
-    rc = port_parse(port_text, text, &out->port, why, why_len);
+    rc = port_parse("listener", port_text, text, &out->port, why, why_len);
     out->security = SL_SECURITY_PLAINTEXT;
     SL_ASSERT(rc != 0 || out->name[0] != '\0');
     return rc;
@@ -168,5 +170,50 @@ int sl__config_listener_format(const sl_listener_config_t *listener, char *out, 
     bool v6 = strchr(listener->host, ':') != NULL;
     int n = snprintf(out, out_len, "%s://%s%s%s:%u", listener->name, v6 ? "[" : "", listener->host,
                      v6 ? "]" : "", (unsigned)listener->port);
+    return n >= 0 && (size_t)n < out_len ? 0 : SL_ELIMIT;
+}
+
+int sl__config_voter_parse(const char *text, sl_quorum_voter_config_t *out, char *why,
+                           size_t why_len)
+{
+    SL_ASSERT(text != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    const char *at = strchr(text, '@');
+    size_t id_len = at != NULL ? (size_t)(at - text) : 0;
+    int64_t id = 0;
+    bool ok = id_len >= 1 && id_len <= 10;
+    for (size_t i = 0; ok && i < id_len; i++) {
+        ok = text[i] >= '0' && text[i] <= '9';
+        id = id * 10 + (text[i] - '0');
+    }
+    if (at == NULL || !ok || id > INT32_MAX) {
+        snprintf(why, why_len, "voter \"%s\" must look like id@host:port, with id a node.id", text);
+        return SL_ECONFIG;
+    }
+    const char *port_text = NULL;
+    int rc = host_split("voter", text, at + 1, out->host, &port_text, why, why_len);
+    if (rc != 0)
+        return rc;
+    if (out->host[0] == '\0') {
+        snprintf(why, why_len, "voter \"%s\" has no host", text);
+        return SL_ECONFIG;
+    }
+    rc = port_parse("voter", port_text, text, &out->port, why, why_len);
+    if (rc != 0)
+        return rc;
+    if (out->port == 0) {
+        snprintf(why, why_len, "voter \"%s\": port 0 cannot be reached", text);
+        return SL_ECONFIG;
+    }
+    out->node_id = (int32_t)id;
+    return 0;
+}
+
+int sl__config_voter_format(const sl_quorum_voter_config_t *voter, char *out, size_t out_len)
+{
+    SL_ASSERT(voter != NULL && out != NULL);
+    bool v6 = strchr(voter->host, ':') != NULL;
+    int n = snprintf(out, out_len, "%d@%s%s%s:%u", (int)voter->node_id, v6 ? "[" : "", voter->host,
+                     v6 ? "]" : "", (unsigned)voter->port);
     return n >= 0 && (size_t)n < out_len ? 0 : SL_ELIMIT;
 }

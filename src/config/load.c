@@ -87,6 +87,13 @@ static void resolve_times(sl_config_t *cfg)
 static int protocol_lookup(const sl_config_t *cfg, const char *name,
                            sl_security_protocol_t *protocol)
 {
+    /* Kafka: with listener.security.protocol.map left at its default, a controller listener is
+     * PLAINTEXT, so `CONTROLLER://:9093` works without mapping it. */
+    if (sl_config_value_is_default(cfg, sl_config_key_find("listener.security.protocol.map")) &&
+        sl_config_listener_is_controller(cfg, name)) {
+        *protocol = SL_SECURITY_PLAINTEXT;
+        return 0;
+    }
     char item_name[SL_LISTENER_NAME_BYTES_MAX];
     char why[SL_CONFIG_ERR_BYTES];
     for (size_t i = 0; i < cfg->listener_security_protocol_map_count; i++) {
@@ -172,17 +179,27 @@ static int resolve_http_listeners(sl_config_t *cfg, const sl_cfg_load_t *load, c
     return 0;
 }
 
+/* Clients are told about every listener except the controller ones (Kafka's rule: clients never
+ * talk to the quorum). */
 static int resolve_advertised(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
                               size_t err_len)
 {
     const sl_config_key_t *key = sl_config_key_find("advertised.listeners");
     if (sl_config_value_is_default(cfg, key)) {
-        memcpy(cfg->advertised_listeners, cfg->listeners, sizeof(cfg->listeners));
-        cfg->advertised_listeners_count = cfg->listeners_count;
+        cfg->advertised_listeners_count = 0;
+        for (size_t i = 0; i < cfg->listeners_count; i++)
+            if (!sl_config_listener_is_controller(cfg, cfg->listeners[i].name))
+                cfg->advertised_listeners[cfg->advertised_listeners_count++] = cfg->listeners[i];
         return 0;
     }
     for (size_t i = 0; i < cfg->advertised_listeners_count; i++) {
         sl_listener_config_t *a = &cfg->advertised_listeners[i];
+        if (sl_config_listener_is_controller(cfg, a->name))
+            return sl__config_key_error(load, key, err, err_len,
+                                        "listener \"%s\" is a controller listener "
+                                        "(controller.listener.names): clients never use it, so "
+                                        "it must not be advertised",
+                                        a->name);
         bool found = false;
         for (size_t j = 0; j < cfg->listeners_count && !found; j++) {
             if (strcmp(cfg->listeners[j].name, a->name) == 0) {
@@ -202,6 +219,139 @@ static int resolve_advertised(sl_config_t *cfg, const sl_cfg_load_t *load, char 
     return 0;
 }
 
+/* Listener names are compared upper case, as listener.c stores them. */
+static void upper_case(char *name)
+{
+    for (char *c = name; *c != '\0'; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+}
+
+/* process.roles: no item twice, derived flags, and no dedicated controller (not built yet). */
+static int resolve_roles(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("process.roles");
+    cfg->process_role_broker = cfg->process_role_controller = false;
+    for (size_t i = 0; i < cfg->process_roles_count; i++) {
+        bool *role = strcmp(cfg->process_roles[i], "broker") == 0 ? &cfg->process_role_broker
+                                                                  : &cfg->process_role_controller;
+        if (*role)
+            return sl__config_key_error(load, key, err, err_len, "\"%s\" is listed twice",
+                                        cfg->process_roles[i]);
+        *role = true;
+    }
+    if (!cfg->process_role_broker)
+        return sl__config_key_error(load, key, err, err_len,
+                                    "a dedicated controller (controller without broker) is not "
+                                    "supported yet; use broker,controller");
+    return 0;
+}
+
+static bool has_controller_listener(const sl_config_t *cfg, const char **name)
+{
+    for (size_t i = 0; i < cfg->listeners_count; i++) {
+        if (sl_config_listener_is_controller(cfg, cfg->listeners[i].name)) {
+            *name = cfg->listeners[i].name;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "1, 2, 3" for messages. */
+static void voter_ids(const sl_config_t *cfg, char *out, size_t out_len)
+{
+    size_t pos = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->quorum_voter_count && pos < out_len; i++) {
+        int n = snprintf(out + pos, out_len - pos, "%s%d", i > 0 ? ", " : "",
+                         (int)cfg->quorum_voters[i].node_id);
+        if (n < 0)
+            return;
+        pos += (size_t)n;
+    }
+}
+
+/* The KRaft rules between process.roles, node.id, controller.quorum.voters and the listeners.
+ * Without voters this node is a cluster of one and none of them applies (today's single node). */
+static int resolve_quorum(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
+{
+    const sl_config_key_t *voters_key = sl_config_key_find("controller.quorum.voters");
+    const sl_config_key_t *names_key = sl_config_key_find("controller.listener.names");
+    size_t client_listeners = 0;
+    for (size_t i = 0; i < cfg->listeners_count; i++)
+        if (!sl_config_listener_is_controller(cfg, cfg->listeners[i].name))
+            client_listeners++;
+    if (client_listeners == 0)
+        return sl__config_key_error(load, sl_config_key_find("listeners"), err, err_len,
+                                    "no listener for clients: every listener is named in "
+                                    "controller.listener.names");
+    const char *controller_listener = NULL;
+    bool has_controller = has_controller_listener(cfg, &controller_listener);
+    char ids[SL_CONFIG_ERR_BYTES / 2];
+    voter_ids(cfg, ids, sizeof(ids));
+    bool is_voter = sl_config_quorum_voter(cfg, cfg->node_id) != NULL;
+    if (cfg->quorum_voter_count == 0) {
+        if (!cfg->process_role_controller)
+            return sl__config_key_error(load, sl_config_key_find("process.roles"), err, err_len,
+                                        "a broker without the controller role needs "
+                                        "controller.quorum.voters to find the quorum");
+        return 0;
+    }
+    if (cfg->process_role_controller && !is_voter)
+        return sl__config_key_error(load, voters_key, err, err_len,
+                                    "node.id %d has the controller role (process.roles) but is "
+                                    "not among the voters (%s)",
+                                    (int)cfg->node_id, ids);
+    if (cfg->process_role_controller && !has_controller)
+        return sl__config_key_error(load, names_key, err, err_len,
+                                    "a controller needs a listener named in "
+                                    "controller.listener.names among listeners; none of them is");
+    if (!cfg->process_role_controller && is_voter)
+        return sl__config_key_error(load, voters_key, err, err_len,
+                                    "node.id %d is a voter but process.roles has no controller "
+                                    "role",
+                                    (int)cfg->node_id);
+    if (!cfg->process_role_controller && has_controller)
+        return sl__config_key_error(load, sl_config_key_find("listeners"), err, err_len,
+                                    "listener \"%s\" is a controller listener, but this node has "
+                                    "only the broker role (process.roles)",
+                                    controller_listener);
+    return 0;
+}
+
+/* inter.broker.listener.name: one of listeners, not a controller listener; unset = the first
+ * listener clients may use. */
+static int resolve_inter_broker(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                                size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("inter.broker.listener.name");
+    if (sl_config_value_is_default(cfg, key)) {
+        for (size_t i = 0; i < cfg->listeners_count; i++) {
+            if (sl_config_listener_is_controller(cfg, cfg->listeners[i].name))
+                continue;
+            char *name = sl_strdup(cfg->listeners[i].name);
+            if (name == NULL)
+                return -ENOMEM;
+            sl_free(cfg->inter_broker_listener_name);
+            cfg->inter_broker_listener_name = name;
+            return 0;
+        }
+        return 0; /* unreachable: resolve_quorum refuses a node without a client listener */
+    }
+    upper_case(cfg->inter_broker_listener_name);
+    if (sl_config_listener_is_controller(cfg, cfg->inter_broker_listener_name))
+        return sl__config_key_error(load, key, err, err_len,
+                                    "\"%s\" is a controller listener (controller.listener.names)",
+                                    cfg->inter_broker_listener_name);
+    for (size_t i = 0; i < cfg->listeners_count; i++)
+        if (strcmp(cfg->listeners[i].name, cfg->inter_broker_listener_name) == 0)
+            return 0;
+    return sl__config_key_error(load, key, err, err_len,
+                                "listener name \"%s\" is not among listeners",
+                                cfg->inter_broker_listener_name);
+}
+
 int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
 {
     SL_ASSERT(cfg != NULL && load != NULL);
@@ -209,9 +359,18 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
     if (rc != 0)
         return rc;
     resolve_times(cfg);
+    /* Listener names are upper case (listener.c); compare like with like from here on. */
+    for (size_t i = 0; i < cfg->controller_listener_names_count; i++)
+        upper_case(cfg->controller_listener_names[i]);
     rc = resolve_protocol_map(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_listeners(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_roles(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_quorum(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_inter_broker(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_advertised(cfg, load, err, err_len);
     if (rc == 0)
@@ -294,6 +453,13 @@ static int apply_entries(sl_config_t *cfg, sl_cfg_load_t *load, const sl_cfg_ent
     for (size_t i = 0; i < entries->count; i++) {
         const sl_cfg_entry_t *entry = &entries->entries[i];
         const sl_config_key_t *key = sl_config_key_find(entry->name);
+        const char *refusal = key == NULL ? sl__config_kafka_key_refusal(entry->name) : NULL;
+        if (refusal != NULL) {
+            char where[SL_CONFIG_ERR_BYTES];
+            entry_where(load, entry, true, where, sizeof(where));
+            snprintf(err, err_len, "%s: %s: %s", where, entry->name, refusal);
+            return SL_ECONFIG;
+        }
         if (key == NULL) {
             if (!sl__config_kafka_key_known(entry->name))
                 return unknown_key(load, entry, err, err_len);

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_int.h"
 
@@ -17,6 +18,7 @@ static const char *const log_level_values[] = {"debug", "info", "warn", "error",
 static const char *const cleanup_policy_values[] = {"compact", "delete", NULL};
 static const char *const sync_policy_values[] = {"ack", "interval", NULL};
 static const char *const timestamp_type_values[] = {"CreateTime", "LogAppendTime", NULL};
+static const char *const process_roles_values[] = {"broker", "controller", NULL};
 static const char *const compression_values[] = {"uncompressed", "zstd",     "lz4", "snappy",
                                                  "gzip",         "producer", NULL};
 
@@ -484,11 +486,145 @@ const sl_config_key_t sl__config_keys[] = {
          "(Prometheus text format), /healthz (the event loop turns) and /readyz (logs recovered, "
          "groups loaded, listeners up; 503 while stopping). Port 0 picks a free port. See "
          "docs/metrics.md."},
+    /* ---- the cluster: KRaft's names, so a server.properties translates key for key ---- */
+    {.name = "process.roles",
+     LIST_KEY,
+     .valid_values = process_roles_values,
+     .default_text = "broker,controller",
+     LIST_OFF(process_roles),
+     RO,
+     HIGH,
+     .doc = "The roles of this node: broker,controller (combined, as the Helm chart runs the "
+            "first three pods) or broker (a broker that follows the quorum, for pods beyond the "
+            "voters; needs controller.quorum.voters, and its node.id must not be among them). A "
+            "dedicated controller (controller alone) is not supported yet. A controller must be "
+            "one of controller.quorum.voters and have a listener named in "
+            "controller.listener.names."},
+    {.name = "controller.quorum.voters",
+     .type = SL_CONFIG_TYPE_LIST,
+     .storage = SL_CFG_STORE_VOTERS,
+     .default_text = "",
+     OFF(quorum_voters),
+     .count_offset = offsetof(sl_config_t, quorum_voter_count),
+     RO,
+     HIGH,
+     .doc = "The static metadata quorum, as id@host:port entries (1@sluice-0.sluice:9093,...): "
+            "each voter's node.id and its controller listener. Node ids and addresses must be "
+            "unique. Empty (the default) runs this node alone, as a single-node broker. Kafka's "
+            "dynamic quorum (controller.quorum.bootstrap.servers, KIP-853) is refused. See "
+            "docs/replication.md."},
+    {.name = "controller.listener.names",
+     LIST_KEY,
+     .default_text = "CONTROLLER",
+     LIST_OFF(controller_listener_names),
+     RO,
+     HIGH,
+     .doc = "Names of the listeners the quorum uses. Such a listener is bound like any other but "
+            "never advertised to clients and answers only ApiVersions and the Raft APIs; it may "
+            "not appear in advertised.listeners. Kafka has no default; Sluice defaults to "
+            "CONTROLLER, which only matters once a listener of that name exists."},
+    {.name = "inter.broker.listener.name",
+     .type = SL_CONFIG_TYPE_STRING,
+     .storage = SL_CFG_STORE_STR,
+     .default_text = NULL,
+     OFF(inter_broker_listener_name),
+     RO,
+     MEDIUM,
+     .doc = "The listener brokers use to reach each other (replica fetches). Must be one of "
+            "listeners and not a controller listener. When unset, the first listener that is not "
+            "a controller listener."},
+    {.name = "controller.quorum.election.timeout.ms",
+     INT_KEY(1, I32_MAX),
+     .default_text = "1000",
+     OFF(controller_quorum_election_timeout_ms),
+     RO,
+     HIGH,
+     .doc = "How long a voter waits without hearing from a leader before it starts an election "
+            "(randomised up to twice this)."},
+    {.name = "controller.quorum.election.backoff.max.ms",
+     INT_KEY(1, I32_MAX),
+     .default_text = "1000",
+     OFF(controller_quorum_election_backoff_max_ms),
+     RO,
+     HIGH,
+     .doc = "Longest (exponential, randomised) wait before a candidate that lost an election "
+            "tries again."},
+    {.name = "controller.quorum.fetch.timeout.ms",
+     INT_KEY(1, I32_MAX),
+     .default_text = "2000",
+     OFF(controller_quorum_fetch_timeout_ms),
+     RO,
+     HIGH,
+     .doc = "How long a follower goes without a successful fetch from the leader before it "
+            "becomes a candidate (and how long a leader waits for fetches from a majority before "
+            "it resigns)."},
+    {.name = "controller.quorum.request.timeout.ms",
+     INT_KEY(1, I32_MAX),
+     .default_text = "2000",
+     OFF(controller_quorum_request_timeout_ms),
+     RO,
+     MEDIUM,
+     .doc = "How long a quorum request to another voter waits for its answer before it is "
+            "retried."},
+    {.name = "controller.quorum.retry.backoff.ms",
+     INT_KEY(0, I32_MAX),
+     .default_text = "20",
+     OFF(controller_quorum_retry_backoff_ms),
+     RO,
+     LOW,
+     .doc = "Wait before a failed quorum request to the same voter is retried."},
+    {.name = "offsets.topic.replication.factor",
+     .type = SL_CONFIG_TYPE_SHORT,
+     .storage = SL_CFG_STORE_I16,
+     .min = 1,
+     .max = INT16_MAX,
+     .default_text = "3",
+     OFF(offsets_topic_replication_factor),
+     RO,
+     HIGH,
+     .doc = "Replicas of the internal __consumer_offsets topic. Unlike Kafka, which refuses to "
+            "create the topic until that many brokers exist, Sluice caps it at the brokers alive "
+            "when the topic is created, so a single node (or a development cluster) works with "
+            "the default. This version keeps one replica: partition replication is not there "
+            "yet (docs/replication.md)."},
+    {.name = "replica.lag.time.max.ms",
+     LONG_KEY(1, I64_MAX),
+     .default_text = "30000",
+     OFF(replica_lag_time_max_ms),
+     RO,
+     HIGH,
+     .doc = "A follower that has not caught up with the leader's log end for this long leaves "
+            "the in-sync replicas. Read by partition replication (not in this version)."},
+    {.name = "auto.leader.rebalance.enable",
+     BOOL_KEY,
+     .default_text = "true",
+     OFF(auto_leader_rebalance_enable),
+     RO,
+     HIGH,
+     .doc = "Move partition leadership back to each partition's preferred replica when it is in "
+            "sync. Read by partition replication (not in this version)."},
+    {.name = "replica.fetch.max.bytes",
+     INT_KEY(0, I32_MAX),
+     .default_text = "1048576",
+     OFF(replica_fetch_max_bytes),
+     RO,
+     MEDIUM,
+     .doc = "Bytes a follower asks for per partition in one fetch (at least one batch is always "
+            "sent, however large)."},
+    {.name = "replica.fetch.wait.max.ms",
+     INT_KEY(0, I32_MAX),
+     .default_text = "500",
+     OFF(replica_fetch_wait_max_ms),
+     RO,
+     MEDIUM,
+     .doc = "Longest time a leader holds a follower's fetch that finds no new data. Kafka "
+            "expects it below replica.lag.time.max.ms."},
 };
 
 const size_t sl__config_keys_count = SL_ARRAY_LEN(sl__config_keys);
 _Static_assert(SL_ARRAY_LEN(sl__config_keys) <= SL_CONFIG_KEYS_MAX,
                "sl_config_t keeps one source byte per key");
+_Static_assert(SL_CONFIG_QUORUM_VOTERS_MAX <= SL_CONFIG_LIST_ITEMS_MAX, "voters are list items");
 _Static_assert(sizeof(sl_io_backend_t) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sl_log_format_t) == sizeof(int), "enum keys are stored as int");
 _Static_assert(sizeof(sl_log_level_t) == sizeof(int), "enum keys are stored as int");
@@ -523,6 +659,24 @@ size_t sl__config_key_index(const sl_config_key_t *key)
     SL_ASSERT(key >= sl__config_keys);
     SL_ASSERT(key < sl__config_keys + sl__config_keys_count);
     return (size_t)(key - sl__config_keys);
+}
+
+bool sl_config_listener_is_controller(const sl_config_t *cfg, const char *listener_name)
+{
+    SL_ASSERT(cfg != NULL && listener_name != NULL);
+    for (size_t i = 0; i < cfg->controller_listener_names_count; i++)
+        if (strcasecmp(cfg->controller_listener_names[i], listener_name) == 0)
+            return true;
+    return false;
+}
+
+const sl_quorum_voter_config_t *sl_config_quorum_voter(const sl_config_t *cfg, int32_t node_id)
+{
+    SL_ASSERT(cfg != NULL);
+    for (size_t i = 0; i < cfg->quorum_voter_count; i++)
+        if (cfg->quorum_voters[i].node_id == node_id)
+            return &cfg->quorum_voters[i];
+    return NULL;
 }
 
 const char *sl_security_protocol_name(sl_security_protocol_t protocol)
@@ -644,6 +798,12 @@ static int list_text(const sl_config_t *cfg, const sl_config_key_t *key, char *o
             if (key->offset == offsetof(sl_config_t, http_listeners))
                 memcpy(item, "http", 4); /* a URL scheme, written as users write it */
             text = item;
+        } else if (key->storage == SL_CFG_STORE_VOTERS) {
+            const sl_quorum_voter_config_t *v =
+                (const sl_quorum_voter_config_t *)(const void *)(base + key->offset);
+            int rc = sl__config_voter_format(&v[i], item, sizeof(item));
+            SL_ASSERT(rc == 0);
+            text = item;
         } else {
             text = (*(char *const *const *)(const void *)(base + key->offset))[i];
         }
@@ -686,6 +846,7 @@ int sl_config_value_text(const sl_config_t *cfg, const sl_config_key_t *key, cha
                    : SL_ELIMIT;
     case SL_CFG_STORE_STRLIST:
     case SL_CFG_STORE_LISTENERS:
+    case SL_CFG_STORE_VOTERS:
         return list_text(cfg, key, out, out_len);
     default:
         sl_panic(__FILE__, __LINE__, "unknown storage kind in the key table");

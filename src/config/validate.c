@@ -20,6 +20,14 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static bool is_blank(const char *text)
+{
+    for (const char *c = text; *c != '\0'; c++)
+        if (!is_space(*c))
+            return false;
+    return true;
+}
+
 /* An owned copy of text[0..len) without surrounding whitespace. */
 static char *trimmed_dup(const char *text, size_t len)
 {
@@ -84,9 +92,7 @@ static int items_split(char *const *items, size_t item_count, bool is_list, size
             continue;
         }
         const char *p = text;
-        bool blank = true;
-        for (const char *c = text; *c != '\0'; c++)
-            blank = blank && is_space(*c);
+        bool blank = is_blank(text);
         while (rc == 0 && !blank) {
             const char *comma = strchr(p, ',');
             size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
@@ -242,6 +248,32 @@ static int set_list(sl_config_t *cfg, const sl_config_key_t *key, char **list, s
         strlist_free(list, count);
         return 0;
     }
+    if (key->storage == SL_CFG_STORE_VOTERS) {
+        sl_quorum_voter_config_t parsed[SL_CONFIG_QUORUM_VOTERS_MAX];
+        SL_ASSERT(count <= SL_CONFIG_QUORUM_VOTERS_MAX);
+        for (size_t i = 0; i < count; i++) {
+            int rc = sl__config_voter_parse(list[i], &parsed[i], why, why_len);
+            if (rc != 0)
+                return rc;
+            for (size_t j = 0; j < i; j++) {
+                if (parsed[j].node_id == parsed[i].node_id) {
+                    snprintf(why, why_len, "node id %d is listed twice", (int)parsed[i].node_id);
+                    return SL_ECONFIG;
+                }
+                if (parsed[j].port == parsed[i].port &&
+                    strcasecmp(parsed[j].host, parsed[i].host) == 0) {
+                    snprintf(why, why_len, "voters %d and %d have the same address %s:%u",
+                             (int)parsed[j].node_id, (int)parsed[i].node_id, parsed[i].host,
+                             (unsigned)parsed[i].port);
+                    return SL_ECONFIG;
+                }
+            }
+        }
+        memcpy(base + key->offset, parsed, count * sizeof(parsed[0]));
+        *count_slot = count;
+        strlist_free(list, count);
+        return 0;
+    }
     for (size_t i = 0; key->valid_values != NULL && i < count; i++) {
         int index = value_index(key->valid_values, list[i]);
         if (index < 0) {
@@ -268,9 +300,16 @@ int sl__config_value_set(sl_config_t *cfg, const sl_config_key_t *key, char *con
     SL_ASSERT(cfg != NULL && key != NULL);
     SL_ASSERT(items != NULL || item_count == 0);
     why[0] = '\0';
-    if (key->storage == SL_CFG_STORE_STRLIST || key->storage == SL_CFG_STORE_LISTENERS) {
-        size_t max =
-            key->storage == SL_CFG_STORE_LISTENERS ? SL_LISTENERS_MAX : SL_CONFIG_LIST_ITEMS_MAX;
+    if (key->storage == SL_CFG_STORE_VOTERS && !is_list && item_count == 1 && is_blank(items[0])) {
+        /* Kafka's default: no static quorum. */
+        *(size_t *)(void *)((char *)cfg + key->count_offset) = 0;
+        return 0;
+    }
+    if (key->storage == SL_CFG_STORE_STRLIST || key->storage == SL_CFG_STORE_LISTENERS ||
+        key->storage == SL_CFG_STORE_VOTERS) {
+        size_t max = key->storage == SL_CFG_STORE_LISTENERS ? SL_LISTENERS_MAX
+                     : key->storage == SL_CFG_STORE_VOTERS  ? SL_CONFIG_QUORUM_VOTERS_MAX
+                                                            : SL_CONFIG_LIST_ITEMS_MAX;
         char **list = NULL;
         size_t count = 0;
         int rc = items_split(items, item_count, is_list, max, &list, &count, why, why_len);

@@ -19,7 +19,7 @@ SLUICE_ONLY = {"inter.broker.protocol.version", "storage.sync.policy", "storage.
                "log.format", "log.level", "http.listeners", "fetch.sendfile.enable"}
 # Kafka declares these as STRING; Sluice's table says LIST (they are parsed as lists).
 TYPE_DIFFERS = {"listeners", "advertised.listeners", "log.dirs",
-                "listener.security.protocol.map"}
+                "listener.security.protocol.map", "controller.listener.names"}
 # Kafka 4.0 made advertised.listeners read-only; in 3.9 (and Sluice) it is per-broker dynamic.
 READ_ONLY_DIFFERS = {"advertised.listeners"}
 # Kafka 4.0 lowered this default to one hour; Sluice keeps 3.9's (no limit).
@@ -27,7 +27,9 @@ VALUE_DIFFERS = {"log.message.timestamp.after.max.ms"}
 # Set in one broker's configuration file but not the other's (the test configs differ).
 CONFIGURED_DIFFERS = {"auto.create.topics.enable", "offsets.topic.num.partitions",
                       "group.initial.rebalance.delay.ms", "listener.security.protocol.map",
-                      "log.dir"}
+                      "log.dir", "process.roles", "controller.quorum.voters",
+                      "controller.listener.names", "offsets.topic.replication.factor",
+                      "inter.broker.listener.name"}
 
 
 def describe(bootstrap, resources, version=4, synonyms=True, docs=False):

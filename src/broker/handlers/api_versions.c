@@ -61,12 +61,17 @@ int sl__handle_api_versions(sl_request_t *req, const void *request, void *respon
     sl_api_version_t *keys = sl_arena_alloc(&req->arena, count * sizeof(*keys));
     if (keys == NULL)
         return SL_ELIMIT;
-    for (size_t i = 0; i < count; i++)
-        keys[i] = (sl_api_version_t){.api_key = support[i].api_key,
-                                     .min_version = support[i].version_min,
-                                     .max_version = support[i].version_max};
+    bool controller = req->broker->controller_listener[req->listener_index];
+    size_t listed = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (controller && !sl__api_on_controller_listener(support[i].api_key))
+            continue; /* a controller listener lists only what it answers */
+        keys[listed++] = (sl_api_version_t){.api_key = support[i].api_key,
+                                            .min_version = support[i].version_min,
+                                            .max_version = support[i].version_max};
+    }
     out->error_code = SL_KERR_NONE;
     out->api_keys = keys;
-    out->api_keys_count = (int32_t)count;
+    out->api_keys_count = (int32_t)listed;
     return version >= 3 ? add_features(req, out) : 0;
 }

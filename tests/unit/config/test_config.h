@@ -36,5 +36,6 @@ int test_env_run(void);
 int test_listener_run(void);
 int test_schema_run(void);
 int test_kafka_keys_run(void);
+int test_quorum_run(void);
 
 #endif

@@ -20,12 +20,12 @@ static void test_kafka_known(void **state)
                            "num.network.threads",
                            "log.cleaner.io.buffer.size",
                            "broker.id",
-                           "process.roles",
+                           "controller.quorum.append.linger.ms",
                            "ssl.keystore.location",
                            "sasl.enabled.mechanisms",
                            "listener.name.internal.sasl.enabled.mechanisms",
                            "remote.log.storage.system.enable",
-                           "auto.leader.rebalance.enable",
+                           "num.replica.fetchers",
                            "log.cleaner.min.cleanable.ratio",
                            "background.threads"};
     for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)

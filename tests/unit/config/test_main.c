@@ -10,5 +10,6 @@ int main(void)
     failed += test_listener_run();
     failed += test_schema_run();
     failed += test_kafka_keys_run();
+    failed += test_quorum_run();
     return failed == 0 ? 0 : 1;
 }

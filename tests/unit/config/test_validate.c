@@ -147,15 +147,15 @@ static void test_kafka_keys_warn(void **state)
                        "log.cleaner.io.buffer.size: 524288\n"
                        "ssl.keystore.location: /x.jks\n"
                        "listener.name.internal.ssl.keystore.location: /y.jks\n"
-                       "process.roles: broker,controller\n"
-                       "controller.quorum.voters: 1@localhost:9093\n"
+                       "num.replica.fetchers: 2\n"
+                       "controller.quorum.append.linger.ms: 25\n"
                        "num.partitions: 3\n");
     assert_int_equal(cfg.num_partitions, 3);
     assert_int_equal(test_warnings_count(), 8);
     assert_string_equal(test_warning_key(0), "num.io.threads");
     assert_string_equal(test_warning_key(1), "zookeeper.connect");
     assert_string_equal(test_warning_key(5), "listener.name.internal.ssl.keystore.location");
-    assert_string_equal(test_warning_key(7), "controller.quorum.voters");
+    assert_string_equal(test_warning_key(7), "controller.quorum.append.linger.ms");
     sl_config_deinit(&cfg);
 }
 
