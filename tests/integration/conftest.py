@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,6 +24,24 @@ HTTP_TEST_ENV = {"SLUICE_CFG_HTTP_LISTENERS": "http://127.0.0.1:0"}
 def pytest_report_header(config):
     backend = os.environ.get("SLUICE_CFG_STORAGE_IO_BACKEND", "from the config (default auto)")
     return f"sluice storage.io.backend: {backend}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that made a SluiceCluster (cluster.py) gets its nodes' logs in the report."""
+    outcome = yield
+    cluster = sys.modules.get("cluster")
+    if cluster is not None:
+        cluster.attach_logs(item, outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Whatever cluster a test left running is stopped when the test is torn down."""
+    yield
+    cluster = sys.modules.get("cluster")
+    if cluster is not None:
+        cluster.close_test_clusters(item)
 
 
 class Broker:
