@@ -645,14 +645,19 @@ int sl_raft_wire_batches_parse(sl_slice_t records, sl_raft_batch_t *batches, siz
     return 0;
 }
 
-/* An upper bound on the batches in records, from their length fields alone. */
+/* An upper bound on the batches in records, from their headers alone: it stops where parsing
+ * will (a length no batch can have, a wrong magic), so the array is at most about half the size
+ * of the records (a 61-byte header per 32-byte entry), however hostile the bytes. */
 static size_t batches_upper_bound(sl_slice_t records)
 {
     size_t n = 0, left = records.ptr != NULL ? records.len : 0;
     const uint8_t *pos = records.ptr;
-    while (left >= SL_RECORD_BATCH_LOG_OVERHEAD) {
+    while (left > SL_RECORD_BATCH_MAGIC_OFFSET) {
         uint32_t length = (uint32_t)pos[8] << 24 | (uint32_t)pos[9] << 16 | (uint32_t)pos[10] << 8 |
                           (uint32_t)pos[11];
+        if (length < SL_RECORD_BATCH_HEADER_BYTES - SL_RECORD_BATCH_LOG_OVERHEAD ||
+            pos[SL_RECORD_BATCH_MAGIC_OFFSET] != 2)
+            return n + 1; /* the parser reaches it and reports it */
         n++;
         if (length > left - SL_RECORD_BATCH_LOG_OVERHEAD)
             break;
