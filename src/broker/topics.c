@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "sluice/metadata.h"
 #include "topics.h"
 
 #define TOPICS_FILE "topics.meta"
@@ -148,18 +149,7 @@ static int maybe_grow(sl_topic_table_t *t)
 
 bool sl__topic_name_valid(sl_slice_t name)
 {
-    if (name.ptr == NULL || name.len == 0 || name.len > SL_TOPIC_NAME_BYTES_MAX)
-        return false;
-    if ((name.len == 1 && name.ptr[0] == '.') ||
-        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
-        return false;
-    for (size_t i = 0; i < name.len; i++) {
-        uint8_t c = name.ptr[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    return sl_metadata_topic_name_valid(name); /* the rule lives with the metadata model */
 }
 
 /* Kafka refuses a name that equals an existing one once '.' and '_' are treated alike, since

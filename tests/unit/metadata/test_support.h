@@ -10,10 +10,20 @@
 
 #include <cmocka.h>
 
+#include "sluice/metadata.h"
 #include "sluice/metadata_records.h"
 
 #define TEST_ARENA_BYTES (8 * SL_MiB)
 
 int test_records_run(void);
+int test_image_run(void);
+int test_controller_run(void);
+
+/* Applies every record of list to img, failing the test on any error. */
+void test_apply_all(sl_metadata_image_t *img, const sl_metadata_records_t *list);
+/* Registers broker id (rack may be NULL) at epoch id * 100, unfenced, through records. */
+void test_add_broker(sl_metadata_image_t *img, int32_t id, const char *rack);
+/* A copy of img made through its snapshot (so it is also a snapshot round trip). */
+void test_image_copy(const sl_metadata_image_t *img, sl_metadata_image_t *copy);
 
 #endif
