@@ -128,12 +128,13 @@ typedef struct {
     sl_log_t *log;
     sl_log_segment_t *segment;
     uint8_t *buf;
-    size_t buf_len;    /* bytes valid in buf */
-    int64_t buf_pos;   /* segment position of buf[0] */
-    int64_t scan_pos;  /* next batch header to look at */
-    int64_t limit_pos; /* visible end of the segment (high watermark) */
-    int64_t start_pos; /* found batch, -1 until found */
-    int64_t target;    /* offset (read) or timestamp (lookup) */
+    size_t buf_len;       /* bytes valid in buf */
+    int64_t buf_pos;      /* segment position of buf[0] */
+    int64_t scan_pos;     /* next batch header to look at */
+    int64_t limit_pos;    /* visible end of the segment (written or synced bytes) */
+    int64_t limit_offset; /* batches at or past it are not visible (high watermark) */
+    int64_t start_pos;    /* found batch, -1 until found */
+    int64_t target;       /* offset (read) or timestamp (lookup) */
     size_t max_bytes;
     int mode;
     int status; /* result carried by an immediate completion */
@@ -276,6 +277,81 @@ void sl_log_clean_cancel(sl_log_clean_job_t *job);
 /* Loop thread, after run returned: swaps the cleaned segments in (or discards them), unpins, frees
  * the job. Returns 0 or the error that took the dir offline; stats may be NULL. */
 int sl_log_clean_end(sl_log_clean_job_t *job, sl_log_clean_stats_t *stats);
+
+/* ---- replicated logs (a Raft group's log: src/replication/raft_log.c; src/log/README.md
+ * "Replicated logs") ---- */
+
+/* Makes a just-opened log (before any append or read) replicated: its owner decides durability
+ * and visibility. Appends never trigger a sync by themselves (sync_on_ack and flush.interval are
+ * ignored), sl_log_flush makes them durable, and the high watermark is what the owner sets with
+ * sl_log_set_high_watermark (it starts at the log start offset, so nothing recovered is visible
+ * until the owner says it is committed). After an unclean shutdown it fsyncs every segment first:
+ * bytes a crashed process left in the page cache were never reported durable, and must be before
+ * the owner counts them. Returns 0 or -errno (the dir then goes offline). */
+int sl_log_make_replicated(sl_log_t *log);
+bool sl_log_is_replicated(const sl_log_t *log);
+/* Replicated logs only: moves the high watermark up to hw (capped at the log end; a lower value
+ * changes nothing); readers and the hw listener see it at once. */
+void sl_log_set_high_watermark(sl_log_t *log, int64_t hw);
+/* End of the appends whose writes completed (contiguously) and of what an fdatasync covers. */
+int64_t sl_log_written_offset(const sl_log_t *log);
+int64_t sl_log_synced_offset(const sl_log_t *log);
+
+typedef struct sl_log_flush sl_log_flush_t;
+/* synced_offset: the log's durable end when the flush completed (>= the log end at the call,
+ * unless a truncation cut below it); status < 0 when the dir went offline. */
+typedef void (*sl_log_flush_cb)(sl_log_flush_t *req, int status, int64_t synced_offset, void *data);
+/* Caller-owned; all fields are private. */
+struct sl_log_flush {
+    sl_disk_op_t priv_op; /* completes a flush with nothing to wait for through the disk */
+    sl_log_flush_t *priv_next;
+    sl_log_t *priv_log;
+    int64_t priv_target;
+    int priv_status;
+    sl_log_flush_cb priv_cb;
+    void *priv_data;
+};
+/* Makes everything appended so far durable through the dir's group commit (one fdatasync per
+ * segment with unsynced bytes, shared with every log of the dir that needs one); cb runs on the
+ * loop thread, never inside this call, in the order flushes were asked for; with status < 0 (the
+ * dir's error, or -EIO) when the dir is or goes offline. Returns 0 (cb will run), SL_ECLOSED when
+ * the dir is closing, -errno when the disk refused the op. */
+int sl_log_flush(sl_log_t *log, sl_log_flush_t *req, sl_log_flush_cb cb, void *data);
+
+/* As sl_log_read, but up to end_offset instead of the high watermark (a Raft leader answering a
+ * replica's Fetch reads past the high watermark): never past end_offset nor past what is written.
+ * SL_LOG_EOUTOFRANGE when offset < start or > min(end_offset, log end); an offset at or past the
+ * written end gives an empty result (through cb). */
+int sl_log_read_upto(sl_log_t *log, sl_log_read_t *req, int64_t offset, int64_t end_offset,
+                     size_t max_bytes, bool min_one_batch, sl_log_read_cb cb, void *data);
+
+/* Removes every batch at or above offset, durably before it returns (Raft's truncation on
+ * DivergingEpoch): later segments are deleted, the segment holding offset is cut and fsynced, its
+ * indexes trimmed and rewritten, leader epochs starting at or above offset dropped from
+ * leader-epoch-checkpoint, producer state rebuilt from the snapshots and batches that remain.
+ * offset must be a batch boundary. Synchronous reads and writes: meant for the rare divergence.
+ * Returns 0; SL_LOG_EOUTOFRANGE when offset < high watermark, < log start or > log end (nothing
+ * done); SL_EINVAL when offset falls inside a batch; -EBUSY while writes, appends waiting for sync,
+ * a cleaner job or I/O on a segment to delete are in flight (nothing done); -EIO offline; other
+ * -errno from the disk (the dir then goes offline). */
+int sl_log_truncate(sl_log_t *log, int64_t offset);
+
+/* The leader-epoch-checkpoint entries: each epoch's first offset, ascending. */
+typedef struct {
+    int32_t epoch;
+    int64_t start_offset;
+} sl_log_epoch_t;
+/* Borrowed until the next append, truncation or retention on the log. */
+const sl_log_epoch_t *sl_log_leader_epochs(const sl_log_t *log, size_t *count);
+
+/* The clock the dir was opened with (borrowed). */
+const sl_clock_ops_t *sl_log_dir_clock(const sl_log_dir_t *dir);
+/* Replaces path (anywhere, typically inside a partition dir) with bytes durably through the dir's
+ * disk: path.tmp written and fsynced, renamed over path, parent dir fsynced. */
+int sl_log_dir_replace_file(sl_log_dir_t *dir, const char *path, const void *bytes, size_t len);
+/* Reads a whole small file (at most 256 MiB) into an owned, NUL-terminated buffer (sl_free);
+ * -ENOENT when missing. */
+int sl_log_dir_read_file(sl_log_dir_t *dir, const char *path, uint8_t **out, size_t *len);
 
 /* cb runs on the loop thread whenever the high watermark advances. */
 void sl_log_set_hw_listener(sl_log_t *log, void (*cb)(sl_log_t *, void *), void *data);

@@ -153,13 +153,16 @@ static void append_write_callback(sl_disk_op_t *op, int64_t result, void *data)
         c->priv_counted = true;
         log->written_offset = c->priv_end_offset;
         c->priv_segment->written_pos = c->priv_pos + (int64_t)c->priv_len;
-        want_sync = want_sync || c->priv_wait_for_sync || log->cfg.sync_on_ack;
+        want_sync = want_sync || c->priv_wait_for_sync || sl__log_syncs_on_ack(log);
         log->cursor = c->priv_next;
     }
+    /* A waiting sl_log_flush covers these writes too: a round started before they were counted
+     * could not have. */
+    want_sync = want_sync || (log->flush_head != NULL && log->written_offset > log->synced_offset);
     if (want_sync)
         sl__dir_want_sync(dir); /* before this write leaves the barrier: it waits for its peers */
     sl__dir_write_completed(dir, req->priv_seq);
-    if (!log->cfg.sync_on_ack && !dir->offline) {
+    if (!log->cfg.sync_on_ack && !log->replicated && !dir->offline) {
         sl__log_set_hw(log, log->written_offset);
         if (log->unflushed_messages >= log->cfg.flush_interval_messages)
             sl__dir_want_sync(dir);

@@ -158,8 +158,10 @@ void sl__dir_go_offline(sl_log_dir_t *dir, int err, const char *what, const sl_l
     SL_LOG(SL_LOG_ERROR, "log",
            "log dir offline dir=%s op=%s topic=%s partition=%" PRId32 " err=%s (never retried)",
            dir->path, what, log ? log->topic : "-", log ? log->partition : -1, sl_strerror(err));
-    for (sl_log_t *l = dir->logs; l != NULL; l = l->next_in_dir)
+    for (sl_log_t *l = dir->logs; l != NULL; l = l->next_in_dir) {
         sl__log_complete_ready(l);
+        sl__log_settle_flushes(l);
+    }
 }
 
 void sl__dir_want_sync(sl_log_dir_t *dir)
@@ -320,9 +322,12 @@ static void round_finish(sl_log_dir_t *dir)
             if (rc < 0)
                 sl__dir_go_offline(dir, rc, "index write", log);
         }
-        if (log->cfg.sync_on_ack && !dir->offline)
+        if (sl__log_syncs_on_ack(log) && !dir->offline)
             sl__log_set_hw(log, log->synced_offset);
         sl__log_complete_ready(log);
+        sl__log_settle_flushes(log);
+        if (log->flush_head != NULL && log->written_offset > log->synced_offset)
+            dir->sync_wanted = true; /* written during this round: the next one covers it */
     }
     if (dir->sync_wanted && !dir->round_active && !dir->offline) {
         dir->sync_wanted = false;
@@ -336,7 +341,7 @@ void sl_log_dir_flush_tick(sl_log_dir_t *dir)
     uint64_t now = dir->clock->monotonic_ms(dir->clock->data);
     bool want = false;
     for (sl_log_t *log = dir->logs; log != NULL; log = log->next_in_dir) {
-        if (log->cfg.sync_on_ack || log->written_offset <= log->synced_offset)
+        if (log->cfg.sync_on_ack || log->replicated || log->written_offset <= log->synced_offset)
             continue;
         if (log->cfg.flush_interval_ms >= 0 &&
             now - log->last_flush_ms >= (uint64_t)log->cfg.flush_interval_ms)

@@ -108,10 +108,7 @@ struct sl_log_segment {
     int64_t max_timestamp, offset_of_max_timestamp; /* -1 while no batch has a timestamp */
 };
 
-typedef struct {
-    int32_t epoch;
-    int64_t start_offset;
-} sl_epoch_entry_t;
+typedef sl_log_epoch_t sl_epoch_entry_t;
 
 /* ---- idempotent producer state (producer_state.c) ---- */
 /* One of a producer's last batches (Kafka's BatchMetadata). */
@@ -183,6 +180,9 @@ struct sl_log {
     int64_t clean_due_ms;          /* a kept tombstone's delete horizon passes: clean again */
     sl_log_clean_job_t *clean_job; /* the job out, if any */
     bool uncleanable; /* a job failed on its data (Kafka's uncleanable partition): until restart */
+    /* Replicated (sl_log_make_replicated): the owner flushes and sets the high watermark. */
+    bool replicated;
+    sl_log_flush_t *flush_head, *flush_tail; /* sl_log_flush requests waiting, in call order */
 };
 
 struct sl_log_dir {
@@ -249,8 +249,19 @@ void sl__dir_remove_log(sl_log_dir_t *dir, sl_log_t *log);
 /* Removes path and the files in it (one level: partition dirs hold no subdirectories). */
 int sl__dir_remove_tree(sl_log_dir_t *dir, const char *path);
 
+/* Deletes <base>.log, .index and .timeindex (missing ones are fine). */
+int sl__segment_delete_files(sl_log_t *log, int64_t base);
+
 /* log.c */
 bool sl__log_config_valid(const sl_log_config_t *cfg);
+/* Completes the waiting sl_log_flush requests the synced end now covers; fails them all (through
+ * the disk, so never inside the caller's call) when the dir is offline. */
+void sl__log_settle_flushes(sl_log_t *log);
+/* Whether appends ask for a group commit by themselves (false for replicated logs). */
+static inline bool sl__log_syncs_on_ack(const sl_log_t *log)
+{
+    return log->cfg.sync_on_ack && !log->replicated;
+}
 void sl__log_complete_ready(sl_log_t *log);
 void sl__log_set_hw(sl_log_t *log, int64_t hw);
 int sl__log_write_epochs(sl_log_t *log);
@@ -270,6 +281,8 @@ int sl__producers_reserve(sl_log_t *log, int64_t producer_id);
 /* Records a batch without checking it (after sl__producers_reserve for its producer id). */
 void sl__producers_note(sl_log_t *log, const sl_producer_batch_ref_t *b);
 void sl__producers_deinit(sl_log_t *log);
+/* After a truncation: forgets the state and loads it again from what the log still holds. */
+int sl__producers_reload(sl_log_t *log);
 /* Writes <offset>.snapshot with the current state (tmp + fsync + rename). */
 int sl__producers_snapshot_write(sl_log_t *log, int64_t offset);
 /* At open, after recovery and the log start offset: drops snapshots outside (start, end], loads

@@ -221,7 +221,8 @@ static int flush_for_close(sl_log_t *log)
 int sl_log_close(sl_log_t *log)
 {
     SL_ASSERT(log != NULL);
-    if (log->busy > 0 || log->ops_in_flight > 0 || log->q_head != NULL || log->in_sync_round)
+    if (log->busy > 0 || log->ops_in_flight > 0 || log->q_head != NULL || log->in_sync_round ||
+        log->flush_head != NULL)
         return -EBUSY;
     sl_log_dir_t *dir = log->dir;
     int rc = 0;
@@ -238,7 +239,8 @@ int sl_log_close(sl_log_t *log)
 int sl_log_delete(sl_log_t *log)
 {
     SL_ASSERT(log != NULL);
-    if (log->busy > 0 || log->ops_in_flight > 0 || log->q_head != NULL || log->in_sync_round)
+    if (log->busy > 0 || log->ops_in_flight > 0 || log->q_head != NULL || log->in_sync_round ||
+        log->flush_head != NULL)
         return -EBUSY;
     sl_log_dir_t *dir = log->dir;
     char from[SL_LOG_PATH_BYTES_MAX], to[SL_LOG_PATH_BYTES_MAX];

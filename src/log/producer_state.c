@@ -617,3 +617,9 @@ int sl__producers_load(sl_log_t *log)
            log->path, loaded ? "yes" : "no", from, batches, log->producers.count);
     return 0;
 }
+
+int sl__producers_reload(sl_log_t *log)
+{
+    sl__producers_deinit(log);
+    return sl__producers_load(log);
+}

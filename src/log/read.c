@@ -14,7 +14,7 @@ enum { SCAN_READ = 1, SCAN_TIME, SCAN_MAX, SCAN_READ_DONE, SCAN_TIME_DONE };
 
 static int64_t visible_end(const sl_log_t *log, const sl_log_segment_t *seg)
 {
-    return log->cfg.sync_on_ack ? seg->synced_pos : seg->written_pos;
+    return sl__log_syncs_on_ack(log) ? seg->synced_pos : seg->written_pos;
 }
 
 static void scan_read_callback(sl_disk_op_t *op, int64_t result, void *data);
@@ -74,7 +74,7 @@ static void deliver(sl__log_scan_t *scan, size_t want)
     size_t end = 0;
     sl_batch_info_t info;
     while (end < have && sl__batch_check(p + end, have - end, false, &info) == 0 &&
-           (uint64_t)info.batch_bytes <= have - end)
+           (uint64_t)info.batch_bytes <= have - end && info.base_offset < scan->limit_offset)
         end += (size_t)info.batch_bytes;
     memmove(scan->buf, p, end);
     finish(scan, 0, end);
@@ -264,6 +264,8 @@ static void scan_step(sl__log_scan_t *scan)
             finish(scan, SL_ECORRUPT, 0);
             return;
         }
+        if (info.base_offset >= scan->limit_offset)
+            break; /* written but not visible: a replicated log's high watermark is below */
         if (scan->mode == SCAN_READ && info.last_offset >= scan->target) {
             scan_found(scan, &info);
             return;
@@ -313,6 +315,7 @@ static void scan_init(sl__log_scan_t *scan, sl_log_t *log, int mode, int64_t tar
                              .mode = mode,
                              .target = target,
                              .start_pos = -1,
+                             .limit_offset = log->high_watermark,
                              .result_offset = -1,
                              .result_timestamp = -1};
 }
@@ -324,7 +327,7 @@ static bool read_moves_on(const sl__log_scan_t *scan, size_t index)
 {
     const sl_log_t *log = scan->log;
     return scan->mode == SCAN_READ && scan->limit_pos == scan->segment->size &&
-           index + 1 < log->seg_count && log->segs[index + 1]->base_offset < log->high_watermark;
+           index + 1 < log->seg_count && log->segs[index + 1]->base_offset < scan->limit_offset;
 }
 
 /* Starts the walk in segs[index] from the index position for offset. */
@@ -352,24 +355,29 @@ static void read_next_segment(sl__log_scan_t *scan)
         finish(scan, rc, 0);
 }
 
-static int read_start(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
-                      bool min_one_batch, bool file_ok, sl_log_read_cb cb, void *data)
+/* valid_end: the largest offset one may ask for; visible_end: where visible batches end. */
+static int read_start(sl_log_t *log, sl_log_read_t *req, int64_t offset, int64_t valid_end,
+                      int64_t visible_end, size_t max_bytes, bool min_one_batch, bool file_ok,
+                      sl_log_read_cb cb, void *data)
 {
     SL_ASSERT(log != NULL && req != NULL && cb != NULL);
     if (log->dir->closing)
         return SL_ECLOSED;
-    if (offset < log->log_start_offset || offset > log->high_watermark)
+    if (offset < log->log_start_offset || offset > valid_end)
         return SL_LOG_EOUTOFRANGE;
     sl__log_scan_t *scan = &req->priv_scan;
     scan_init(scan, log, SCAN_READ, offset);
+    scan->limit_offset = visible_end;
     scan->max_bytes = max_bytes;
     scan->min_one_batch = min_one_batch;
-    scan->file_ok = file_ok;
+    /* A replicated log's visible end may lie inside the written bytes, where only a walk over the
+     * batch headers finds it: its reads come back as bytes. */
+    scan->file_ok = file_ok && !log->replicated;
     req->priv_cb = cb;
     req->priv_data = data;
     req->file_fd = -1;
     req->file_pos = -1;
-    int rc = offset == log->high_watermark
+    int rc = offset >= visible_end
                  ? scan_complete_soon(scan, SCAN_READ_DONE, 0)
                  : scan_start(scan, sl__log_segment_find(log, offset), offset, SCAN_READ_DONE);
     if (rc < 0) {
@@ -382,13 +390,23 @@ static int read_start(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t 
 int sl_log_read(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
                 bool min_one_batch, sl_log_read_cb cb, void *data)
 {
-    return read_start(log, req, offset, max_bytes, min_one_batch, false, cb, data);
+    return read_start(log, req, offset, log->high_watermark, log->high_watermark, max_bytes,
+                      min_one_batch, false, cb, data);
 }
 
 int sl_log_read_file(sl_log_t *log, sl_log_read_t *req, int64_t offset, size_t max_bytes,
                      bool min_one_batch, sl_log_read_cb cb, void *data)
 {
-    return read_start(log, req, offset, max_bytes, min_one_batch, true, cb, data);
+    return read_start(log, req, offset, log->high_watermark, log->high_watermark, max_bytes,
+                      min_one_batch, true, cb, data);
+}
+
+int sl_log_read_upto(sl_log_t *log, sl_log_read_t *req, int64_t offset, int64_t end_offset,
+                     size_t max_bytes, bool min_one_batch, sl_log_read_cb cb, void *data)
+{
+    int64_t valid_end = SL_MIN(end_offset, log->log_end_offset);
+    return read_start(log, req, offset, valid_end, SL_MIN(valid_end, log->written_offset),
+                      max_bytes, min_one_batch, false, cb, data);
 }
 
 int sl_log_offset_for_timestamp(sl_log_t *log, sl_log_lookup_t *req, int64_t timestamp,

@@ -120,20 +120,6 @@ done:
     return result;
 }
 
-static int remove_segment_files(sl_log_t *log, int64_t base)
-{
-    static const char *const exts[] = {".log", ".index", ".timeindex"};
-    char p[SL_LOG_PATH_BYTES_MAX];
-    for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
-        int rc = sl__segment_path(log, base, exts[i], p, sizeof p);
-        if (rc == 0)
-            rc = log->dir->disk.ops->unlink(&log->dir->disk, p);
-        if (rc < 0 && rc != -ENOENT)
-            return rc;
-    }
-    return 0;
-}
-
 /* Cuts seg at end (and every later segment), logging what went. */
 static int cut_tail(sl_log_t *log, sl_log_segment_t *seg, int64_t end, int64_t size,
                     const int64_t *later, size_t later_count)
@@ -147,7 +133,7 @@ static int cut_tail(sl_log_t *log, sl_log_segment_t *seg, int64_t end, int64_t s
     if (rc == 0)
         rc = disk->ops->fsync(disk, seg->fd);
     for (size_t i = 0; rc == 0 && i < later_count; i++)
-        rc = remove_segment_files(log, later[i]);
+        rc = sl__segment_delete_files(log, later[i]);
     if (rc == 0 && later_count > 0)
         rc = disk->ops->fsync_dir(disk, log->path);
     return rc;

@@ -19,20 +19,6 @@ static bool segment_expired(const sl_log_t *log, const sl_log_segment_t *seg, in
     return by_time || by_size;
 }
 
-static int delete_segment_files(sl_log_t *log, int64_t base)
-{
-    static const char *const exts[] = {".log", ".index", ".timeindex"};
-    char p[SL_LOG_PATH_BYTES_MAX];
-    for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
-        int rc = sl__segment_path(log, base, exts[i], p, sizeof p);
-        if (rc == 0)
-            rc = log->dir->disk.ops->unlink(&log->dir->disk, p);
-        if (rc < 0 && rc != -ENOENT)
-            return rc;
-    }
-    return 0;
-}
-
 /* Epochs that start before the new log start collapse into one entry at the log start. */
 int sl__log_trim_epochs_front(sl_log_t *log)
 {
@@ -66,7 +52,7 @@ int sl_log_apply_retention(sl_log_t *log, int64_t now_ms)
         if (seg->ops_in_flight > 0 || log->segs[1]->base_offset > log->high_watermark ||
             (!below_start && !segment_expired(log, seg, now_ms, total)))
             break;
-        rc = delete_segment_files(log, seg->base_offset);
+        rc = sl__segment_delete_files(log, seg->base_offset);
         if (rc < 0)
             break;
         total -= seg->size;

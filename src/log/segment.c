@@ -175,9 +175,8 @@ int64_t sl__segment_lookup_time(const sl_log_segment_t *seg, int64_t timestamp)
     return lo == 0 ? seg->base_offset : seg->base_offset + seg->tidx[lo - 1].relative_offset;
 }
 
-static int write_file_atomic(sl_log_t *log, const char *path, const uint8_t *bytes, size_t len)
+static int write_file_atomic(sl_disk_t *disk, const char *path, const uint8_t *bytes, size_t len)
 {
-    sl_disk_t *disk = &log->dir->disk;
     char tmp[SL_LOG_PATH_BYTES_MAX];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
     if (n < 0 || (size_t)n >= sizeof tmp)
@@ -200,7 +199,23 @@ static int write_file_atomic(sl_log_t *log, const char *path, const uint8_t *byt
 /* Exposed for log.c (partition.metadata, leader-epoch-checkpoint). */
 int sl__write_file_atomic(sl_log_t *log, const char *path, const uint8_t *bytes, size_t len)
 {
-    return write_file_atomic(log, path, bytes, len);
+    return write_file_atomic(&log->dir->disk, path, bytes, len);
+}
+
+int sl_log_dir_replace_file(sl_log_dir_t *dir, const char *path, const void *bytes, size_t len)
+{
+    SL_ASSERT(dir != NULL && path != NULL);
+    char parent[SL_LOG_PATH_BYTES_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t plen = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (plen >= sizeof parent)
+        return -ENAMETOOLONG;
+    memcpy(parent, slash == NULL ? "." : path, plen);
+    parent[plen] = 0;
+    int rc = write_file_atomic(&dir->disk, path, bytes, len);
+    if (rc == 0) /* the rename itself must survive a crash */
+        rc = dir->disk.ops->fsync_dir(&dir->disk, parent);
+    return rc;
 }
 
 int sl__segment_write_indexes(sl_log_t *log, sl_log_segment_t *seg)
@@ -229,7 +244,7 @@ int sl__segment_write_indexes_as(sl_log_t *log, sl_log_segment_t *seg, const cha
     }
     int rc = sl__segment_path_suffixed(log, seg->base_offset, ".index", suffix, path, sizeof path);
     if (rc == 0)
-        rc = write_file_atomic(log, path, buf, olen);
+        rc = write_file_atomic(&log->dir->disk, path, buf, olen);
     for (size_t i = 0; rc == 0 && i < seg->tidx_count; i++) {
         sl__put_be64(buf + i * 12, seg->tidx[i].timestamp);
         sl__put_be32(buf + i * 12 + 8, seg->tidx[i].relative_offset);
@@ -238,7 +253,7 @@ int sl__segment_write_indexes_as(sl_log_t *log, sl_log_segment_t *seg, const cha
         rc = sl__segment_path_suffixed(log, seg->base_offset, ".timeindex", suffix, path,
                                        sizeof path);
     if (rc == 0)
-        rc = write_file_atomic(log, path, buf, tlen);
+        rc = write_file_atomic(&log->dir->disk, path, buf, tlen);
     sl_free(buf);
     if (rc == 0)
         seg->index_flushed = true;
@@ -246,9 +261,8 @@ int sl__segment_write_indexes_as(sl_log_t *log, sl_log_segment_t *seg, const cha
 }
 
 /* Reads a whole small file; -ENOENT when missing. */
-static int read_file(sl_log_t *log, const char *path, uint8_t **out, size_t *len)
+static int read_file(sl_disk_t *disk, const char *path, uint8_t **out, size_t *len)
 {
-    sl_disk_t *disk = &log->dir->disk;
     int fd = disk->ops->open(disk, path, SL_DISK_OPEN_READONLY);
     if (fd < 0)
         return fd;
@@ -276,7 +290,27 @@ static int read_file(sl_log_t *log, const char *path, uint8_t **out, size_t *len
 
 int sl__read_file(sl_log_t *log, const char *path, uint8_t **out, size_t *len)
 {
-    return read_file(log, path, out, len);
+    return read_file(&log->dir->disk, path, out, len);
+}
+
+int sl_log_dir_read_file(sl_log_dir_t *dir, const char *path, uint8_t **out, size_t *len)
+{
+    SL_ASSERT(dir != NULL && path != NULL && out != NULL && len != NULL);
+    return read_file(&dir->disk, path, out, len);
+}
+
+int sl__segment_delete_files(sl_log_t *log, int64_t base)
+{
+    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    char p[SL_LOG_PATH_BYTES_MAX];
+    for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
+        int rc = sl__segment_path(log, base, exts[i], p, sizeof p);
+        if (rc == 0)
+            rc = log->dir->disk.ops->unlink(&log->dir->disk, p);
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
 }
 
 static int load_offset_index(sl_log_segment_t *seg, const uint8_t *b, size_t len, int64_t file_size)
@@ -342,7 +376,7 @@ int sl__segment_load_indexes(sl_log_t *log, sl_log_segment_t *seg, int64_t file_
     sl__segment_drop_indexes(seg);
     int rc = sl__segment_path(log, seg->base_offset, ".index", path, sizeof path);
     if (rc == 0)
-        rc = read_file(log, path, &b, &len);
+        rc = read_file(&log->dir->disk, path, &b, &len);
     if (rc == 0)
         rc = load_offset_index(seg, b, len, file_size);
     sl_free(b);
@@ -350,7 +384,7 @@ int sl__segment_load_indexes(sl_log_t *log, sl_log_segment_t *seg, int64_t file_
     if (rc == 0)
         rc = sl__segment_path(log, seg->base_offset, ".timeindex", path, sizeof path);
     if (rc == 0)
-        rc = read_file(log, path, &b, &len);
+        rc = read_file(&log->dir->disk, path, &b, &len);
     if (rc == 0)
         rc = load_time_index(seg, b, len);
     sl_free(b);
