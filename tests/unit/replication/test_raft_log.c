@@ -585,6 +585,7 @@ typedef struct {
     sl_log_dir_t *dirs[NODES];
     sl_raft_msg_t outbox[OUTBOX_MAX];
     size_t out_count;
+    bool isolated[NODES]; /* its messages, both ways, are lost */
     uint64_t now, rng;
 } cluster_t;
 
@@ -681,7 +682,7 @@ static void cl_sync_hw(cluster_t *c)
 static void cl_deliver(cluster_t *c, sl_raft_msg_t *msg)
 {
     int dst = msg->destination_id - 1, src = msg->source_id - 1;
-    if (dst < 0 || dst >= c->n || c->raft[dst] == NULL)
+    if (dst < 0 || dst >= c->n || c->raft[dst] == NULL || c->isolated[dst] || c->isolated[src])
         return;
     read_result_t r = {0};
     sl_raft_batch_t batches[64];
@@ -854,6 +855,91 @@ static void test_three_voters_commit(void **state)
     free(c);
 }
 
+static bool same_logs(cluster_t *c, int64_t end)
+{
+    read_result_t ref = read_wait(c->w, c->rl[0], 0, end);
+    bool same = true;
+    for (int i = 1; i < c->n; i++) {
+        read_result_t r = read_wait(c->w, c->rl[i], 0, end);
+        same = same && r.len == ref.len && memcmp(r.bytes, ref.bytes, ref.len) == 0;
+        sl_free(r.bytes);
+    }
+    sl_free(ref.bytes);
+    return same;
+}
+
+/* A deposed leader's uncommitted batches are cut by DivergingEpoch through sl_log_truncate. */
+static void test_three_voters_divergence_truncated(void **state)
+{
+    world_t *w = *state;
+    cluster_t *c = calloc(1, sizeof *c);
+    *c = (cluster_t){.w = w, .n = NODES, .now = 1000, .rng = 11};
+    for (int i = 0; i < NODES; i++)
+        cl_start_node(c, i);
+    int old = cl_run_until_leader(c);
+    int64_t end = propose(c, old, 2) + 2;
+    for (int s = 0; s < 2000 && !all_committed(c, end); s++)
+        cl_step(c);
+    assert_true(all_committed(c, end));
+
+    c->isolated[old] = true;
+    int64_t lost = propose(c, old, 4); /* appended and flushed on the old leader only */
+    propose(c, old, 4);
+    int fresh = -1;
+    for (int s = 0; s < 5000 && fresh < 0; s++) {
+        cl_step(c);
+        for (int i = 0; i < NODES; i++)
+            if (i != old && sl_raft_role(c->raft[i]) == SL_RAFT_LEADER)
+                fresh = i;
+    }
+    assert_true(fresh >= 0);
+    assert_int_equal(sl_raft_log_end_offset(c->raft[old]), lost + 8);
+    int64_t base = propose(c, fresh, 1);
+    assert_true(base <= lost + 1); /* its log diverges from the old leader's at 'lost' */
+    for (int s = 0; s < 500 && sl_raft_high_watermark(c->raft[fresh]) < base + 1; s++)
+        cl_step(c);
+    assert_true(sl_raft_high_watermark(c->raft[fresh]) >= base + 1);
+
+    c->isolated[old] = false;
+    for (int s = 0;
+         s < 5000 && !(all_committed(c, base + 1) && sl_raft_log_end_offset(c->raft[old]) ==
+                                                         sl_raft_log_end_offset(c->raft[fresh]));
+         s++)
+        cl_step(c);
+    assert_true(all_committed(c, base + 1));
+    assert_int_equal(sl_raft_log_error(c->rl[old]), 0); /* the truncation went through */
+    int64_t final_end = sl_raft_log_end_offset(c->raft[fresh]);
+    assert_int_equal(sl_log_end_offset(sl_raft_log_log(c->rl[old])), final_end);
+    assert_true(same_logs(c, final_end));
+
+    /* And the cut is durable: the old leader restarts with the leader's log, not its own. */
+    cl_stop_node(c, old);
+    cl_start_node(c, old);
+    assert_int_equal(sl_raft_log_end_offset(c->raft[old]), final_end);
+    for (int i = 0; i < NODES; i++)
+        cl_stop_node(c, i);
+    free(c);
+}
+
+/* A failed fdatasync under a real core: reported with status < 0, nothing commits afterwards. */
+static void test_flush_failure_stops_core(void **state)
+{
+    world_t *w = *state;
+    cluster_t *c = calloc(1, sizeof *c);
+    *c = (cluster_t){.w = w, .n = 1, .now = 1000, .rng = 3};
+    cl_start_node(c, 0);
+    fail_fdatasyncs = 1; /* the LeaderChange batch's flush */
+    cl_run_until_leader(c);
+    for (int s = 0; s < 200; s++)
+        cl_step(c);
+    assert_int_equal(sl_raft_log_error(c->rl[0]), -EIO);
+    assert_int_equal(sl_raft_high_watermark(c->raft[0]), 0);
+    assert_int_equal(sl_raft_flushed_offset(c->raft[0]), 0);
+    assert_int_equal(sl_log_high_watermark(sl_raft_log_log(c->rl[0])), 0);
+    cl_stop_node(c, 0);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -868,6 +954,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_quorum_state_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_voter_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_three_voters_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_three_voters_divergence_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_failure_stops_core, setup, teardown),
     };
     sl_log_configure(SL_LOG_WARN, SL_LOG_FORMAT_TEXT);
     int failed = cmocka_run_group_tests_name("raft_log", pure, NULL, NULL);
