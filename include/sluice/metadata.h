@@ -339,6 +339,13 @@ int sl_metadata_fence_stale_brokers(const sl_metadata_image_t *img,
                                     const sl_metadata_policy_t *policy, int64_t now_ms,
                                     sl_metadata_records_t *out, int32_t *fenced_count);
 
+/* Elects leaders for offline partitions (leader -1): the first active ISR member in replica
+ * order, else, with unclean.leader.election.enable, the first active replica (ISR = it,
+ * RECOVERING: it may lack acknowledged records). What Kafka's controller runs when unclean
+ * election is switched on and periodically. *elected_count may be NULL. 0 or SL_ELIMIT. */
+int sl_metadata_elect_offline(const sl_metadata_image_t *img, const sl_metadata_policy_t *policy,
+                              sl_metadata_records_t *out, int32_t *elected_count);
+
 /* AlterPartition from a partition leader (one partition). */
 typedef struct sl_metadata_alter_partition {
     sl_uuid_t topic_id;

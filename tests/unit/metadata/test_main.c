@@ -55,5 +55,6 @@ int main(void)
     int failed = 0;
     failed |= test_records_run();
     failed |= test_image_run();
+    failed |= test_controller_run();
     return failed ? 1 : 0;
 }
