@@ -867,6 +867,9 @@ static int describe_partition(const sl_raft_wire_ctx_t *ctx, const sl_raft_wire_
     p->error_code = q->error_code;
     if (p->error_code == SL_KERR_NONE && info->leader_id != ctx->local_id)
         p->error_code = SL_KERR_NOT_LEADER_OR_FOLLOWER; /* only the leader knows the voters */
+    p->error_message = p->error_code == SL_KERR_NONE
+                           ? SL_SLICE_NULL
+                           : sl_slice_from_str(sl_kerr_message(p->error_code));
     p->observers_count = 0;
     p->current_voters_count = 0;
     if (p->error_code != SL_KERR_NONE)
@@ -903,6 +906,7 @@ int sl_raft_wire_describe_quorum_encode(const sl_raft_wire_ctx_t *ctx,
                                         sl_describe_quorum_response_t *response)
 {
     sl_describe_quorum_response_init(response);
+    response->error_message = SL_SLICE_NULL; /* as Kafka: null unless the whole request failed */
     void **parts = arena_array(arena, count, sizeof(void *));
     if (parts == NULL)
         return SL_ELIMIT;
