@@ -63,7 +63,8 @@ integration: build
 
 # The Helm chart rendered offline (helm and k8s-validate from scripts/install-deps), linted and
 # validated against the Kubernetes API types; a few seconds.
-chart-test:
+# build: each pod's rendered configuration is checked by `sluice serve --check`.
+chart-test: build
 	$(PYTHON) -m pytest -q tests/helm
 
 # The clients' own test suites (librdkafka, franz-go, kafka-python, kcat), fetched at pinned

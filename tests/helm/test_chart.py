@@ -158,8 +158,8 @@ def test_external_nodeport_one_service_per_broker():
     r = render(["external-nodeport.yaml"])
     services = {s["metadata"]["name"]: s for s in r.all("Service")}
     cfg = r.broker_config()
-    assert cfg["listeners"] == "CLIENT://:9092,EXTERNAL://:9095"
-    assert cfg["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,EXTERNAL:PLAINTEXT"
+    assert cfg["listeners"] == "CLIENT://:9092,EXTERNAL://:9095${SLUICE_CONTROLLER_LISTENER}"
+    assert cfg["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
     for ordinal, node_port in enumerate([30092, 30093, 30094]):
         pod = f"{RELEASE}-sluice-{ordinal}"
         spec = services[f"{pod}-external"]["spec"]
@@ -237,6 +237,8 @@ def test_bitnami_values_carry_over():
     cfg = r.broker_config()
     assert cfg["auto.create.topics.enable"] is False and cfg["num.partitions"] == 3
     assert cfg["log.retention.hours"] == 72
+    assert cfg["default.replication.factor"] == 1 and cfg["offsets.topic.replication.factor"] == 1
+    assert "offsetsTopicReplicationFactor" not in render_notes(["bitnami-typical.yaml"])
     assert cfg["log.retention.bytes"] == "1073741824" and cfg["message.max.bytes"] == "2000000"
     # config given as server.properties text
     assert cfg["compression.type"] == "producer"
@@ -258,7 +260,7 @@ def test_notes_name_ignored_keys_and_connection_instructions():
     assert f"{RELEASE}-sluice.{NAMESPACE}.svc.cluster.local:9092" in notes
     assert "kcat -b" in notes and "confluent_kafka" in notes
     ignored = notes.split("accepted and are ignored")[1]
-    for key in ("zookeeper.*", "metrics.jmx.*", "heapOpts", "offsetsTopicReplicationFactor"):
+    for key in ("zookeeper.*", "metrics.jmx.*", "heapOpts", "transactionStateLogReplicationFactor"):
         assert key in ignored
     assert "accepted and are ignored" not in render_notes()
 
@@ -351,7 +353,13 @@ def test_newer_bitnami_layout_sets_the_broker_count():
     sts = render(sets=["controller.replicaCount=3", "broker.replicaCount=0"]).get("StatefulSet")
     assert sts["spec"]["replicas"] == 3
     notes = render_notes(sets=["controller.replicaCount=3"])
-    assert "only replicaCount is used: 3 brokers" in notes
+    assert "only replicaCount is used: 3 brokers, the first 3 of them voters" in notes
+    # controller.replicaCount is also the number of voters.
+    r = render(sets=["controller.replicaCount=1", "broker.replicaCount=2"])
+    assert r.get("StatefulSet")["spec"]["replicas"] == 3
+    assert r.broker_config()["controller.quorum.voters"] == \
+        f"0@{RELEASE}-sluice-0.{HEADLESS}.{NAMESPACE}.svc.cluster.local:9093"
+    assert run_setup(r, f"{RELEASE}-sluice-1")["SLUICE_PROCESS_ROLES"] == "broker"
 
 
 def test_less_common_overrides():
@@ -383,3 +391,77 @@ def test_diagnostic_mode_sleeps_without_probes():
     c = render(sets=["diagnosticMode.enabled=true"]).broker_container()
     assert c["command"] == ["sleep"] and c["args"] == ["infinity"]
     assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(c)
+
+
+def pod_config(rendered, env, data_dir):
+    """The broker YAML one pod reads: the ConfigMap with ${VAR} expanded as the broker does."""
+    text = rendered.get("ConfigMap", f"{RELEASE}-sluice-config")["data"]["sluice.yaml"]
+    return expand(text, env).replace("/var/lib/sluice/data", data_dir)
+
+
+def sluice_check(config_text, tmp_path, name):
+    """`sluice serve --check` on config_text: the broker's own validation of a pod's config."""
+    import subprocess
+    binary = os.path.join(os.path.dirname(CHART), "..", "..", "build", "sluice")
+    assert os.path.exists(binary), f"{binary} is missing: run make build (make chart-test does)"
+    path = os.path.join(str(tmp_path), f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(config_text)
+    return subprocess.run([binary, "serve", "--config", path, "--check"], capture_output=True,
+                          text=True, timeout=30, env={"PATH": os.environ["PATH"]})
+
+
+@pytest.mark.parametrize("replicas,voters", [(1, 0), (2, 1), (3, 3), (5, 3)])
+def test_replica_count_sets_the_quorum_and_roles(tmp_path, replicas, voters):
+    """The first three pods (one of two; none of one) are the metadata quorum's voters, named by
+    the headless Service's records; pods after them are brokers only; the replication defaults
+    follow the broker count; every pod's configuration passes the broker's own validation."""
+    r = render(sets=[f"replicaCount={replicas}"])
+    cfg = r.broker_config()
+    rf = 3 if replicas >= 3 else replicas
+    assert (cfg["default.replication.factor"], cfg["min.insync.replicas"],
+            cfg["offsets.topic.replication.factor"]) == (rf, 2 if replicas >= 3 else 1, rf)
+    headless = {p["name"]: p["port"] for p in r.get("Service", HEADLESS)["spec"]["ports"]}
+    client = {p["name"] for p in r.get("Service", f"{RELEASE}-sluice")["spec"]["ports"]}
+    ports = {p["name"]: p["containerPort"] for p in r.broker_container()["ports"]}
+    assert client == {"tcp-client"}  # clients never see the controller port
+    assert r.get("PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1, "selector": r.get("PodDisruptionBudget")["spec"]["selector"]}
+    assert r.broker_container()["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    if voters == 0:
+        # One replica: exactly the single node it always was.
+        for key in ("controller.quorum.voters", "process.roles", "controller.listener.names"):
+            assert key not in cfg
+        assert cfg["listeners"] == "CLIENT://:9092"
+        assert "tcp-controller" not in headless and "tcp-controller" not in ports
+    else:
+        assert cfg["controller.quorum.voters"] == ",".join(
+            f"{i}@{RELEASE}-sluice-{i}.{HEADLESS}.{NAMESPACE}.svc.cluster.local:9093"
+            for i in range(voters))
+        assert cfg["controller.listener.names"] == "CONTROLLER"
+        assert cfg["listener.security.protocol.map"] == "CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        assert headless["tcp-controller"] == 9093 and ports["tcp-controller"] == 9093
+        assert "CONTROLLER" not in cfg["advertised.listeners"]
+    for ordinal in range(replicas):
+        pod = f"{RELEASE}-sluice-{ordinal}"
+        env = run_setup(r, pod)
+        mine = pod_config(r, env, str(tmp_path / pod))
+        pod_cfg = yaml.safe_load(mine)
+        if ordinal < voters:
+            assert pod_cfg["process.roles"] == "broker,controller"
+            assert pod_cfg["listeners"] == "CLIENT://:9092,CONTROLLER://:9093"
+        else:
+            assert pod_cfg.get("process.roles", "broker") == "broker" or voters == 0
+            assert pod_cfg["listeners"] == "CLIENT://:9092"
+        p = sluice_check(mine, tmp_path, pod)
+        assert p.returncode == 0, f"{pod}: {p.stderr}\n{mine}"
+
+
+def test_scaling_out_keeps_the_quorum():
+    """Going from 3 to 5 pods adds brokers; the voters, and so every voter's config, stay."""
+    three = render(sets=["replicaCount=3"]).broker_config()
+    five = render(sets=["replicaCount=5"]).broker_config()
+    assert three["controller.quorum.voters"] == five["controller.quorum.voters"]
+    notes = render_notes(sets=["replicaCount=5"])
+    assert "voters are the first 3 pods" in notes and "the other pods are brokers only" in notes
+    assert "partition replication is not in this version" in notes

@@ -89,6 +89,36 @@ imagePullSecrets:
 {{- if $set }}{{ $newer }}{{ else }}{{ $n }}{{ end -}}
 {{- end -}}
 
+{{/*
+How many pods are voters of the metadata quorum (ordinals 0..n-1): controller.replicaCount when
+the newer Bitnami layout gives it, else 3 from three replicas on, 1 with two (a quorum of two
+survives no failure, so it would only add a way to stop), and none with one replica, which runs
+exactly as a single node always has. Pods after the voters are brokers only, so scaling out never
+changes the quorum.
+*/}}
+{{- define "sluice.voterCount" -}}
+{{- $n := int (include "sluice.replicas" .) -}}
+{{- $c := 0 -}}
+{{- if and (kindIs "map" .Values.controller) (hasKey .Values.controller "replicaCount") -}}
+{{- $c = min (int .Values.controller.replicaCount) $n -}}
+{{- else if ge $n 3 -}}
+{{- $c = 3 -}}
+{{- else if eq $n 2 -}}
+{{- $c = 1 -}}
+{{- end -}}
+{{- $c -}}
+{{- end -}}
+
+{{/* controller.quorum.voters: id@<pod>.<headless>.<namespace>.svc.<domain>:<controller port>. */}}
+{{- define "sluice.quorumVoters" -}}
+{{- $voters := list -}}
+{{- range $i := until (int (include "sluice.voterCount" .)) -}}
+{{- $host := printf "%s-%d.%s.%s.svc.%s" (include "sluice.fullname" $) $i (include "sluice.headlessName" $) $.Release.Namespace $.Values.clusterDomain -}}
+{{- $voters = append $voters (printf "%d@%s:%v" (add $i $.Values.minId) $host $.Values.listeners.controller.containerPort) -}}
+{{- end -}}
+{{- join "," $voters -}}
+{{- end -}}
+
 {{/* The client Service's in-cluster address, host:port. */}}
 {{- define "sluice.bootstrap" -}}
 {{- printf "%s.%s.svc.%s:%v" (include "sluice.fullname" .) .Release.Namespace .Values.clusterDomain .Values.service.ports.client -}}
@@ -138,19 +168,35 @@ The broker configuration as a map: the chart's defaults, the Bitnami legacy keys
 {{- end -}}
 {{- $override := $v.listeners.advertisedListeners | default $v.advertisedListeners -}}
 {{- if kindIs "slice" $override }}{{ $override = join "," $override }}{{ end -}}
+{{- $replicas := int (include "sluice.replicas" .) -}}
+{{- $voters := int (include "sluice.voterCount" .) -}}
+{{- $controller := $v.listeners.controller -}}
+{{- if gt $voters 0 -}}
+{{- /* A voter's setup.sh sets SLUICE_CONTROLLER_LISTENER to ",CONTROLLER://:9093"; a broker-only
+       pod's to "" (KRaft refuses a controller listener on it). */ -}}
+{{- $protocolMap = append $protocolMap (printf "%s:%s" $controller.name (upper $controller.protocol)) -}}
+{{- end -}}
+{{- $rf := ge $replicas 3 | ternary 3 (max $replicas 1) -}}
 {{- $cfg := dict
   "node.id" "${SLUICE_NODE_ID}"
   "log.dirs" $v.persistence.mountPath
-  "listeners" (join "," $listeners)
+  "listeners" (printf "%s%s" (join "," $listeners) (gt $voters 0 | ternary "${SLUICE_CONTROLLER_LISTENER}" ""))
   "advertised.listeners" (default (join "," $advertised) $override)
   "listener.security.protocol.map" (default (join "," $protocolMap) $v.listeners.securityProtocolMap)
   "http.listeners" (printf "http://0.0.0.0:%v" $v.http.containerPort)
   "delete.topic.enable" $v.deleteTopicEnable
   "auto.create.topics.enable" $v.autoCreateTopicsEnable
   "num.partitions" $v.numPartitions
-  "default.replication.factor" $v.defaultReplicationFactor
+  "default.replication.factor" (ne (toString $v.defaultReplicationFactor) "" | ternary $v.defaultReplicationFactor $rf)
+  "min.insync.replicas" (ne (toString $v.minInsyncReplicas) "" | ternary $v.minInsyncReplicas (ge $replicas 3 | ternary 2 1))
+  "offsets.topic.replication.factor" (ne (toString $v.offsetsTopicReplicationFactor) "" | ternary $v.offsetsTopicReplicationFactor $rf)
   "log.retention.hours" $v.logRetentionHours
 -}}
+{{- if gt $voters 0 -}}
+{{- $_ := set $cfg "process.roles" "${SLUICE_PROCESS_ROLES}" -}}
+{{- $_ := set $cfg "controller.quorum.voters" (include "sluice.quorumVoters" .) -}}
+{{- $_ := set $cfg "controller.listener.names" $controller.name -}}
+{{- end -}}
 {{- $legacy := dict
   "log.retention.bytes" $v.logRetentionBytes
   "log.retention.check.interval.ms" $v.logRetentionCheckIntervalMs
@@ -188,7 +234,7 @@ The broker configuration as a map: the chart's defaults, the Bitnami legacy keys
 {{- if $v.externalZookeeper.servers }}{{ $ignored = append $ignored "externalZookeeper.servers" }}{{ end -}}
 {{- if $v.metrics.jmx.enabled }}{{ $ignored = append $ignored "metrics.jmx.* (no JVM: the broker serves the JMX exporter's series on /metrics itself)" }}{{ end -}}
 {{- if $v.heapOpts }}{{ $ignored = append $ignored (printf "heapOpts (%s: no JVM heap; size memory with resources)" $v.heapOpts) }}{{ end -}}
-{{- range $key := list "jvmFlags" "log4j" "existingLog4jConfigMap" "logPersistence" "logsDirs" "zookeeperChrootPath" "zookeeperConnectionTimeoutMs" "offsetsTopicReplicationFactor" "transactionStateLogReplicationFactor" "transactionStateLogMinIsr" "numIoThreads" "numNetworkThreads" "numRecoveryThreadsPerDataDir" "socketSendBufferBytes" "socketReceiveBufferBytes" "interBrokerProtocolVersion" "clusterId" "sasl" "controller" "broker" -}}
+{{- range $key := list "jvmFlags" "log4j" "existingLog4jConfigMap" "logPersistence" "logsDirs" "zookeeperChrootPath" "zookeeperConnectionTimeoutMs" "transactionStateLogReplicationFactor" "transactionStateLogMinIsr" "numIoThreads" "numNetworkThreads" "numRecoveryThreadsPerDataDir" "socketSendBufferBytes" "socketReceiveBufferBytes" "interBrokerProtocolVersion" "clusterId" "sasl" "controller" "broker" -}}
 {{- if hasKey $v $key }}{{ $ignored = append $ignored $key }}{{ end -}}
 {{- end -}}
 {{- toJson $ignored -}}
