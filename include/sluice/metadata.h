@@ -199,6 +199,19 @@ int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t f
 int sl_metadata_image_snapshot(const sl_metadata_image_t *img, sl_metadata_records_t *out);
 bool sl_metadata_image_equal(const sl_metadata_image_t *a, const sl_metadata_image_t *b);
 
+/* Kafka's snapshot file (<offset>-<epoch>.checkpoint; bootstrap.checkpoint): a control batch with
+ * a SnapshotHeaderRecord (last_contained_log_time_ms), the image's records in data batches of at
+ * most 500, a control batch with a SnapshotFooterRecord; batch offsets from 0. Appended to out
+ * (unchanged on error); record bytes go through arena. 0, SL_ELIMIT or -ENOMEM. */
+int sl_metadata_snapshot_write(const sl_metadata_image_t *img, int64_t last_contained_log_time_ms,
+                               int64_t now_ms, sl_arena_t *arena, sl_buf_t *out);
+/* Loads a snapshot file into img (empty: the caller's fresh image): the header first, data
+ * batches applied in order, the footer last with nothing after it; KRaftVersion and Voters
+ * control records (KIP-853, the quorum's business) are skipped. Every batch's CRC is checked.
+ * SL_EMALFORMED for anything else (img then holds what applied before: discard it). */
+int sl_metadata_snapshot_read(sl_metadata_image_t *img, const uint8_t *data, size_t len,
+                              sl_arena_t *arena, int64_t *last_contained_log_time_ms);
+
 /* ---- the controller's decisions -------------------------------------------------------------- */
 
 /* Broker sessions as the active controller sees them: the last heartbeat of each broker (time

@@ -17,4 +17,12 @@ bool sl__md_ids_valid(const int32_t *ids, int32_t count);
 /* Grows an array of elem-sized items so one more fits. 0 or -ENOMEM. */
 int sl__md_grow(void **items, int32_t count, int32_t *cap, size_t elem);
 
+/* Appends one uncompressed v2 record batch of count records (keys may be NULL: null keys) with
+ * the CRC set. 0, SL_ELIMIT or -ENOMEM. */
+int sl__md_batch_write(sl_buf_t *out, int64_t base_offset, int16_t attributes, int64_t timestamp_ms,
+                       const sl_slice_t *keys, const sl_slice_t *values, int32_t count);
+/* Encodes list->items[from..to) as framed records into list->arena (*values, one per record). */
+int sl__md_encode_values(const sl_metadata_records_t *list, size_t from, size_t to,
+                         sl_slice_t **values);
+
 #endif

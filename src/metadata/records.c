@@ -40,29 +40,28 @@ sl_metadata_record_t *sl_metadata_records_add(sl_metadata_records_t *list, int16
  * producerEpoch(2) baseSequence(4) recordCount(4) records; the CRC-32C covers from attributes. */
 #define BATCH_HEADER_BYTES 61
 
-static size_t record_body_size(int32_t offset_delta, size_t value_len)
+static size_t record_body_size(int32_t offset_delta, sl_slice_t key, size_t value_len)
 {
-    return 1 /* attributes */ + sl_varlong_size(0) + sl_varint_size(offset_delta) +
-           sl_varint_size(-1) /* null key */ + sl_varint_size((int32_t)value_len) + value_len +
-           sl_varint_size(0) /* headers */;
+    size_t key_bytes =
+        key.ptr == NULL ? sl_varint_size(-1) : sl_varint_size((int32_t)key.len) + key.len;
+    return 1 /* attributes */ + sl_varlong_size(0) + sl_varint_size(offset_delta) + key_bytes +
+           sl_varint_size((int32_t)value_len) + value_len + sl_varint_size(0) /* headers */;
 }
 
-int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t from,
-                                     int64_t timestamp_ms, sl_buf_t *out)
+int sl__md_batch_write(sl_buf_t *out, int64_t base_offset, int16_t attributes, int64_t timestamp_ms,
+                       const sl_slice_t *keys, const sl_slice_t *values, int32_t count)
 {
-    if (from >= list->count || list->count - from > INT32_MAX)
+    if (count <= 0)
         return SL_ELIMIT;
     size_t total = BATCH_HEADER_BYTES;
-    for (size_t i = from; i < list->count; i++) {
-        size_t value_len = sl_metadata_record_size(&list->items[i]);
-        if (value_len == 0)
-            return SL_EUNSUPPORTED;
-        size_t body = record_body_size((int32_t)(i - from), value_len);
-        if (value_len > INT32_MAX / 2 || body > INT32_MAX / 2 || total > INT32_MAX / 2)
+    for (int32_t i = 0; i < count; i++) {
+        sl_slice_t key = keys != NULL ? keys[i] : SL_SLICE_NULL;
+        if (values[i].len > INT32_MAX / 4 || key.len > INT32_MAX / 4 || total > INT32_MAX / 4)
             return SL_ELIMIT;
+        size_t body = record_body_size(i, key, values[i].len);
         total += sl_varint_size((int32_t)body) + body;
     }
-    if (total > INT32_MAX)
+    if (total > INT32_MAX / 2)
         return SL_ELIMIT;
     int rc = sl_buf_reserve(out, total);
     if (rc != 0)
@@ -70,13 +69,12 @@ int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t f
     uint8_t *start = out->ptr + out->len;
     sl_writer_t w;
     sl_writer_init(&w, start, total);
-    int32_t count = (int32_t)(list->count - from);
-    rc = sl_write_i64(&w, 0);
+    rc = sl_write_i64(&w, base_offset);
     rc |= sl_write_i32(&w, (int32_t)(total - SL_RECORD_BATCH_LOG_OVERHEAD));
     rc |= sl_write_i32(&w, 0); /* partition leader epoch: stamped when appended */
     rc |= sl_write_i8(&w, 2);
     rc |= sl_write_u32(&w, 0); /* crc, below */
-    rc |= sl_write_i16(&w, 0);
+    rc |= sl_write_i16(&w, attributes);
     rc |= sl_write_i32(&w, count - 1);
     rc |= sl_write_i64(&w, timestamp_ms);
     rc |= sl_write_i64(&w, timestamp_ms);
@@ -84,17 +82,20 @@ int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t f
     rc |= sl_write_i16(&w, -1);
     rc |= sl_write_i32(&w, -1);
     rc |= sl_write_i32(&w, count);
-    for (size_t i = from; i < list->count && rc == 0; i++) {
-        int32_t delta = (int32_t)(i - from);
-        size_t value_len = sl_metadata_record_size(&list->items[i]);
-        rc |= sl_write_varint(&w, (int32_t)record_body_size(delta, value_len));
+    for (int32_t i = 0; i < count && rc == 0; i++) {
+        sl_slice_t key = keys != NULL ? keys[i] : SL_SLICE_NULL;
+        rc |= sl_write_varint(&w, (int32_t)record_body_size(i, key, values[i].len));
         rc |= sl_write_i8(&w, 0);
         rc |= sl_write_varlong(&w, 0);
-        rc |= sl_write_varint(&w, delta);
-        rc |= sl_write_varint(&w, -1);
-        rc |= sl_write_varint(&w, (int32_t)value_len);
-        if (rc == 0)
-            rc = sl_metadata_record_encode(&w, &list->items[i]);
+        rc |= sl_write_varint(&w, i);
+        if (key.ptr == NULL) {
+            rc |= sl_write_varint(&w, -1);
+        } else {
+            rc |= sl_write_varint(&w, (int32_t)key.len);
+            rc |= sl_write_bytes(&w, key.ptr, key.len);
+        }
+        rc |= sl_write_varint(&w, (int32_t)values[i].len);
+        rc |= sl_write_bytes(&w, values[i].ptr, values[i].len);
         rc |= sl_write_varint(&w, 0);
     }
     if (rc != 0 || sl_writer_left(&w) != 0)
@@ -104,6 +105,41 @@ int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t f
     (void)sl_write_u32(&w, crc); /* 4 bytes inside what was just written: cannot fail */
     out->len += total;
     return 0;
+}
+
+int sl__md_encode_values(const sl_metadata_records_t *list, size_t from, size_t to,
+                         sl_slice_t **values)
+{
+    *values = sl_arena_alloc(list->arena, sizeof **values * (to - from) + 1);
+    if (*values == NULL)
+        return SL_ELIMIT;
+    for (size_t i = from; i < to; i++) {
+        size_t n = sl_metadata_record_size(&list->items[i]);
+        if (n == 0)
+            return SL_EUNSUPPORTED;
+        uint8_t *buf = sl_arena_alloc(list->arena, n);
+        if (buf == NULL)
+            return SL_ELIMIT;
+        sl_writer_t w;
+        sl_writer_init(&w, buf, n);
+        int rc = sl_metadata_record_encode(&w, &list->items[i]);
+        if (rc != 0)
+            return rc;
+        (*values)[i - from] = (sl_slice_t){buf, n};
+    }
+    return 0;
+}
+
+int sl_metadata_records_encode_batch(const sl_metadata_records_t *list, size_t from,
+                                     int64_t timestamp_ms, sl_buf_t *out)
+{
+    if (from >= list->count || list->count - from > INT32_MAX)
+        return SL_ELIMIT;
+    sl_slice_t *values = NULL;
+    int rc = sl__md_encode_values(list, from, list->count, &values);
+    if (rc != 0)
+        return rc;
+    return sl__md_batch_write(out, 0, 0, timestamp_ms, NULL, values, (int32_t)(list->count - from));
 }
 
 typedef struct {

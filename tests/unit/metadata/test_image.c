@@ -526,6 +526,126 @@ static void test_random_records_never_crash(void **state)
     sl_metadata_image_deinit(&copy);
 }
 
+/* Kafka 4.0.0's bootstrap.checkpoint (written by `kafka-storage format`) loads, and the same
+ * image written back gives Kafka's batches byte for byte (given Kafka's timestamps). */
+static void test_kafka_snapshot_file(void **state)
+{
+    fixture_t *f = *state;
+    size_t len = 0;
+    uint8_t *kafka = test_read_fixture("kafka-4.0.0-bootstrap.checkpoint", &len);
+    int64_t last_ms = -1;
+    assert_int_equal(sl_metadata_snapshot_read(&f->img, kafka, len, &f->arena, &last_ms), 0);
+    assert_int_equal(last_ms, 0);
+    assert_int_equal(f->img.feature_count, 3);
+    assert_int_equal(sl_metadata_feature_level(&f->img, "metadata.version"), 25);
+    assert_int_equal(sl_metadata_feature_level(&f->img, "group.version"), 1);
+    assert_int_equal(sl_metadata_feature_level(&f->img, "transaction.version"), 2);
+
+    /* Kafka stamped each batch with its own time: write once per batch with that time and
+     * compare that batch. */
+    size_t pos = 0;
+    for (int batch = 0; batch < 3; batch++) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(kafka + pos, len - pos, &b), 0);
+        sl_buf_t ours;
+        sl_buf_init(&ours, 0);
+        assert_int_equal(sl_metadata_snapshot_write(&f->img, 0, b.base_timestamp, &f->arena, &ours),
+                         0);
+        assert_int_equal(ours.len, len);
+        assert_memory_equal(ours.ptr + pos, kafka + pos, sl_record_batch_size(&b));
+        pos += sl_record_batch_size(&b);
+        sl_buf_deinit(&ours);
+    }
+    assert_int_equal(pos, len);
+
+    /* Damaged files are refused. */
+    sl_metadata_image_t img;
+    sl_arena_t arena;
+    sl_arena_init(&arena, TEST_ARENA_BYTES);
+    sl_record_batch_t first;
+    assert_int_equal(sl_record_batch_parse(kafka, len, &first), 0);
+    size_t header_len = sl_record_batch_size(&first);
+    struct {
+        size_t from, len;
+    } cuts[] = {{0, len - 1}, {0, len - 66}, {header_len, len - header_len}, {0, 0}};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        sl_metadata_image_init(&img);
+        assert_int_equal(
+            sl_metadata_snapshot_read(&img, kafka + cuts[i].from, cuts[i].len, &arena, &last_ms),
+            SL_EMALFORMED);
+        sl_metadata_image_deinit(&img);
+    }
+    size_t epoch_fields[3], batch_at = 0; /* the leader epoch is outside the CRC: unchecked */
+    for (int i = 0; i < 3; i++) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(kafka + batch_at, len - batch_at, &b), 0);
+        epoch_fields[i] = batch_at + SL_RECORD_BATCH_PARTITION_LEADER_EPOCH_OFFSET;
+        batch_at += sl_record_batch_size(&b);
+    }
+    for (size_t at = 0; at < len; at += 3) {
+        bool in_epoch = false;
+        for (int i = 0; i < 3; i++)
+            in_epoch |= at >= epoch_fields[i] && at < epoch_fields[i] + 4;
+        if (in_epoch)
+            continue;
+        uint8_t *bad = test_malloc(len + 1);
+        memcpy(bad, kafka, len);
+        bad[at] ^= 0x10;
+        sl_metadata_image_init(&img);
+        if (sl_metadata_snapshot_read(&img, bad, len, &arena, &last_ms) == 0)
+            fail_msg("a flipped bit at byte %zu was not noticed", at);
+        sl_metadata_image_deinit(&img);
+        test_free(bad);
+    }
+    /* Something after the footer. */
+    uint8_t *twice = test_malloc(2 * len);
+    memcpy(twice, kafka, len);
+    memcpy(twice + len, kafka, len);
+    sl_metadata_image_init(&img);
+    assert_int_equal(sl_metadata_snapshot_read(&img, twice, 2 * len, &arena, &last_ms),
+                     SL_EMALFORMED);
+    sl_metadata_image_deinit(&img);
+    test_free(twice);
+    sl_arena_deinit(&arena);
+    test_free(kafka);
+}
+
+/* A bigger image (several data batches) through the snapshot file and back. */
+static void test_snapshot_file_round_trip(void **state)
+{
+    fixture_t *f = *state;
+    for (int32_t b = 1; b <= 3; b++)
+        test_add_broker(&f->img, b, "r");
+    for (int t = 1; t <= 3; t++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", t);
+        add_topic(f, sl_arena_strndup(&f->arena, name, strlen(name)), (uint8_t)t);
+        for (int32_t p = 0; p < 300; p++) {
+            partition(f, (uint8_t)t, p);
+            assert_int_equal(apply_last(f), 0);
+        }
+    }
+    sl_buf_t file;
+    sl_buf_init(&file, 0);
+    assert_int_equal(sl_metadata_snapshot_write(&f->img, 1234, 5678, &f->arena, &file), 0);
+    int batches = 0;
+    for (size_t pos = 0; pos < file.len; batches++) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(file.ptr + pos, file.len - pos, &b), 0);
+        pos += sl_record_batch_size(&b);
+    }
+    assert_int_equal(batches, 2 + 2); /* header, 906 records in 2 batches, footer */
+    sl_metadata_image_t loaded;
+    sl_metadata_image_init(&loaded);
+    int64_t last_ms = 0;
+    assert_int_equal(sl_metadata_snapshot_read(&loaded, file.ptr, file.len, &f->arena, &last_ms),
+                     0);
+    assert_int_equal(last_ms, 1234);
+    assert_true(sl_metadata_image_equal(&f->img, &loaded));
+    sl_metadata_image_deinit(&loaded);
+    sl_buf_deinit(&file);
+}
+
 int test_image_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +655,8 @@ int test_image_run(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_records_never_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kafka_snapshot_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_file_round_trip, setup, teardown),
     };
     return cmocka_run_group_tests_name("metadata_image", tests, NULL, NULL);
 }

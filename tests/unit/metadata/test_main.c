@@ -1,5 +1,7 @@
 /* test_metadata: the KRaft metadata records codec, the metadata image and the controller's
  * decisions. Each test_*.c file is one cmocka group; a failing group fails the binary. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_support.h"
@@ -36,6 +38,21 @@ void test_add_broker(sl_metadata_image_t *img, int32_t id, const char *rack)
     rec->u.unfence_broker.epoch = id * 100;
     test_apply_all(img, &list);
     sl_arena_deinit(&arena);
+}
+
+uint8_t *test_read_fixture(const char *name, size_t *len)
+{
+    const char *src = getenv("SL_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/unit/metadata/%s", src != NULL ? src : ".", name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s (SL_SOURCE_DIR)", path);
+    uint8_t *data = test_malloc(1 << 16);
+    *len = fread(data, 1, 1 << 16, f);
+    fclose(f);
+    assert_true(*len > 0 && *len < (1 << 16));
+    return data;
 }
 
 void test_image_copy(const sl_metadata_image_t *img, sl_metadata_image_t *copy)

@@ -3,9 +3,6 @@
  * version as unsigned varints) byte by byte; a __cluster_metadata segment written by a real Apache
  * Kafka 4.0.0 (kafka-4.0.0-cluster-metadata.log: a topic with 3 partitions and a config created,
  * another created and deleted) decoded and re-encoded to the same bytes; refused garbage. */
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "test_support.h"
 
 #include "message_fill.h"
@@ -173,17 +170,8 @@ static int check_kafka_record(const sl_record_t *r, void *data)
 static void test_kafka_log_decodes_byte_exact(void **state)
 {
     (void)state;
-    const char *src = getenv("SL_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/unit/metadata/kafka-4.0.0-cluster-metadata.log",
-             src != NULL ? src : ".");
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open %s (SL_SOURCE_DIR)", path);
-    static uint8_t file[1 << 16];
-    size_t len = fread(file, 1, sizeof file, f);
-    fclose(f);
-    assert_true(len > 0 && len < sizeof file);
+    size_t len = 0;
+    uint8_t *file = test_read_fixture("kafka-4.0.0-cluster-metadata.log", &len);
     sl_arena_t arena;
     sl_arena_init(&arena, TEST_ARENA_BYTES);
     sl_buf_t scratch;
@@ -208,6 +196,7 @@ static void test_kafka_log_decodes_byte_exact(void **state)
     assert_true(k.counts[SL_METADATA_RECORD_CONFIG] >= 1);
     sl_buf_deinit(&scratch);
     sl_arena_deinit(&arena);
+    test_free(file);
 }
 
 int test_records_run(void)

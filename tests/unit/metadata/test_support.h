@@ -23,6 +23,8 @@ int test_controller_run(void);
 void test_apply_all(sl_metadata_image_t *img, const sl_metadata_records_t *list);
 /* Registers broker id (rack may be NULL) at epoch id * 100, unfenced, through records. */
 void test_add_broker(sl_metadata_image_t *img, int32_t id, const char *rack);
+/* The bytes of tests/unit/metadata/<name> (under $SL_SOURCE_DIR); test_free them. */
+uint8_t *test_read_fixture(const char *name, size_t *len);
 /* A copy of img made through its snapshot (so it is also a snapshot round trip). */
 void test_image_copy(const sl_metadata_image_t *img, sl_metadata_image_t *copy);
 
