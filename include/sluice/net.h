@@ -36,7 +36,8 @@ typedef struct sl_frame {
     struct sl_frame *next; /* in the connection's in-flight queue, arrival order */
     uint8_t *payload;      /* the bytes after the size prefix */
     size_t len;
-    uint8_t *response; /* owned, set once answered */
+    size_t payload_cap; /* net's: the payload buffer's size, for its reuse */
+    uint8_t *response;  /* owned, set once answered */
     size_t response_len;
     sl_response_piece_t *pieces; /* owned, or NULL when response is written whole */
     size_t pieces_count;

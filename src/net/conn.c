@@ -16,12 +16,15 @@
 
 typedef struct {
     uv_write_t req;
-    sl_frame_t *frame;
+    sl_frame_t *frames; /* the answers this write carries, chained by next; NULL for memory pieces
+                           of conn->sending */
 } conn_write_t;
 
 static void conn_flush(sl_conn_t *conn);
 
-static void frame_free(sl_frame_t *frame)
+/* cache: where the payload buffer goes back to; NULL for a frame orphaned by its connection (the
+ * server may be gone by the time its owner answers). */
+static void frame_free(sl__payload_cache_t *cache, sl_frame_t *frame)
 {
     for (size_t i = 0; i < frame->pieces_count; i++) {
         sl_response_piece_t *piece = &frame->pieces[i];
@@ -30,7 +33,7 @@ static void frame_free(sl_frame_t *frame)
         sl_free(piece->owned);
     }
     sl_free(frame->pieces);
-    sl_free(frame->payload);
+    sl__payload_cache_give(cache, frame->payload, frame->payload_cap);
     sl_free(frame->response);
     sl_free(frame);
 }
@@ -44,7 +47,7 @@ static void conn_free(sl_conn_t *conn)
     if (conn->sending != NULL) { /* closed mid-send: the rest is never written */
         SL_ASSERT(server->bytes_in_flight >= conn->sending->len);
         server->bytes_in_flight -= conn->sending->len;
-        frame_free(conn->sending);
+        frame_free(&server->payload_cache, conn->sending);
         conn->sending = NULL;
     }
     sl_frame_t *next;
@@ -53,7 +56,7 @@ static void conn_free(sl_conn_t *conn)
         SL_ASSERT(server->bytes_in_flight >= f->len);
         server->bytes_in_flight -= f->len;
         if (f->answered) {
-            frame_free(f);
+            frame_free(&server->payload_cache, f);
         } else {
             f->conn = NULL; /* the owner still holds it; freed when it completes */
             f->next = NULL;
@@ -92,6 +95,16 @@ void sl__conn_close(sl_conn_t *conn)
     conn->closing = true;
     conn->reading = false;
     sl_server_t *server = conn->server;
+    if (conn->flush_queued) { /* never flushed now: take it off the server's list */
+        for (sl_conn_t **p = &server->flush_head; *p != NULL; p = &(*p)->flush_next) {
+            if (*p == conn) {
+                *p = conn->flush_next;
+                break;
+            }
+        }
+        conn->flush_queued = false;
+        conn->flush_next = NULL;
+    }
     if (conn->prev != NULL)
         conn->prev->next = conn->next;
     else
@@ -144,11 +157,11 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)conn->server->scratch, sizeof(conn->server->scratch));
 }
 
-static void conn_enqueue(sl_conn_t *conn, uint8_t *payload, size_t len)
+static void conn_enqueue(sl_conn_t *conn, uint8_t *payload, size_t len, size_t cap)
 {
     sl_frame_t *frame = sl_calloc(1, sizeof(*frame));
     if (frame == NULL) {
-        sl_free(payload);
+        sl__payload_cache_give(&conn->server->payload_cache, payload, cap);
         SL_LOG_RATELIMITED(SL_LOG_WARN, "net", "out of memory peer=%s len=%zu", conn->peer, len);
         sl__conn_close(conn);
         return;
@@ -156,6 +169,7 @@ static void conn_enqueue(sl_conn_t *conn, uint8_t *payload, size_t len)
     frame->conn = conn;
     frame->payload = payload;
     frame->len = len;
+    frame->payload_cap = cap;
     if (conn->queue_tail != NULL)
         conn->queue_tail->next = frame;
     else
@@ -201,9 +215,9 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         if (rc == SL__SPLIT_NEED_MORE)
             break;
-        size_t frame_len;
-        uint8_t *payload = sl__splitter_take(&conn->splitter, &frame_len);
-        conn_enqueue(conn, payload, frame_len);
+        size_t frame_len, cap;
+        uint8_t *payload = sl__splitter_take(&conn->splitter, &frame_len, &cap);
+        conn_enqueue(conn, payload, frame_len, cap);
     }
     if (!conn->closing && conn_over_limits(conn))
         sl__conn_stop_reading(conn);
@@ -251,7 +265,7 @@ void sl__conn_accept(sl_listener_t *listener)
     conn->server = server;
     conn->writable_fd = -1;
     conn->listener_index = listener->index;
-    sl__splitter_init(&conn->splitter, server->limits.request_bytes_max);
+    sl__splitter_init(&conn->splitter, server->limits.request_bytes_max, &server->payload_cache);
     uv_tcp_init(server->loop, &conn->tcp);
     server->handles_open++;
     conn->next = server->conns;
@@ -293,15 +307,27 @@ static void frame_done(sl_conn_t *conn, sl_frame_t *frame)
     conn->bytes_in_flight -= frame->len + frame->response_len;
     conn->server->bytes_in_flight -= frame->len;
     conn->frames_in_flight--;
-    frame_free(frame);
+    frame_free(&conn->server->payload_cache, frame);
+}
+
+/* Reading stopped at a limit of bytes or requests in flight resumes once answers are out. */
+static void conn_resume_reading(sl_conn_t *conn)
+{
+    if (!conn->reading && !conn_over_limits(conn) && !conn->server->stopping &&
+        !conn->close_when_flushed)
+        sl__conn_start_reading(conn);
+    sl__server_resume_reading(conn->server);
 }
 
 static void conn_write_done(uv_write_t *req, int status)
 {
     conn_write_t *w = SL_CONTAINER_OF(req, conn_write_t, req);
     sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)req->handle, sl_conn_t, tcp);
-    if (w->frame != NULL) /* NULL: memory pieces of conn->sending, done with the whole frame */
-        frame_done(conn, w->frame);
+    sl_frame_t *next;
+    for (sl_frame_t *f = w->frames; f != NULL; f = next) { /* none: pieces of conn->sending */
+        next = f->next;
+        frame_done(conn, f);
+    }
     sl_free(w);
     conn->writes_pending--;
     if (conn->closing)
@@ -323,10 +349,7 @@ static void conn_write_done(uv_write_t *req, int status)
         sl__conn_close(conn);
         return;
     }
-    if (!conn->reading && !conn_over_limits(conn) && !conn->server->stopping &&
-        !conn->close_when_flushed)
-        sl__conn_start_reading(conn);
-    sl__server_resume_reading(conn->server);
+    conn_resume_reading(conn);
 }
 
 static bool frame_has_file(const sl_frame_t *frame)
@@ -337,13 +360,14 @@ static bool frame_has_file(const sl_frame_t *frame)
     return false;
 }
 
-/* Queues bufs with uv_write; frame is NULL for the memory pieces of conn->sending. */
-static int conn_write(sl_conn_t *conn, sl_frame_t *frame, const uv_buf_t *bufs, size_t count)
+/* Queues bufs with uv_write; frames (chained by next, done when the write is) is NULL for the
+ * memory pieces of conn->sending. */
+static int conn_write(sl_conn_t *conn, sl_frame_t *frames, const uv_buf_t *bufs, size_t count)
 {
     conn_write_t *w = sl_malloc(sizeof(*w));
     if (w == NULL)
         return -ENOMEM;
-    w->frame = frame;
+    w->frames = frames;
     int rc = uv_write(&w->req, (uv_stream_t *)&conn->tcp, bufs, (unsigned)count, conn_write_done);
     if (rc != 0) {
         sl_free(w);
@@ -473,8 +497,83 @@ static bool send_pieces(sl_conn_t *conn)
     return conn->writes_pending == 0;
 }
 
+/* Answers gathered into one uv_write (one writev), in queue order. */
+typedef struct {
+    uv_buf_t bufs[SL_CONN_WRITE_BUFS_MAX];
+    size_t count;
+    sl_frame_t *head, *tail;
+} write_batch_t;
+
+static size_t frame_bufs_count(const sl_frame_t *frame)
+{
+    return frame->pieces == NULL ? 1 : frame->pieces_count;
+}
+
+/* Writes what the batch holds: as much as the socket takes now with uv_try_write (no write request,
+ * no watcher change: libuv re-arms the socket's epoll registration after every uv_write), the rest
+ * with uv_write. Frames whose bytes are all out are done at once. Returns false when the
+ * connection had to be closed. */
+static bool write_batch_flush(sl_conn_t *conn, write_batch_t *batch)
+{
+    if (batch->head == NULL)
+        return true;
+    int rc = uv_try_write((uv_stream_t *)&conn->tcp, batch->bufs, (unsigned)batch->count);
+    if (rc == UV_EAGAIN)
+        rc = 0;
+    size_t first = 0; /* the first buffer not entirely written */
+    if (rc >= 0) {
+        size_t left = (size_t)rc;
+        while (first < batch->count && left >= batch->bufs[first].len)
+            left -= batch->bufs[first++].len;
+        if (first < batch->count) {
+            batch->bufs[first].base += left;
+            batch->bufs[first].len -= left;
+        }
+        /* Frames whose buffers are all written are done now. */
+        size_t done_bufs = 0;
+        while (batch->head != NULL && done_bufs + frame_bufs_count(batch->head) <= first) {
+            sl_frame_t *f = batch->head;
+            done_bufs += frame_bufs_count(f);
+            batch->head = f->next;
+            frame_done(conn, f);
+        }
+        rc = batch->head == NULL
+                 ? 0
+                 : conn_write(conn, batch->head, batch->bufs + first, batch->count - first);
+    }
+    if (rc != 0) {
+        sl_frame_t *next;
+        for (sl_frame_t *f = batch->head; f != NULL; f = next) {
+            next = f->next;
+            frame_done(conn, f);
+        }
+    }
+    batch->head = batch->tail = NULL;
+    batch->count = 0;
+    if (rc != 0)
+        sl__conn_close(conn);
+    return rc == 0;
+}
+
+static void write_batch_add(write_batch_t *batch, sl_frame_t *frame)
+{
+    if (frame->pieces == NULL)
+        batch->bufs[batch->count++] =
+            uv_buf_init((char *)frame->response, (unsigned)frame->response_len);
+    for (size_t i = 0; i < frame->pieces_count; i++)
+        batch->bufs[batch->count++] =
+            uv_buf_init((char *)(uintptr_t)frame->pieces[i].ptr, (unsigned)frame->pieces[i].len);
+    frame->next = NULL;
+    if (batch->tail != NULL)
+        batch->tail->next = frame;
+    else
+        batch->head = frame;
+    batch->tail = frame;
+}
+
 /* Writes every answered frame at the head of the queue; stops at the first unanswered one, and
- * behind a frame still being sent piece by piece. */
+ * behind a frame still being sent piece by piece. Consecutive answers in memory leave in one
+ * uv_write (a group commit answers a dozen Produce requests at once: one writev, not a dozen). */
 static void conn_flush(sl_conn_t *conn)
 {
     if (conn->sending != NULL) {
@@ -483,6 +582,9 @@ static void conn_flush(sl_conn_t *conn)
         frame_done(conn, conn->sending);
         conn->sending = NULL;
     }
+    write_batch_t batch;
+    batch.count = 0;
+    batch.head = batch.tail = NULL;
     while (conn->queue_head != NULL && conn->queue_head->answered && !conn->closing) {
         sl_frame_t *frame = conn->queue_head;
         conn->queue_head = frame->next;
@@ -490,6 +592,10 @@ static void conn_flush(sl_conn_t *conn)
             conn->queue_tail = NULL;
         frame->next = NULL;
         if (frame->close_after) {
+            if (!write_batch_flush(conn, &batch)) {
+                frame_done(conn, frame);
+                return;
+            }
             frame_done(conn, frame);
             conn->close_when_flushed = true;
             sl__conn_stop_reading(conn);
@@ -501,6 +607,10 @@ static void conn_flush(sl_conn_t *conn)
         }
         if (frame->pieces != NULL &&
             (frame_has_file(frame) || frame->pieces_count > SL_CONN_WRITE_BUFS_MAX)) {
+            if (!write_batch_flush(conn, &batch)) {
+                frame_done(conn, frame);
+                return;
+            }
             conn->sending = frame;
             if (!send_pieces(conn))
                 return;
@@ -508,30 +618,53 @@ static void conn_flush(sl_conn_t *conn)
             frame_done(conn, frame);
             continue;
         }
-        uv_buf_t bufs[SL_CONN_WRITE_BUFS_MAX];
-        size_t count = 0;
-        if (frame->pieces == NULL)
-            bufs[count++] = uv_buf_init((char *)frame->response, (unsigned)frame->response_len);
-        for (size_t i = 0; i < frame->pieces_count; i++)
-            bufs[count++] = uv_buf_init((char *)(uintptr_t)frame->pieces[i].ptr,
-                                        (unsigned)frame->pieces[i].len);
-        int rc = conn_write(conn, frame, bufs, count);
-        if (rc != 0) {
+        if (batch.count + frame_bufs_count(frame) > SL_CONN_WRITE_BUFS_MAX &&
+            !write_batch_flush(conn, &batch)) {
             frame_done(conn, frame);
-            sl__conn_close(conn);
             return;
         }
+        write_batch_add(&batch, frame);
     }
+    if (!write_batch_flush(conn, &batch))
+        return;
     if (conn->close_when_flushed && conn->writes_pending == 0 && !conn->closing &&
-        conn->sending == NULL)
+        conn->sending == NULL) {
         sl__conn_close(conn);
+        return;
+    }
+    if (!conn->closing)
+        conn_resume_reading(conn); /* answers written at once have no write callback to do it */
+}
+
+/* Answers are written at the end of the loop iteration that produced them
+ * (sl__server_flush_answers, from a uv_check_t), so that every answer a burst of completions
+ * produced goes out in one write. */
+static void conn_schedule_flush(sl_conn_t *conn)
+{
+    if (conn->flush_queued || conn->closing)
+        return;
+    conn->flush_queued = true;
+    sl_server_t *server = conn->server;
+    conn->flush_next = server->flush_head;
+    server->flush_head = conn;
+    if (conn->flush_next == NULL)
+        sl__server_flush_wanted(server);
+}
+
+void sl__conn_flush_queued(sl_conn_t *conn)
+{
+    SL_ASSERT(conn->flush_queued);
+    conn->flush_queued = false;
+    conn->flush_next = NULL;
+    if (!conn->closing)
+        conn_flush(conn);
 }
 
 static bool frame_orphaned(sl_frame_t *frame)
 {
     if (frame->conn != NULL)
         return false;
-    frame_free(frame);
+    frame_free(NULL, frame);
     return true;
 }
 
@@ -545,7 +678,7 @@ void sl_frame_respond(sl_frame_t *frame, uint8_t *response, size_t response_len)
     if (frame_orphaned(frame))
         return;
     frame->conn->bytes_in_flight += response_len;
-    conn_flush(frame->conn);
+    conn_schedule_flush(frame->conn);
 }
 
 #ifndef NDEBUG
@@ -575,7 +708,7 @@ void sl_frame_respond_none(sl_frame_t *frame)
     frame->answered = true;
     if (frame_orphaned(frame))
         return;
-    conn_flush(frame->conn);
+    conn_schedule_flush(frame->conn);
 }
 
 void sl_frame_close_connection(sl_frame_t *frame)
@@ -585,5 +718,5 @@ void sl_frame_close_connection(sl_frame_t *frame)
     frame->close_after = true;
     if (frame_orphaned(frame))
         return;
-    conn_flush(frame->conn);
+    conn_schedule_flush(frame->conn);
 }

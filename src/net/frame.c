@@ -6,16 +6,16 @@
 
 #include "net_int.h"
 
-void sl__splitter_init(sl__splitter_t *s, size_t request_bytes_max)
+void sl__splitter_init(sl__splitter_t *s, size_t request_bytes_max, sl__payload_cache_t *cache)
 {
-    *s = (sl__splitter_t){.request_bytes_max = request_bytes_max};
+    *s = (sl__splitter_t){.request_bytes_max = request_bytes_max, .cache = cache};
 }
 
 void sl__splitter_deinit(sl__splitter_t *s)
 {
-    sl_free(s->payload);
+    sl__payload_cache_give(s->cache, s->payload, s->payload_cap);
     s->payload = NULL;
-    s->size_have = s->len = s->have = 0;
+    s->size_have = s->len = s->have = s->payload_cap = 0;
 }
 
 static int start_payload(sl__splitter_t *s)
@@ -29,7 +29,7 @@ static int start_payload(sl__splitter_t *s)
         return SL_ELIMIT;
     /* A zero-length frame still gets a real (1-byte) allocation so that payload != NULL marks
      * "inside a frame". */
-    s->payload = sl_malloc(size > 0 ? (size_t)size : 1);
+    s->payload = sl__payload_cache_take(s->cache, (size_t)size, &s->payload_cap);
     if (s->payload == NULL)
         return -ENOMEM;
     s->len = (size_t)size;
@@ -73,13 +73,14 @@ uint8_t *sl__splitter_direct(sl__splitter_t *s, size_t *room)
     return s->payload + s->have;
 }
 
-uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len)
+uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len, size_t *cap)
 {
     SL_ASSERT(s->payload != NULL);
     SL_ASSERT(s->have == s->len);
     uint8_t *payload = s->payload;
     *len = s->len;
+    *cap = s->payload_cap;
     s->payload = NULL;
-    s->size_have = s->len = s->have = 0;
+    s->size_have = s->len = s->have = s->payload_cap = 0;
     return payload;
 }

@@ -5,6 +5,34 @@
 
 #include "sluice/net.h"
 
+/* ---- payload cache (payload_cache.c) ----------------------------------------------------------
+ * Buffers of large frames, kept for the next large frame instead of going back to the kernel. */
+#define SL_NET_PAYLOAD_CACHED_BYTES_MIN (64 * 1024) /* smaller frames come from malloc's bins */
+/* A producer at full speed has a sync round's worth of ~1 MB frames in flight (a dozen or more). */
+#define SL_NET_PAYLOAD_CACHE_COUNT 32
+#define SL_NET_PAYLOAD_CACHE_BYTES_MAX (32 * SL_MiB)
+
+typedef struct {
+    uint8_t *bufs[SL_NET_PAYLOAD_CACHE_COUNT]; /* owned */
+    size_t caps[SL_NET_PAYLOAD_CACHE_COUNT];
+    size_t count;
+    size_t bytes; /* sum of caps */
+    bool used_since_sweep;
+    uint64_t hits, misses; /* large frames that got a kept buffer, and that did not */
+} sl__payload_cache_t;
+
+/* The size a buffer for len bytes gets: len rounded up to an eighth of its power of two. */
+size_t sl__payload_cache_size_class(size_t len);
+/* Returns owned: a buffer of at least len bytes (its size in *cap), kept or new; NULL when out of
+ * memory. cache may be NULL (plain allocation). */
+uint8_t *sl__payload_cache_take(sl__payload_cache_t *cache, size_t len, size_t *cap);
+/* Takes buf (cap bytes): kept for a later take, or freed when it is small or the cache is full. */
+void sl__payload_cache_give(sl__payload_cache_t *cache, uint8_t *buf, size_t cap);
+/* Frees every kept buffer. */
+void sl__payload_cache_trim(sl__payload_cache_t *cache);
+/* The idle sweep: trims when nothing was taken since the previous sweep. */
+void sl__payload_cache_sweep(sl__payload_cache_t *cache);
+
 /* ---- frame splitter ----------------------------------------------------------------------------
  * Cuts a byte stream into frames: a 4-byte big-endian size, then that many bytes. The payload
  * buffer is allocated once the size is known and checked, so a big frame can be read straight into
@@ -14,7 +42,9 @@ typedef struct {
     size_t size_have; /* 0..4 bytes of the size prefix seen */
     uint8_t *payload; /* owned while the frame is being filled */
     size_t len, have;
+    size_t payload_cap; /* the payload buffer's size (>= len) */
     size_t request_bytes_max;
+    sl__payload_cache_t *cache; /* borrowed, may be NULL: where payload buffers come from */
 } sl__splitter_t;
 
 typedef enum {
@@ -22,15 +52,17 @@ typedef enum {
     SL__SPLIT_FRAME = 1,     /* a frame is complete: take it with sl__splitter_take */
 } sl__split_status_t;
 
-void sl__splitter_init(sl__splitter_t *s, size_t request_bytes_max);
+/* cache: borrowed for the splitter's life, or NULL. */
+void sl__splitter_init(sl__splitter_t *s, size_t request_bytes_max, sl__payload_cache_t *cache);
 void sl__splitter_deinit(sl__splitter_t *s);
 /* Consumes bytes from data and len (advancing both). Returns SL__SPLIT_FRAME, SL__SPLIT_NEED_MORE,
  * SL_ELIMIT (size over request_bytes_max), SL_EMALFORMED (negative size) or -ENOMEM. */
 int sl__splitter_feed(sl__splitter_t *s, const uint8_t **data, size_t *len);
 /* Where the next read may land directly (the unfilled tail of a payload), or NULL. */
 uint8_t *sl__splitter_direct(sl__splitter_t *s, size_t *room);
-/* Takes the complete frame's payload (owned, sl_free it) and resets for the next one. */
-uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len);
+/* Takes the complete frame's payload (owned: give it back with sl__payload_cache_give and its
+ * *cap, or sl_free it) and resets for the next one. */
+uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len, size_t *cap);
 
 /* ---- server and connections -------------------------------------------------------------------*/
 /* Buffers gathered into one write of a response's memory pieces (a Fetch answer alternates headers
@@ -62,8 +94,10 @@ struct sl_conn {
     /* Watches a dup of the socket for writability while a sendfile(2) waits for room (libuv's own
      * watcher on the socket fd cannot be shared); set up the first time a send comes up short. */
     uv_poll_t writable;
-    int writable_fd;    /* -1 until the watcher exists */
-    int closes_pending; /* handles whose close callback has not run yet */
+    int writable_fd;       /* -1 until the watcher exists */
+    int closes_pending;    /* handles whose close callback has not run yet */
+    sl_conn_t *flush_next; /* in the server's list of connections with answers to write */
+    bool flush_queued;
     bool reading;
     bool closing;
     bool close_when_flushed;
@@ -80,6 +114,10 @@ struct sl_server {
     sl_conn_t *conns; /* open connections */
     size_t conns_count;
     size_t bytes_in_flight;
+    sl__payload_cache_t payload_cache;
+    sl_conn_t *flush_head;  /* connections with answers to write at the end of this iteration */
+    uv_check_t flush_check; /* active while flush_head is not empty: writes them */
+    uv_idle_t flush_idle;   /* active with it, so the loop polls without blocking first */
     uv_timer_t idle_timer;
     uv_timer_t drain_timer;
     uint64_t drain_deadline_ms;
@@ -91,6 +129,10 @@ struct sl_server {
 };
 
 void sl__conn_accept(sl_listener_t *listener);
+/* Writes the answers of a connection taken off the server's flush list. */
+void sl__conn_flush_queued(sl_conn_t *conn);
+/* The flush list became non-empty: make the loop write it this iteration. */
+void sl__server_flush_wanted(sl_server_t *server);
 void sl__conn_close(sl_conn_t *conn);
 void sl__conn_stop_reading(sl_conn_t *conn);
 void sl__conn_start_reading(sl_conn_t *conn);

@@ -10,6 +10,35 @@
 
 static void idle_sweep(uv_timer_t *timer);
 
+/* Runs after the poll phase: every connection that got answers this iteration writes them (several
+ * answers of one connection in one write). Connections queued by the flushes themselves (a write
+ * callback answering more) are taken in the same pass. */
+static void flush_answers(uv_check_t *check)
+{
+    sl_server_t *server = check->data;
+    while (server->flush_head != NULL) {
+        sl_conn_t *conn = server->flush_head;
+        server->flush_head = conn->flush_next;
+        sl__conn_flush_queued(conn);
+    }
+    uv_check_stop(&server->flush_check);
+    uv_idle_stop(&server->flush_idle);
+}
+
+/* An active idle handle makes the loop poll with a zero timeout, so answers given before the poll
+ * phase (from a timer: a Fetch whose max.wait.ms ran out) are not held back while the loop blocks
+ * until the check phase. Its callback has nothing to do. */
+static void flush_idle_noop(uv_idle_t *idle)
+{
+    (void)idle;
+}
+
+void sl__server_flush_wanted(sl_server_t *server)
+{
+    uv_check_start(&server->flush_check, flush_answers);
+    uv_idle_start(&server->flush_idle, flush_idle_noop);
+}
+
 int sl_server_create(uv_loop_t *loop, const sl_server_limits_t *limits, sl_frame_cb on_frame,
                      void *data, sl_server_t **out)
 {
@@ -24,9 +53,13 @@ int sl_server_create(uv_loop_t *loop, const sl_server_limits_t *limits, sl_frame
     server->data = data;
     uv_timer_init(loop, &server->idle_timer);
     uv_timer_init(loop, &server->drain_timer);
+    uv_check_init(loop, &server->flush_check);
+    uv_idle_init(loop, &server->flush_idle);
     server->idle_timer.data = server;
     server->drain_timer.data = server;
-    server->handles_open = 2;
+    server->flush_check.data = server;
+    server->flush_idle.data = server;
+    server->handles_open = 4;
     if (limits->idle_timeout_ms > 0) {
         uint64_t period = SL_MAX(SL_MIN(limits->idle_timeout_ms / 4, 1000), 10);
         uv_timer_start(&server->idle_timer, idle_sweep, period, period);
@@ -125,6 +158,7 @@ static void idle_sweep(uv_timer_t *timer)
 {
     sl_server_t *server = timer->data;
     uint64_t now = uv_now(server->loop);
+    sl__payload_cache_sweep(&server->payload_cache);
     sl_conn_t *next;
     for (sl_conn_t *c = server->conns; c != NULL; c = next) {
         next = c->next;
@@ -172,6 +206,8 @@ static void close_everything(sl_server_t *server)
     }
     uv_close((uv_handle_t *)&server->idle_timer, server_handle_closed_cb);
     uv_close((uv_handle_t *)&server->drain_timer, server_handle_closed_cb);
+    uv_close((uv_handle_t *)&server->flush_check, server_handle_closed_cb);
+    uv_close((uv_handle_t *)&server->flush_idle, server_handle_closed_cb);
 }
 
 static void drain_check(uv_timer_t *timer)
@@ -210,5 +246,6 @@ void sl_server_destroy(sl_server_t *server)
     if (server == NULL)
         return;
     SL_ASSERT(server->conns == NULL);
+    sl__payload_cache_trim(&server->payload_cache);
     sl_free(server);
 }

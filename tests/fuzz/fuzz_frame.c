@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     sl__splitter_t s;
-    sl__splitter_init(&s, 64 * 1024);
+    sl__splitter_init(&s, 64 * 1024, NULL);
     for (size_t off = 0; off < size; off += chunk) {
         const uint8_t *p = data + off;
         size_t len = SL_MIN(chunk, size - off);
@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (rc == SL__SPLIT_NEED_MORE)
                 break;
             size_t frame_len;
-            uint8_t *frame = sl__splitter_take(&s, &frame_len);
+            size_t frame_cap;
+            uint8_t *frame = sl__splitter_take(&s, &frame_len, &frame_cap);
             sl_reader_t r;
             sl_reader_init(&r, frame, frame_len);
             sl_request_header_t hdr;

@@ -1,8 +1,9 @@
 /* Unit tests for the response writer of src/net/conn.c over a real loopback socket: an answer in
  * pieces (encoded bytes, file ranges sent with sendfile, owned buffers) arrives whole and in
  * request order behind or ahead of plain answers, also when the reader stalls long enough to fill
- * the socket (the writable watcher resumes the send), and a reader hanging up mid-answer frees
- * everything and closes the file descriptors the answer owned. */
+ * the socket (the writable watcher resumes the send), a reader hanging up mid-answer frees
+ * everything and closes the file descriptors the answer owned, and answers given together leave
+ * together, in request order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -234,12 +235,42 @@ static void test_hangup_mid_answer(void **state)
     assert_int_equal(fcntl(second_fd, F_GETFD), -1);
 }
 
+/* Answers given in one loop iteration, in any order, leave together (one write for the run of
+ * plain answers) and in request order; an acks=0 frame in the middle writes nothing, and a
+ * close_after frame closes the connection only after every earlier answer is out. */
+static void test_answers_of_one_iteration_in_order(void **state)
+{
+    fixture_t *f = *state;
+    connect_and_send(f, 6, 0);
+    static const char *answers[] = {"answer-0", "answer-1", NULL, "answer-3", "answer-4"};
+    for (int i = 4; i >= 0; i--) { /* newest first: nothing may leave before answer-0 */
+        if (answers[i] == NULL)
+            sl_frame_respond_none(f->frames[i]);
+        else
+            sl_frame_respond(f->frames[i], owned_copy(answers[i]), strlen(answers[i]));
+    }
+    sl_frame_close_connection(f->frames[5]);
+    const char *expect = "answer-0answer-1answer-3answer-4";
+    uint8_t got[64];
+    receive(f, got, strlen(expect));
+    assert_memory_equal(got, expect, strlen(expect));
+    /* Then the close: end of stream. */
+    ssize_t n = -1;
+    for (int i = 0; i < LOOPS_MAX && n != 0; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        n = read(f->client, got, sizeof(got));
+        assert_true(n == 0 || (n < 0 && errno == EAGAIN));
+    }
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pieces_in_request_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hangup_mid_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_of_one_iteration_in_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
