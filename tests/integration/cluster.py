@@ -13,6 +13,13 @@ broker-only node) and HTTP port are chosen free once, when the cluster
 is made, and kept across restarts, so controller.quorum.voters (the first `controllers` nodes)
 and bootstrap() stay valid. Nodes after the voters run process.roles=broker.
 
+peer_proxies=True (off by default) puts every node's inter-node endpoints behind a PeerProxy
+(tests/integration/peer_proxy.py): its controller listener (the voters list names the proxy) and
+an extra REPLICATION listener, the inter.broker.listener.name, advertised at the proxy's address,
+so partition replication goes through it too. Clients still reach every node directly on its
+PLAINTEXT listener. isolate(i) then cuts node i off from its peers both ways (a black hole, as a
+network partition), heal(i) restores it.
+
 Each node writes its stderr to node(i).log_path (appended across restarts, one marker line per
 start). When a test fails, the logs of the clusters it made are attached to its report (the
 conftest hook calls attach_logs), and every process is stopped at the end of the `with` block or,
@@ -22,11 +29,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 
 from conftest import SLUICE_BIN
+from peer_proxy import PeerProxy
 
 # Clusters not yet closed, by the test (pytest node id) that made them.
 _LIVE = []
@@ -67,6 +76,13 @@ class SluiceNode:
         self.http_port = _free_port(self.host)
         while self.http_port in (self.client_port, self.controller_port):
             self.http_port = _free_port(self.host)
+        # With peer_proxies: the inter-broker listener, reached by peers through a proxy.
+        self.replication_port = None
+        while cluster.peer_proxies and self.replication_port in (
+                None, self.client_port, self.controller_port, self.http_port):
+            self.replication_port = _free_port(self.host)
+        self.controller_proxy = None
+        self.replication_proxy = None
         self.workdir = os.path.join(cluster.workdir, f"node{node_id}")
         self.data_dir = os.path.join(self.workdir, "data")
         self.config_path = os.path.join(self.workdir, "sluice.yaml")
@@ -85,6 +101,9 @@ class SluiceNode:
 
     @property
     def controller_address(self):
+        """Where the other nodes reach this node's controller listener (its proxy, if any)."""
+        if self.controller_proxy is not None:
+            return self.controller_proxy.address
         return f"{self.host}:{self.controller_port}"
 
     @property
@@ -102,6 +121,13 @@ class SluiceNode:
         }
         if self.cluster.controllers > 0:
             settings["controller.quorum.voters"] = self.cluster.voters()
+        if self.replication_proxy is not None:
+            settings["listeners"] += f",REPLICATION://{self.host}:{self.replication_port}"
+            settings["advertised.listeners"] = (f"PLAINTEXT://{self.bootstrap},"
+                                                f"REPLICATION://{self.replication_proxy.address}")
+            settings["inter.broker.listener.name"] = "REPLICATION"
+            settings["listener.security.protocol.map"] = (
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,REPLICATION:PLAINTEXT")
         settings.update(self.cluster.extra_config)
         settings.update(self.cluster.node_config.get(self.node_id, {}))
         return "".join(f"{k}: {_yaml_value(v)}\n" for k, v in settings.items())
@@ -120,10 +146,10 @@ class SluiceNode:
 class SluiceCluster:
     """n build/sluice processes; the first `controllers` are the voters. extra_config: keys set on
     every node (they win over the fixture's own); node_config: {node_id: {key: value}} per node;
-    env: extra environment for every process."""
+    env: extra environment for every process; peer_proxies: see the module's docstring."""
 
     def __init__(self, tmp_path, n=3, controllers=3, extra_config=None, node_config=None, env=None,
-                 ready_timeout=90.0):
+                 ready_timeout=90.0, peer_proxies=False):
         assert 1 <= n <= 200, n
         assert 0 <= controllers <= n, (controllers, n)
         self.workdir = os.path.join(str(tmp_path), "cluster")
@@ -134,8 +160,22 @@ class SluiceCluster:
         self.env = dict(env or {})
         self.ready_timeout = ready_timeout
         self.owner = _current_test()
+        self.peer_proxies = peer_proxies
         self.nodes = [SluiceNode(self, i) for i in range(1, n + 1)]
         self.closed = False
+        # Node ids cut off from their peers (isolate/heal), shared by every proxy.
+        self.isolated = set()
+        self._proxy_lock = threading.Lock()
+        self.proxies = []
+        if peer_proxies:
+            for x in self.nodes:
+                if x.is_controller:
+                    x.controller_proxy = PeerProxy(x.node_id, (x.host, x.controller_port),
+                                                   self.isolated, self._proxy_lock)
+                    self.proxies.append(x.controller_proxy)
+                x.replication_proxy = PeerProxy(x.node_id, (x.host, x.replication_port),
+                                                self.isolated, self._proxy_lock)
+                self.proxies.append(x.replication_proxy)
         _LIVE.append(self)
 
     # ---- addresses
@@ -153,6 +193,27 @@ class SluiceCluster:
         """bootstrap.servers for clients: every node's client listener (or those of `nodes`)."""
         ids = nodes if nodes is not None else range(1, self.n + 1)
         return ",".join(self.node(i).bootstrap for i in ids)
+
+    # ---- network faults (peer_proxies=True)
+
+    def isolate(self, i):
+        """Cuts node i off from every other node, both ways (its controller and replication
+        traffic is black-holed); clients still reach it."""
+        assert self.peer_proxies, "isolate() needs SluiceCluster(peer_proxies=True)"
+        self.node(i)
+        with self._proxy_lock:
+            self.isolated.add(i)
+
+    def heal(self, i=None):
+        """Ends the isolation of node i (of every node if None); the connections black-holed so
+        far are closed, so the nodes reconnect."""
+        with self._proxy_lock:
+            if i is None:
+                self.isolated.clear()
+            else:
+                self.isolated.discard(i)
+        for proxy in self.proxies:
+            proxy.heal()
 
     # ---- processes
 
@@ -266,6 +327,8 @@ class SluiceCluster:
                 node.proc.kill()
                 node.proc.wait()
             statuses[node.node_id] = node.proc.returncode
+        for proxy in self.proxies:
+            proxy.stop()
         self.closed = True
         return statuses
 
