@@ -185,7 +185,7 @@ typedef struct sl_metadata_records {
 
 void sl_metadata_records_init(sl_metadata_records_t *list, sl_arena_t *arena);
 /* Appends a record of type at its newest version with schema defaults; NULL when the arena is
- * full (the list is unchanged). */
+ * full (the list is unchanged). The pointer is valid until the next add (the list may move). */
 sl_metadata_record_t *sl_metadata_records_add(sl_metadata_records_t *list, int16_t type);
 /* Encodes list->items[from..count) as one uncompressed Kafka v2 record batch (base offset 0,
  * null keys, values = framed records, CRC-32C set), appended to out: what sl_raft_propose takes.

@@ -728,9 +728,11 @@ sl_metadata_result_t sl_metadata_broker_heartbeat(const sl_metadata_image_t *img
     reply->is_fenced = b->fenced;
     if (b->fenced && reply->is_caught_up && !hb->want_fence && !hb->want_shut_down) {
         sl_broker_registration_change_record_t *c = add_registration_change(out, b);
-        if (c == NULL || lead_offline(img, b->id, out) != 0)
+        if (c == NULL)
             goto full;
-        c->fenced = SL_METADATA_FENCING_UNFENCE;
+        c->fenced = SL_METADATA_FENCING_UNFENCE; /* before more adds, which may move the list */
+        if (lead_offline(img, b->id, out) != 0)
+            goto full;
         reply->is_fenced = false;
     } else if (!b->fenced && hb->want_fence) {
         sl_broker_registration_change_record_t *c = add_registration_change(out, b);

@@ -483,6 +483,32 @@ static void test_fencing_moves_leaders_within_isr(void **state)
     }
 }
 
+/* A broker coming back to many offline partitions: the unfence record and every election survive
+ * the record list growing (it moves when it grows). */
+static void test_unfence_with_many_offline_partitions(void **state)
+{
+    fixture_t *f = *state;
+    brokers(f, 2);
+    sl_metadata_topic_t *t = create(f, "many", 40, 2, 0);
+    heartbeat(f, 1, true, false, 0);
+    heartbeat(f, 2, true, false, 0);
+    int offline = 0;
+    for (int32_t pid = 0; pid < 40; pid++)
+        offline += t->partitions[pid].leader == SL_METADATA_NO_LEADER;
+    assert_int_equal(offline, 40);
+    heartbeat(f, 2, false, false, 0);
+    assert_false(sl_metadata_broker_find(&f->img, 2)->fenced);
+    int led = 0;
+    for (int32_t pid = 0; pid < 40; pid++) {
+        const sl_metadata_partition_t *p = &t->partitions[pid];
+        if (p->isr.ids[0] == 2) {
+            assert_int_equal(p->leader, 2);
+            led++;
+        }
+    }
+    assert_true(led >= 20); /* 2 led half of them and stayed the last ISR member of those */
+}
+
 static void test_unclean_election_only_when_enabled(void **state)
 {
     fixture_t *f = *state;
@@ -771,6 +797,7 @@ int test_controller_run(void)
         cmocka_unit_test_setup_teardown(test_create_topic_errors_and_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_and_heartbeats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fencing_moves_leaders_within_isr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unfence_with_many_offline_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unclean_election_only_when_enabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_controlled_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_partition, setup, teardown),
