@@ -7,10 +7,14 @@
 #  3. Sluice (once per io backend in $BENCH_IO_BACKENDS) and the reference Kafka 4.0.0 under the
 #     same sluice-bench runs (tools/bench/compare.py: 1, 100 and 1,000 partitions, consume, latency
 #     at half the peak, broker CPU per GB and RSS), with perf profiles of Sluice's produce and fetch;
-#  4. Sluice's start-up time with 1,000 partitions, clean and after SIGKILL (tools/bench/startup.py).
+#  4. Sluice's start-up time with 1,000 partitions, clean and after SIGKILL (tools/bench/startup.py);
+#  5. three brokers, RF=3, min.insync.replicas=2: Sluice and a three-node Kafka 4.0.0 (KRaft,
+#     combined mode) under the same runs (tools/bench/replicated.py: acks=all throughput and
+#     latency, unavailability after SIGKILL of a leader and after a controlled shutdown, idle RSS
+#     per broker with 1,000 replicated partitions); $BENCH_REPLICATED_TARGETS picks the clusters.
 # Everything lands in $BENCH_OUT (default build/bench): JSON per step and report.md. The data
 # lives in $BENCH_DIR (default /tmp/sluice-bench-scratch), deleted at the end. Every process
-# started here is stopped here. Takes about 10 minutes with the defaults.
+# started here is stopped here. Takes about 20 minutes with the defaults (half of it step 5).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${BENCH_OUT:-$top/build/bench}
@@ -24,7 +28,7 @@ if [ -z "${BENCH_IO_BACKENDS:-}" ]; then
 fi
 sluice_targets=$(echo "$BENCH_IO_BACKENDS" | tr ',' '\n' | sed 's/^/sluice-/' | paste -sd,)
 targets=${BENCH_TARGETS:-$sluice_targets,kafka}
-steps=${BENCH_STEPS:-machine,fio,iperf,mock,compare,startup}
+steps=${BENCH_STEPS:-machine,fio,iperf,mock,compare,startup,replicated}
 mkdir -p "$out" "$scratch"
 # SLUICE_BIN and SLUICE_BENCH_BIN pick other binaries (e.g. a build of a clean checkout).
 export SLUICE_BIN=${SLUICE_BIN:-$top/build/sluice}
@@ -116,6 +120,13 @@ if has_step startup; then
     rm -rf "$scratch/startup-large"
 fi
 
+if has_step replicated; then
+    log "three brokers, RF=3: ${BENCH_REPLICATED_TARGETS:-sluice-rf3,kafka-rf3}"
+    python3 "$top/tools/bench/replicated.py" --workdir "$scratch/replicated" \
+        --out "$out/replicated.json" --duration "$duration" --warmup "$warmup" \
+        --targets "${BENCH_REPLICATED_TARGETS:-sluice-rf3,kafka-rf3}" >/dev/null
+fi
+
 python3 - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
@@ -163,6 +174,10 @@ for name in ("startup-small", "startup-large"):
                              f"(min {s['ready_ms_min']}, max {s['ready_ms_max']}); "
                              f"recovered logs ms {rec}")
         lines.append("")
+md = os.path.join(out, "replicated.md")
+if os.path.exists(md):
+    lines += ["Three brokers, RF=3, min.insync.replicas=2 (tools/bench/replicated.py):", "",
+              open(md).read(), ""]
 open(os.path.join(out, "report.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 EOF
