@@ -117,10 +117,11 @@ class SluiceNode:
             "listeners": f"PLAINTEXT://{self.host}:{self.client_port}" +
                          (f",CONTROLLER://{self.host}:{self.controller_port}"
                           if self.is_controller else ""),
-            "process.roles": "broker,controller" if self.is_controller else "broker",
         }
         if self.cluster.controllers > 0:
+            settings["process.roles"] = "broker,controller" if self.is_controller else "broker"
             settings["controller.quorum.voters"] = self.cluster.voters()
+        # controllers=0: independent single nodes (no voters, Sluice's default roles)
         if self.replication_proxy is not None:
             settings["listeners"] += f",REPLICATION://{self.host}:{self.replication_port}"
             settings["advertised.listeners"] = (f"PLAINTEXT://{self.bootstrap},"
