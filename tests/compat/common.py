@@ -12,6 +12,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -181,6 +182,49 @@ def _unpack(orig, dest):
         os.rename(os.path.join(inner, name), os.path.join(dest, name))
     os.rmdir(inner)
     open(os.path.join(dest, ".unpacked"), "w").close()
+
+
+_GO_TEST_RESULT = re.compile(r"^--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)")
+
+
+def run_go_test_binary(binary, pattern_flags, package_dir, env, timeout_s, log_path):
+    """Runs a `go test -c` binary once (verbose, in the package's folder, as `go test` does);
+    returns {top-level test name: Result}."""
+    cmd = [binary, "-test.v", "-test.count=1", f"-test.timeout={timeout_s}s"] + pattern_flags
+    start = time.monotonic()
+    rc, out = run_with_deadline(cmd, package_dir, env, timeout_s + 60, log_path)
+    results = {}
+    for line in out.splitlines():
+        m = _GO_TEST_RESULT.match(line)  # top-level tests only: subtests are indented
+        if m:
+            status = {"PASS": PASS, "FAIL": FAIL, "SKIP": SKIP}[m.group(1)]
+            results[m.group(2)] = Result(m.group(2), status, float(m.group(3)),
+                                         _go_test_reason(out, m.group(2)) if status != PASS else "")
+    # A test that never reported (a panic or the deadline ended the binary) failed.
+    for name in re.findall(r"^=== RUN\s+(\w+)$", out, re.M):
+        if name not in results:
+            results[name] = Result(name, FAIL, time.monotonic() - start,
+                                   f"no result within {timeout_s} s (binary exited {rc})")
+    return results
+
+
+def _go_test_reason(out, name):
+    """What the test logged about itself: parallel tests print their log lines just before their
+    own --- FAIL/SKIP line, sequential ones just after it."""
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(rf"^--- \w+: {re.escape(name)} ", line):
+            before, j = [], i - 1
+            while j >= 0 and lines[j].startswith("    ") and not lines[j].lstrip().startswith("---"):
+                before.insert(0, lines[j].strip())
+                j -= 1
+            after = []
+            for k in range(i + 1, len(lines)):
+                if not lines[k].startswith("    "):
+                    break
+                after.append(lines[k].strip())
+            return " / ".join(before + after)[:300]
+    return ""
 
 
 def start_sluice(suite, extra_yaml=""):

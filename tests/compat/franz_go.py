@@ -5,9 +5,8 @@ import concurrent.futures
 import os
 import re
 import shutil
-import time
 
-from common import FAIL, PASS, ROOT, SKIP, WORK, Result, run_logged, run_with_deadline
+from common import ROOT, WORK, run_go_test_binary, run_logged
 
 NAME = "franz-go"
 PIN_DIR = os.path.join(ROOT, "tests", "integration", "go")
@@ -18,7 +17,6 @@ RUN_TIMEOUT_S = 900
 # Tests that wait for a feature Sluice lacks until their own deadline (TestTxnEtl: transactions)
 # run in a binary of their own beside the others, with a shorter deadline than the whole run's.
 OWN_DEADLINE_S = {"TestTxnEtl": 120}
-RESULT = re.compile(r"^--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)")
 
 
 def _pinned_version():
@@ -50,26 +48,6 @@ def prepare():
         f.write(pins)
 
 
-def _run_binary(pattern_flags, package_dir, env, timeout_s, log_path):
-    """Runs the test binary once; returns {top-level test name: Result}."""
-    cmd = [BINARY, "-test.v", "-test.count=1", f"-test.timeout={timeout_s}s"] + pattern_flags
-    start = time.monotonic()
-    rc, out = run_with_deadline(cmd, package_dir, env, timeout_s + 60, log_path)
-    results = {}
-    for line in out.splitlines():
-        m = RESULT.match(line)  # top-level tests only: subtests are indented
-        if m:
-            status = {"PASS": PASS, "FAIL": FAIL, "SKIP": SKIP}[m.group(1)]
-            results[m.group(2)] = Result(m.group(2), status, float(m.group(3)),
-                                         _reason(out, m.group(2)) if status != PASS else "")
-    # A test that never reported (a panic or the deadline ended the binary) failed.
-    for name in re.findall(r"^=== RUN\s+(\w+)$", out, re.M):
-        if name not in results:
-            results[name] = Result(name, FAIL, time.monotonic() - start,
-                                   f"no result within {timeout_s} s (binary exited {rc})")
-    return results
-
-
 def run(broker, selected, logs):
     env = {**os.environ,
            "KGO_SEEDS": broker.bootstrap,
@@ -83,33 +61,15 @@ def run(broker, selected, logs):
     main = sorted(selected - set(alone)) if selected is not None else None
     results = {}
     with concurrent.futures.ThreadPoolExecutor(1 + len(alone)) as pool:
-        futures = [pool.submit(_run_binary, [f"-test.run=^{name}$"], package_dir, env, deadline,
-                               os.path.join(logs, f"{name}.log"))
+        futures = [pool.submit(run_go_test_binary, BINARY, [f"-test.run=^{name}$"], package_dir,
+                               env, deadline, os.path.join(logs, f"{name}.log"))
                    for name, deadline in alone.items()]
         if main is None or main:
             flags = ([f"-test.run=^({'|'.join(main)})$"] if main
                      else [f"-test.skip=^({'|'.join(sorted(alone))})$"] if alone else [])
-            futures.append(pool.submit(_run_binary, flags, package_dir, env, RUN_TIMEOUT_S,
-                                       os.path.join(logs, "kgo.log")))
+            futures.append(pool.submit(run_go_test_binary, BINARY, flags, package_dir, env,
+                                       RUN_TIMEOUT_S, os.path.join(logs, "kgo.log")))
         for fut in futures:
             results.update(fut.result())
     return list(results.values())
 
-
-def _reason(out, name):
-    """What the test logged about itself: parallel tests print their log lines just before their
-    own --- FAIL/SKIP line, sequential ones just after it."""
-    lines = out.splitlines()
-    for i, line in enumerate(lines):
-        if re.match(rf"^--- \w+: {re.escape(name)} ", line):
-            before, j = [], i - 1
-            while j >= 0 and lines[j].startswith("    ") and not lines[j].lstrip().startswith("---"):
-                before.insert(0, lines[j].strip())
-                j -= 1
-            after = []
-            for k in range(i + 1, len(lines)):
-                if not lines[k].startswith("    "):
-                    break
-                after.append(lines[k].strip())
-            return " / ".join(before + after)[:300]
-    return ""

@@ -19,8 +19,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import FAIL, PASS, ROOT, SKIP, WORK, Result, run_logged, run_with_deadline
-from franz_go import _reason  # the same `go test -v` output, the same way to find a test's lines
+from common import FAIL, ROOT, WORK, Result, run_go_test_binary, run_logged
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from cluster import SluiceCluster  # noqa: E402
@@ -35,7 +34,6 @@ TOXIPROXY = os.path.join(ROOT, "build", "tools", "toxiproxy-server")
 KAFKA_VERSION = "3.9.0"
 PROXY_PORTS = [29091, 29092, 29093, 29094, 29095]
 RUN_TIMEOUT_S = 1800
-RESULT = re.compile(r"^--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)")
 BROKER_CONFIG = {"auto.create.topics.enable": True, "delete.topic.enable": True,
                  "num.partitions": 1}
 
@@ -156,27 +154,16 @@ def run(brokers, selected, logs):
     env = {**os.environ, "TOXIPROXY_ADDR": brokers.toxiproxy_addr, "KAFKA_VERSION": KAFKA_VERSION}
     with open(os.path.join(BUILD, "package-dir")) as f:
         package_dir = f.read().strip().splitlines()[-1]
-    cmd = [BINARY, "-test.v", "-test.count=1", f"-test.timeout={RUN_TIMEOUT_S}s"]
-    if selected is not None:
-        cmd.append(f"-test.run=^({'|'.join(sorted(selected))})$")
+    flags = [f"-test.run=^({'|'.join(sorted(selected))})$"] if selected is not None else []
     start = time.monotonic()
-    rc, out = run_with_deadline(cmd, package_dir, env, RUN_TIMEOUT_S + 60,
-                                os.path.join(logs, "sarama.log"))
-    results = {}
-    for line in out.splitlines():
-        m = RESULT.match(line)  # top-level tests only: subtests are indented
-        if m:
-            status = {"PASS": PASS, "FAIL": FAIL, "SKIP": SKIP}[m.group(1)]
-            results[m.group(2)] = Result(m.group(2), status, float(m.group(3)),
-                                         _reason(out, m.group(2)) if status != PASS else "")
-    for name in re.findall(r"^=== RUN\s+(\w+)$", out, re.M):
-        if name not in results:
-            results[name] = Result(name, FAIL, time.monotonic() - start,
-                                   f"no result (binary exited {rc})")
+    results = run_go_test_binary(BINARY, flags, package_dir, env, RUN_TIMEOUT_S,
+                                 os.path.join(logs, "sarama.log"))
     if not results:
         # TestMain failed before any test ran (its topic setup): that is the suite's one result.
+        with open(os.path.join(logs, "sarama.log"), errors="replace") as f:
+            out = f.read()
         panic = re.search(r"^panic: (.*)$", out, re.M)
         results["TestMain"] = Result("TestMain", FAIL, time.monotonic() - start,
-                                     panic.group(1) if panic else f"exited {rc}: {out[-300:]}")
+                                     panic.group(1) if panic else out[-300:])
     return list(results.values())
 
