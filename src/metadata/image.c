@@ -420,7 +420,9 @@ static int apply_registration_change(sl_metadata_image_t *img,
         r->fenced > SL_METADATA_FENCING_FENCE || r->in_controlled_shutdown < 0 ||
         r->in_controlled_shutdown > 1)
         return SL_EMALFORMED;
-    if (r->log_dirs_count >= 0) {
+    /* An absent or empty list means "unchanged" (the field only exists from v2, and Kafka's
+     * replay ignores an empty one). */
+    if (r->log_dirs_count > 0) {
         sl_uuid_t *dirs = NULL;
         int32_t count = 0;
         int rc = uuids_copy(r->log_dirs, r->log_dirs_count, &dirs, &count);

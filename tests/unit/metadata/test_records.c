@@ -199,6 +199,186 @@ static void test_kafka_log_decodes_byte_exact(void **state)
     test_free(file);
 }
 
+/* The same segment replayed into an image: what Kafka's own brokers would know. */
+static void test_kafka_log_replays(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    uint8_t *file = test_read_fixture("kafka-4.0.0-cluster-metadata.log", &len);
+    sl_arena_t arena;
+    sl_arena_init(&arena, TEST_ARENA_BYTES);
+    sl_metadata_image_t img;
+    sl_metadata_image_init(&img);
+    int32_t total = 0;
+    for (size_t pos = 0; pos < len;) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(file + pos, len - pos, &b), 0);
+        int32_t applied = 0;
+        int rc =
+            sl_metadata_apply_batch(&img, file + pos, sl_record_batch_size(&b), &arena, &applied);
+        if (rc != 0)
+            fail_msg("batch at offset %lld: %s", (long long)b.base_offset, sl_strerror(rc));
+        total += applied;
+        pos += sl_record_batch_size(&b);
+    }
+    assert_true(total >= 10);
+    /* One broker, which ended in controlled shutdown and fenced (the test stopped Kafka). */
+    assert_int_equal(img.broker_count, 1);
+    const sl_metadata_broker_t *broker = sl_metadata_broker_find(&img, 1);
+    assert_non_null(broker);
+    assert_true(broker->fenced);
+    assert_true(broker->in_controlled_shutdown);
+    assert_int_equal(broker->epoch, 7); /* the offset of its RegisterBrokerRecord */
+    assert_string_equal(broker->endpoints[0].name, "PLAINTEXT");
+    assert_string_equal(broker->endpoints[0].host, "127.0.0.1");
+    assert_int_equal(broker->log_dir_count, 1);
+    assert_true(sl_metadata_feature_level(&img, "metadata.version") > 0);
+    assert_int_equal(img.next_producer_id, 1000);
+    /* cap-topic with its 3 partitions and its config; "gone" removed. The shutdown of the only
+     * ISR member left every partition without a leader and kept it in the ISR. */
+    assert_null(sl_metadata_topic_find(&img, sl_slice_from_str("gone")));
+    const sl_metadata_topic_t *t = sl_metadata_topic_find(&img, sl_slice_from_str("cap-topic"));
+    assert_non_null(t);
+    assert_int_equal(t->partition_count, 3);
+    for (int32_t p = 0; p < 3; p++) {
+        const sl_metadata_partition_t *part = sl_metadata_partition_find(t, p);
+        assert_non_null(part);
+        assert_int_equal(part->leader, SL_METADATA_NO_LEADER);
+        assert_int_equal(part->replicas.count, 1);
+        assert_int_equal(part->isr.count, 1);
+        assert_int_equal(part->isr.ids[0], 1);
+        assert_int_equal(part->leader_epoch, 1);
+        assert_int_equal(part->partition_epoch, 1);
+        assert_memory_equal(&part->directories[0], &broker->log_dirs[0], 16);
+    }
+    assert_string_equal(
+        sl_metadata_config_find(&img, SL_METADATA_CONFIG_TOPIC, "cap-topic", "retention.ms"),
+        "123456");
+    /* And that image survives its own snapshot. */
+    sl_metadata_image_t copy;
+    test_image_copy(&img, &copy);
+    assert_true(sl_metadata_image_equal(&img, &copy));
+    sl_metadata_image_deinit(&copy);
+    sl_metadata_image_deinit(&img);
+    sl_arena_deinit(&arena);
+    test_free(file);
+}
+
+/* ---- the controller's decisions against Kafka's own --------------------------------------------
+ * At each batch where Kafka's controller decided something, the same decision made by
+ * src/metadata on the image before that batch must lead to the same image as Kafka's records. */
+typedef struct {
+    sl_arena_t *arena;
+    sl_uuid_t topic_id;
+} batch_topic_t;
+
+static int find_topic_id(const sl_record_t *r, void *data)
+{
+    batch_topic_t *bt = data;
+    sl_reader_t rd;
+    sl_reader_init(&rd, r->value.ptr, r->value.len);
+    sl_metadata_record_t rec;
+    if (sl_metadata_record_decode(&rd, bt->arena, &rec) == 0 &&
+        rec.type == SL_METADATA_RECORD_TOPIC)
+        bt->topic_id = rec.u.topic.topic_id;
+    return 0;
+}
+
+static void test_decisions_match_kafka(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    uint8_t *file = test_read_fixture("kafka-4.0.0-cluster-metadata.log", &len);
+    sl_arena_t arena;
+    sl_arena_init(&arena, TEST_ARENA_BYTES);
+    sl_buf_t scratch;
+    sl_records_scratch_init(&scratch);
+    sl_metadata_image_t img;
+    sl_metadata_image_init(&img);
+    sl_metadata_sessions_t sessions;
+    sl_metadata_sessions_init(&sessions);
+    sl_metadata_policy_t policy = {.default_partitions = 1,
+                                   .default_replication_factor = 1,
+                                   .broker_session_timeout_ms = 9000};
+    int compared = 0;
+    for (size_t pos = 0; pos < len;) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(file + pos, len - pos, &b), 0);
+        size_t size = sl_record_batch_size(&b);
+        batch_topic_t bt = {.arena = &arena};
+        if ((b.attributes & SL_RECORD_BATCH_CONTROL) == 0)
+            assert_int_equal(sl_records_iterate(file + pos, size, &scratch, find_topic_id, &bt), 0);
+        sl_metadata_records_t ours;
+        sl_metadata_records_init(&ours, &arena);
+        sl_metadata_heartbeat_t hb = {
+            .broker_id = 1, .broker_epoch = 7, .current_metadata_offset = b.base_offset};
+        sl_metadata_heartbeat_reply_t reply;
+        sl_metadata_config_entry_t retention = {"retention.ms", "123456"};
+        sl_metadata_create_topic_t create = {.topic_id = bt.topic_id, .replication_factor = 1};
+        sl_metadata_result_t res = {.error = -1};
+        int64_t first_id = -1;
+        assert_int_equal(sl_metadata_sessions_touch(&sessions, 1, 0), 0);
+        switch (b.base_offset) {
+        case 9: /* the broker caught up: unfenced */
+            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
+            break;
+        case 10:
+            create.name = sl_slice_from_str("cap-topic");
+            create.partition_count = 3;
+            create.configs = &retention;
+            create.config_count = 1;
+            res = sl_metadata_create_topic(&img, &policy, &create, 0, &ours);
+            break;
+        case 15:
+            create.name = sl_slice_from_str("gone");
+            create.partition_count = 1;
+            res = sl_metadata_create_topic(&img, &policy, &create, 0, &ours);
+            break;
+        case 17:
+            res = sl_metadata_delete_topic(&img, sl_slice_from_str("gone"), &ours);
+            break;
+        case 18:
+            res = sl_metadata_allocate_producer_ids(&img, 1, 7, &ours, &first_id);
+            assert_int_equal(first_id, 0);
+            break;
+        case 25: /* SIGTERM: controlled shutdown */
+            hb.want_shut_down = true;
+            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
+            assert_false(reply.should_shut_down); /* it still led the partitions */
+            break;
+        case 29: /* then fenced as it went away */
+            hb.want_fence = true;
+            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
+            break;
+        default:
+            break;
+        }
+        if (res.error != -1) {
+            if (res.error != 0)
+                fail_msg("offset %lld: %s", (long long)b.base_offset, res.message);
+            sl_metadata_image_t mine, kafka;
+            test_image_copy(&img, &mine);
+            test_apply_all(&mine, &ours);
+            test_image_copy(&img, &kafka);
+            assert_int_equal(sl_metadata_apply_batch(&kafka, file + pos, size, &arena, NULL), 0);
+            if (!sl_metadata_image_equal(&mine, &kafka))
+                fail_msg("offset %lld: our decision's image differs from Kafka's",
+                         (long long)b.base_offset);
+            sl_metadata_image_deinit(&mine);
+            sl_metadata_image_deinit(&kafka);
+            compared++;
+        }
+        assert_int_equal(sl_metadata_apply_batch(&img, file + pos, size, &arena, NULL), 0);
+        pos += size;
+    }
+    assert_int_equal(compared, 7);
+    sl_metadata_sessions_deinit(&sessions);
+    sl_metadata_image_deinit(&img);
+    sl_buf_deinit(&scratch);
+    sl_arena_deinit(&arena);
+    test_free(file);
+}
+
 int test_records_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +386,8 @@ int test_records_run(void)
         cmocka_unit_test(test_partition_change_bytes),
         cmocka_unit_test(test_garbage_refused),
         cmocka_unit_test(test_kafka_log_decodes_byte_exact),
+        cmocka_unit_test(test_kafka_log_replays),
+        cmocka_unit_test(test_decisions_match_kafka),
     };
     return cmocka_run_group_tests_name("metadata_records", tests, NULL, NULL);
 }
