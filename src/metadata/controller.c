@@ -41,8 +41,7 @@ static int32_t *arena_ids(sl_metadata_records_t *out, const int32_t *ids, int32_
     return copy;
 }
 
-/* ---- broker sessions
- * ------------------------------------------------------------------------------ */
+/* ---- broker sessions ------------------------------------------------------------------------- */
 
 void sl_metadata_sessions_init(sl_metadata_sessions_t *s)
 {
@@ -96,8 +95,7 @@ bool sl_metadata_sessions_alive(const sl_metadata_sessions_t *s, int32_t broker_
     return found != NULL && now_ms - found->last_contact_ms <= session_timeout_ms;
 }
 
-/* ---- leadership
- * ------------------------------------------------------------------------------------ */
+/* ---- leadership ------------------------------------------------------------------------------ */
 
 static bool in_list(const int32_t *ids, int32_t count, int32_t id)
 {
@@ -280,8 +278,7 @@ add_registration_change(sl_metadata_records_t *out, const sl_metadata_broker_t *
     return &rec->u.broker_registration_change;
 }
 
-/* ---- replica placement
- * ---------------------------------------------------------------------------- */
+/* ---- replica placement ----------------------------------------------------------------------- */
 
 typedef struct {
     const char *name;     /* NULL: brokers without a rack, one group as in Kafka */
@@ -355,12 +352,51 @@ static bool placer_init(placer_t *pl, const sl_metadata_image_t *img, uint32_t s
     return pl->broker_count > 0;
 }
 
-/* The replicas of one partition: the leader from the interleaved order at (seed + index), then
- * the other racks in turn after the leader's, each giving its next broker not yet chosen, round
- * after round: every rack once before any rack twice. */
-static void place_partition(placer_t *pl, uint32_t seed, int32_t index, int32_t rf, int32_t *out)
+/* Where the leader rotation starts: the position in the interleaved order that keeps the most
+ * loaded broker (counting the leaderships it already has) as light as possible once `count` new
+ * partitions are placed, so leaders stay even across topics, not only within one (Kafka starts
+ * at random). Ties go to the first position from seed on. */
+static int32_t pick_start(const placer_t *pl, const sl_metadata_image_t *img, uint32_t seed,
+                          int32_t count)
 {
-    int32_t k = (int32_t)((seed + (uint32_t)index) % (uint32_t)pl->broker_count);
+    int32_t n = pl->broker_count;
+    int64_t leads[PLACER_BROKERS_MAX] = {0};
+    for (int32_t ti = 0; ti < img->topic_count; ti++) {
+        const sl_metadata_topic_t *t = img->topics[ti];
+        for (int32_t pid = 0; pid < t->partition_count; pid++) {
+            if (!t->partitions[pid].exists)
+                continue;
+            for (int32_t k = 0; k < n; k++)
+                if (pl->order[k] == t->partitions[pid].leader)
+                    leads[k]++;
+        }
+    }
+    int32_t base = count / n, extra = count % n;
+    int32_t first = (int32_t)(seed % (uint32_t)n), best = first;
+    int64_t best_max = INT64_MAX;
+    for (int32_t step = 0; step < n; step++) {
+        int32_t start = (first + step) % n;
+        int64_t max = 0;
+        for (int32_t k = 0; k < n; k++) {
+            /* Partitions start, start+1, ... go to positions start, start+1, ... (mod n). */
+            int32_t rank = (k - start + n) % n;
+            int64_t load = leads[k] + base + (rank < extra ? 1 : 0);
+            max = load > max ? load : max;
+        }
+        if (max < best_max) {
+            best_max = max;
+            best = start;
+        }
+    }
+    return best;
+}
+
+/* The replicas of the index-th new partition: the leader from the interleaved order at
+ * (start + index), then the other racks in turn after the leader's, each giving its next broker
+ * not yet chosen, round after round: every rack once before any rack twice. */
+static void place_partition(placer_t *pl, int32_t start, int32_t index, int32_t rf, int32_t *out)
+{
+    int32_t k = (int32_t)(((uint32_t)start + (uint32_t)index) % (uint32_t)pl->broker_count);
     int32_t leader_rack = pl->rack_of[k];
     int32_t n = 0;
     out[n++] = pl->order[k];
@@ -484,8 +520,9 @@ static sl_metadata_result_t add_partitions(const sl_metadata_image_t *img,
                     (int)rf, (int)rf, (int)active);
     }
     int32_t replicas[SL_METADATA_REPLICAS_MAX];
+    int32_t start = pick_start(pl, img, seed, to - from);
     for (int32_t p = from; p < to; p++) {
-        place_partition(pl, seed, p, rf, replicas);
+        place_partition(pl, start, p - from, rf, replicas);
         if (add_new_partition(out, img, topic_id, p, replicas, rf) != 0) {
             sl_free(pl);
             return out_of_room();
@@ -634,8 +671,7 @@ sl_metadata_result_t sl_metadata_delete_topic(const sl_metadata_image_t *img, sl
     return ok();
 }
 
-/* ---- brokers
- * ------------------------------------------------------------------------------------- */
+/* ---- brokers --------------------------------------------------------------------------------- */
 
 sl_metadata_result_t sl_metadata_register_broker(const sl_metadata_image_t *img,
                                                  sl_metadata_sessions_t *sessions,
@@ -795,8 +831,7 @@ full:
     return SL_ELIMIT;
 }
 
-/* ---- partitions
- * ---------------------------------------------------------------------------------- */
+/* ---- partitions ------------------------------------------------------------------------------ */
 
 /* The target of a reassignment in progress: the replicas minus the ones being removed. */
 static int32_t reassignment_target(const sl_metadata_partition_t *p, int32_t *target)

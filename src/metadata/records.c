@@ -183,10 +183,9 @@ int sl_metadata_apply_batch(sl_metadata_image_t *img, const uint8_t *batch, size
     return rc == SL_EINCOMPLETE ? SL_EMALFORMED : rc;
 }
 
-/* ---- snapshot
- * ------------------------------------------------------------------------------------- Records
- * borrow the image's strings and arrays (the structs want non-const pointers: the codec only reads
- * them when encoding). */
+/* ---- snapshot ----------------------------------------------------------------------------------
+ * Records borrow the image's strings and arrays (the structs want non-const pointers: the codec
+ * only reads them when encoding). */
 static sl_slice_t str_slice(const char *s)
 {
     return s == NULL ? SL_SLICE_NULL : sl_slice_from_str(s);
@@ -343,8 +342,7 @@ int sl_metadata_image_snapshot(const sl_metadata_image_t *img, sl_metadata_recor
     return rc;
 }
 
-/* ---- equality
- * ------------------------------------------------------------------------------------ */
+/* ---- equality -------------------------------------------------------------------------------- */
 
 static bool str_eq(const char *a, const char *b)
 {

@@ -82,8 +82,7 @@ static void brokers(fixture_t *f, int32_t count)
     }
 }
 
-/* ---- placement
- * ------------------------------------------------------------------------------------ */
+/* ---- placement ------------------------------------------------------------------------------- */
 
 static const char *rack_of(const sl_metadata_image_t *img, int32_t id)
 {
@@ -216,8 +215,38 @@ static void test_placement_properties(void **state)
     assert_int_equal(layouts, 12 * 4 * 3);
 }
 
-/* ---- topics
- * --------------------------------------------------------------------------------------- */
+/* Leaders stay even across topics: ten one-partition topics on five brokers lead twice each,
+ * whatever the seeds; a bigger topic after them fills evenly again. */
+static void test_leaders_even_across_topics(void **state)
+{
+    fixture_t *f = *state;
+    brokers(f, 5);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "one-%d", i);
+        create(f, name, 1, 3, (uint32_t)i * 7919u % 3u);
+    }
+    int32_t leads[6] = {0};
+    for (int32_t ti = 0; ti < f->img.topic_count; ti++)
+        leads[f->img.topics[ti]->partitions[0].leader]++;
+    for (int32_t b = 1; b <= 5; b++)
+        assert_int_equal(leads[b], 2);
+    create(f, "big", 7, 2, 12345);
+    memset(leads, 0, sizeof leads);
+    for (int32_t ti = 0; ti < f->img.topic_count; ti++) {
+        const sl_metadata_topic_t *t = f->img.topics[ti];
+        for (int32_t pid = 0; pid < t->partition_count; pid++)
+            leads[t->partitions[pid].leader]++;
+    }
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int32_t b = 1; b <= 5; b++) {
+        lo = leads[b] < lo ? leads[b] : lo;
+        hi = leads[b] > hi ? leads[b] : hi;
+    }
+    assert_true(hi - lo <= 1); /* 17 leaderships over 5 brokers: 3 or 4 each */
+}
+
+/* ---- topics ---------------------------------------------------------------------------------- */
 
 static void test_create_topic_errors_and_assignment(void **state)
 {
@@ -313,8 +342,7 @@ static void test_create_topic_errors_and_assignment(void **state)
                      SL_KERR_UNKNOWN_TOPIC_OR_PARTITION);
 }
 
-/* ---- brokers: registration, heartbeats, fencing
- * --------------------------------------------------- */
+/* ---- brokers: registration, heartbeats, fencing ---------------------------------------------- */
 
 static sl_metadata_heartbeat_reply_t heartbeat(fixture_t *f, int32_t id, bool want_fence,
                                                bool want_shut_down, sl_kerr_t want_error)
@@ -572,8 +600,7 @@ static void test_controlled_shutdown(void **state)
     assert_true(r.should_shut_down);
 }
 
-/* ---- partitions
- * ------------------------------------------------------------------------------------ */
+/* ---- partitions ------------------------------------------------------------------------------ */
 
 static void test_alter_partition(void **state)
 {
@@ -794,6 +821,7 @@ int test_controller_run(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placement_properties),
+        cmocka_unit_test_setup_teardown(test_leaders_even_across_topics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_topic_errors_and_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registration_and_heartbeats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fencing_moves_leaders_within_isr, setup, teardown),
