@@ -10,13 +10,17 @@ Values identify their writer and sequence number: writer_value(writer, seq) make
 parse_value reads them back (another scheme can be passed as `identify`). Records that were never
 acknowledged may or may not be present (a write in flight at a crash): that is not an anomaly.
 
-    result = check(acks, read_back(bootstrap, ["t"]))
+    writers = Writers(bootstrap, "t", partitions=3).start()   # idempotent acks=all producers
+    ...                                                       # kill, restart, partition, heal
+    writers.stop()
+    result = check(writers.acks, read_back(bootstrap, ["t"]))
     result.assert_clean()          # AssertionError listing every anomaly, readable
 
 The replication tests use it to hold Sluice to "not one acknowledged record lost, duplicated or
 moved"; a test with weakened settings (acks=1, unclean election) shows that it does catch loss."""
 import collections
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -170,6 +174,64 @@ def check(acknowledged, read_back, identify=parse_value):
                 continue
             last[writer] = (seq, r.offset)
     return result
+
+
+class Writers:
+    """n confluent-kafka producers (idempotent, acks=all unless `config` says otherwise), each in
+    its own thread, writing writer_value(w, seq) round robin over the topic's partitions until
+    stopped; .acks holds every acknowledged Record (what check() takes), .errors the deliveries
+    that failed (not acknowledged, so allowed to be missing)."""
+
+    def __init__(self, bootstrap, topic, partitions, n=3, config=None, size=64):
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.config, self.size = dict(config or {}), size
+        self.acks, self.errors = [], []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(w,), daemon=True)
+                        for w in range(n)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def run(self, writer):
+        from confluent_kafka import Producer
+        p = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                      "acks": "all", "linger.ms": 5, "message.timeout.ms": 120000,
+                      "reconnect.backoff.max.ms": 500, **self.config})
+        key = f"writer-{writer}".encode()
+
+        def delivered(err, msg):
+            with self.lock:
+                if err is not None:
+                    self.errors.append(err)
+                else:
+                    self.acks.append(Record(msg.topic(), msg.partition(), msg.offset(), key,
+                                            msg.value()))
+
+        seq = 0
+        while not self.stopping.is_set():
+            try:
+                # Round robin over the partitions, so each writer's sequence is checked in all.
+                p.produce(self.topic, writer_value(writer, seq, size=self.size), key=key,
+                          partition=seq % self.partitions, on_delivery=delivered)
+                seq += 1
+            except BufferError:
+                pass
+            p.poll(0.002)
+        p.flush(120)
+
+    def count(self):
+        with self.lock:
+            return len(self.acks)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(180)
+        assert not any(t.is_alive() for t in self.threads), "a writer did not finish"
 
 
 def read_back(bootstrap, topics, timeout=120.0, config=None):

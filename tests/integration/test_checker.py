@@ -3,13 +3,11 @@ real Sluice node: idempotent acks=all writers, the broker SIGKILLed in the middl
 restarted, a full read-back, and the checker must find nothing lost, moved, duplicated or
 reordered."""
 import os
-import threading
-import time
 
 import pytest
 
-from checker import (Anomaly, Record, check, parse_value, read_back,  # noqa: F401
-                     writer_value)
+from checker import Anomaly, Record, Writers, check, parse_value, read_back, writer_value
+from conftest import wait_until
 
 T = "t"
 
@@ -122,70 +120,6 @@ def test_tuples_accepted():
 # ---------------------------------------------------------------- against a real node
 
 
-class Writers:
-    """n idempotent acks=all confluent-kafka producers writing writer_value(w, seq) to topic
-    until stopped; .acks holds every acknowledged Record, .errors the failed deliveries."""
-
-    def __init__(self, bootstrap, topic, partitions, n=3):
-        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
-        self.acks, self.errors = [], []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(w,), daemon=True)
-                        for w in range(n)]
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def run(self, writer):
-        from confluent_kafka import Producer
-        p = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
-                      "acks": "all", "linger.ms": 5, "message.timeout.ms": 120000,
-                      "reconnect.backoff.max.ms": 500})
-        key = f"writer-{writer}".encode()
-
-        def delivered(err, msg):
-            with self.lock:
-                if err is not None:
-                    self.errors.append(err)
-                else:
-                    self.acks.append(Record(msg.topic(), msg.partition(), msg.offset(), key,
-                                            msg.value()))
-
-        seq = 0
-        while not self.stopping.is_set():
-            try:
-                # Round robin over the partitions, so each writer's sequence is checked in all.
-                p.produce(self.topic, writer_value(writer, seq, size=64), key=key,
-                          partition=seq % self.partitions, on_delivery=delivered)
-                seq += 1
-            except BufferError:
-                pass
-            p.poll(0.002)
-        p.flush(120)
-
-    def count(self):
-        with self.lock:
-            return len(self.acks)
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(180)
-        assert not any(t.is_alive() for t in self.threads), "a writer did not finish"
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_sigkill_mid_run_loses_nothing_acknowledged(tmp_path):
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -196,12 +130,12 @@ def test_sigkill_mid_run_loses_nothing_acknowledged(tmp_path):
         del admin
         writers = Writers(c.bootstrap(), "checked", partitions=3).start()
         try:
-            wait_for(lambda: writers.count() >= 2000, 120, "2000 acknowledged writes")
+            wait_until(lambda: writers.count() >= 2000, 120, "2000 acknowledged writes")
             c.kill(1)  # SIGKILL, with writes in flight
             before_kill = writers.count()
             c.restart(1)
             c.wait_ready(1)
-            wait_for(lambda: writers.count() >= before_kill + 2000, 180,
+            wait_until(lambda: writers.count() >= before_kill + 2000, 180,
                      "2000 more acknowledged writes after the restart")
         finally:
             writers.stop()
@@ -228,7 +162,7 @@ def test_checker_catches_loss_from_a_broken_log(tmp_path):
         del admin
         writers = Writers(c.bootstrap(), "lossy", partitions=1, n=2).start()
         try:
-            wait_for(lambda: writers.count() >= 1000, 120, "1000 acknowledged writes")
+            wait_until(lambda: writers.count() >= 1000, 120, "1000 acknowledged writes")
         finally:
             writers.stop()
         c.kill(1)  # unclean: recovery scans the log and keeps the valid batches
