@@ -40,7 +40,9 @@ static bool candidate_log_ok(const sl_raft_t *raft, int32_t last_epoch, int64_t 
 static bool hears_from_leader(const sl_raft_t *raft)
 {
     return raft->role == SL_RAFT_LEADER ||
-           (raft->role == SL_RAFT_FOLLOWER && raft->now_ms < raft->fetch_deadline_ms);
+           (raft->role == SL_RAFT_FOLLOWER && raft->now_ms < raft->fetch_deadline_ms &&
+            raft->leader_contact_ms != 0 &&
+            raft->now_ms < raft->leader_contact_ms + raft->cfg.fetch_timeout_ms);
 }
 
 static bool decide_pre_vote(const sl_raft_t *raft, const sl_raft_msg_t *msg)
@@ -199,6 +201,8 @@ void sl__raft_handle_begin_quorum_epoch(sl_raft_t *raft, const sl_raft_msg_t *ms
         error = SL_RAFT_ERR_FENCED_LEADER_EPOCH; /* two leaders in one epoch: never granted */
     else if (raft->role != SL_RAFT_FOLLOWER)
         sl__raft_become_follower(raft, req->leader_epoch, req->leader_id);
+    if (error == SL_RAFT_ERR_NONE && raft->role == SL_RAFT_FOLLOWER)
+        raft->leader_contact_ms = raft->now_ms;
     answer_quorum_epoch(raft, msg, SL_RAFT_MSG_BEGIN_QUORUM_EPOCH_RESPONSE, error);
 }
 

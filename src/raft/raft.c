@@ -111,6 +111,7 @@ static void restore_role(sl_raft_t *raft, const sl_raft_quorum_state_t *persiste
     } else if (raft->leader_id != SL_RAFT_NODE_NONE) {
         raft->role = SL_RAFT_FOLLOWER;
         raft->fetch_deadline_ms = raft->now_ms + raft->cfg.fetch_timeout_ms;
+        raft->leader_contact_ms = raft->now_ms; /* given a fetch timeout, as if just heard */
         sl__raft_send_fetch(raft);
     } else {
         raft->role = SL_RAFT_UNATTACHED;
@@ -353,6 +354,8 @@ void sl__raft_become_follower(sl_raft_t *raft, int32_t epoch, int32_t leader_id)
 {
     SL_ASSERT(epoch >= raft->epoch);
     SL_ASSERT(leader_id != raft->cfg.node_id && leader_id != SL_RAFT_NODE_NONE);
+    if (epoch != raft->epoch || leader_id != raft->leader_id)
+        raft->leader_contact_ms = 0; /* a new leader: not heard from yet */
     leave_role(raft);
     if (epoch > raft->epoch)
         raft->voted_id = SL_RAFT_NODE_NONE;
@@ -500,7 +503,12 @@ static uint64_t leader_deadline(const sl_raft_t *raft)
         const raft_replica_t *r = &raft->replicas[i];
         if (r->state.replica_id == raft->cfg.node_id)
             continue;
-        next = SL_MIN(next, r->state.last_fetch_ms + check_quorum_ms + 1);
+        /* check-quorum: when this voter's silence would start to count; a voter already past it
+         * (dead) changes nothing until it fetches again, and must not pin the deadline in the
+         * past (a host arming its timer at it would spin) */
+        uint64_t silent_at = r->state.last_fetch_ms + check_quorum_ms + 1;
+        if (silent_at > raft->now_ms)
+            next = SL_MIN(next, silent_at);
         if (r->fetch_parked)
             next = SL_MIN(next, r->parked_deadline_ms);
         uint64_t begin_next_ms = r->begin_sent_ms + raft->cfg.request_timeout_ms;

@@ -43,6 +43,12 @@ struct sl_raft {
 
     /* Follower: the leader is lost when no fetch succeeds before fetch_deadline_ms. */
     uint64_t fetch_deadline_ms;
+    /* Follower: when this epoch's leader was last heard from (a successful fetch, its
+     * BeginQuorumEpoch); 0 never. Pre-votes are refused only within a fetch timeout of it, not
+     * merely for being a follower: a prospective node sent back to follow a dead leader (by a
+     * voter that had not timed out yet) must not refuse that voter in turn, or the two keep
+     * sending each other back to the dead leader for ever (found with three real processes). */
+    uint64_t leader_contact_ms;
     int32_t fetch_correlation_id; /* the fetch in flight; 0 when none */
     uint64_t fetch_sent_ms;
     uint64_t fetch_retry_ms; /* when no fetch is in flight: when to send the next one */

@@ -136,6 +136,7 @@ void sl__raft_handle_fetch_response(sl_raft_t *raft, const sl_raft_msg_t *msg)
     if (resp->leader_epoch != raft->epoch || resp->leader_id != raft->leader_id)
         return;
     raft->fetch_deadline_ms = raft->now_ms + raft->cfg.fetch_timeout_ms;
+    raft->leader_contact_ms = raft->now_ms;
     if (resp->diverging_epoch >= 0 || resp->diverging_end_offset >= 0)
         follower_truncate(raft, resp);
     else

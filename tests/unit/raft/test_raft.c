@@ -267,6 +267,33 @@ static void test_pre_vote_refused_while_leader_is_live(void **state)
     sl_raft_destroy(raft);
 }
 
+/* Two followers of a leader that died time out a little apart. The first, prospective, is told by
+ * the second (not timed out yet) to follow the leader again; when the second times out and asks
+ * it, it must grant: it has not heard from that leader since, whatever its role says. (Found with
+ * three real processes: refusing there sent the two back to the dead leader for ever.) */
+static void test_prospective_sent_back_to_a_dead_leader_still_grants(void **state)
+{
+    (void)state;
+    sl_raft_quorum_state_t qs = {4, SL_RAFT_NODE_NONE, 2}; /* follower of 2 in epoch 4 */
+    sl_raft_t *raft = make_node(1, NULL, 0, 0, &qs);
+    sl_raft_tick(raft, 1000 + 2000); /* no fetch succeeded: prospective */
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_PROSPECTIVE);
+    int32_t round = last_sent()->correlation_id;
+    sl_raft_msg_t refusal = {.type = SL_RAFT_MSG_VOTE_RESPONSE,
+                             .source_id = 3,
+                             .destination_id = 1,
+                             .correlation_id = round,
+                             .u.vote_response = {SL_RAFT_ERR_NONE, 2, 4, false}};
+    sl_raft_receive(raft, &refusal);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_FOLLOWER);
+    assert_int_equal(sl_raft_leader_id(raft), 2);
+    sl_raft_tick(raft, 1000 + 2040); /* voter 3 times out in turn and asks */
+    sl_raft_msg_t pre = vote_request(3, 1, 4, 0, 0, true);
+    sl_raft_receive(raft, &pre);
+    assert_true(last_sent()->u.vote_response.vote_granted);
+    sl_raft_destroy(raft);
+}
+
 static void test_election_pre_vote_then_vote_then_leader(void **state)
 {
     (void)state;
@@ -660,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_stale_vote_rejected_with_current_epoch),
         cmocka_unit_test(test_pre_vote_changes_nothing),
         cmocka_unit_test(test_pre_vote_refused_while_leader_is_live),
+        cmocka_unit_test(test_prospective_sent_back_to_a_dead_leader_still_grants),
         cmocka_unit_test(test_election_pre_vote_then_vote_then_leader),
         cmocka_unit_test(test_prospective_follows_a_newer_leader),
         cmocka_unit_test(test_leader_answers_divergence_by_epoch),
