@@ -36,6 +36,11 @@ static const sl_handler_t handlers[] = {
     {{SL_API_DELETE_GROUPS, 0, 2}, sl__handle_delete_groups},
     {{SL_API_INCREMENTAL_ALTER_CONFIGS, 0, 1}, sl__handle_incremental_alter_configs},
     {{SL_API_OFFSET_DELETE, 0, 0}, sl__handle_offset_delete},
+    {{SL_API_VOTE, 0, 2}, sl__handle_raft},
+    {{SL_API_BEGIN_QUORUM_EPOCH, 0, 1}, sl__handle_raft},
+    {{SL_API_END_QUORUM_EPOCH, 0, 1}, sl__handle_raft},
+    {{SL_API_DESCRIBE_QUORUM, 0, 2}, sl__handle_raft},
+    {{SL_API_DESCRIBE_CLUSTER, 0, 1}, sl__handle_describe_cluster},
     {{SL_API_DESCRIBE_PRODUCERS, 0, 0}, sl__handle_describe_producers},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
@@ -197,6 +202,29 @@ static int storage_open(sl_broker_t *broker)
     return 0;
 }
 
+/* The metadata quorum, in metadata.log.dir (the first log dir unless set), before the listeners
+ * open so that the first Vote finds it. */
+static int quorum_start(sl_broker_t *broker)
+{
+    const sl_config_t *cfg = broker->cfg;
+    if (cfg->quorum_voter_count == 0)
+        return 0;
+    size_t dir = 0;
+    const char *wanted = cfg->log_dirs[0];
+    while (dir < cfg->log_dirs_count && strcmp(cfg->log_dirs[dir], wanted) != 0)
+        dir++;
+    if (dir == cfg->log_dirs_count || broker->log_dirs[dir] == NULL) {
+        SL_LOG(SL_LOG_ERROR, "broker", "metadata.log.dir=%s is not one of log.dirs", wanted);
+        return SL_ECONFIG;
+    }
+    int rc = sl_metadata_quorum_start(broker->loop, cfg, broker->log_dirs[dir], cfg->log_dirs[dir],
+                                      broker->cluster_id_text, &broker->quorum);
+    if (rc != 0)
+        SL_LOG(SL_LOG_ERROR, "broker", "cannot start the metadata quorum error=\"%s\"",
+               sl_strerror(rc));
+    return rc;
+}
+
 int sl_broker_start(sl_broker_t *broker)
 {
     const sl_config_t *cfg = broker->cfg;
@@ -220,6 +248,9 @@ int sl_broker_start(sl_broker_t *broker)
     if (rc != 0)
         return rc;
     rc = sl__groups_open(broker); /* __consumer_offsets replayed before anyone can connect */
+    if (rc != 0)
+        return rc;
+    rc = quorum_start(broker);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < cfg->listeners_count; i++) {
@@ -297,7 +328,8 @@ static void flush_tick(uv_timer_t *timer)
 
 static void finish_stop(sl_broker_t *broker)
 {
-    if (broker->timers_open > 0 || broker->log_dirs_closing > 0 || broker->http_closing)
+    if (broker->timers_open > 0 || broker->log_dirs_closing > 0 || broker->http_closing ||
+        broker->quorum_stopping || broker->log_dirs_wait_quorum)
         return;
     if (broker->disk_ready) {
         sl_disk_deinit(&broker->disk);
@@ -348,6 +380,21 @@ static void server_stopped(sl_server_t *server, void *data)
     sl__log_cleaner_close(&broker->cleaner, cleaner_closed);
 }
 
+static void close_log_dirs(sl_broker_t *broker);
+
+/* The metadata log lives in a log dir: the dirs close once the quorum has let go of it. */
+static void quorum_stopped(void *data)
+{
+    sl_broker_t *broker = data;
+    broker->quorum = NULL;
+    broker->quorum_stopping = false;
+    if (broker->log_dirs_wait_quorum) {
+        broker->log_dirs_wait_quorum = false;
+        close_log_dirs(broker);
+    }
+    finish_stop(broker);
+}
+
 static void cleaner_closed(sl_log_cleaner_t *cleaner)
 {
     sl_broker_t *broker = cleaner->broker;
@@ -355,6 +402,15 @@ static void cleaner_closed(sl_log_cleaner_t *cleaner)
     uv_close((uv_handle_t *)&broker->flush_timer, timer_closed);
     sl__topics_close(broker->topics);
     broker->topics = NULL;
+    if (broker->quorum_stopping) {
+        broker->log_dirs_wait_quorum = true;
+        return;
+    }
+    close_log_dirs(broker);
+}
+
+static void close_log_dirs(sl_broker_t *broker)
+{
     for (size_t i = 0; broker->log_dirs != NULL && i < broker->cfg->log_dirs_count; i++) {
         if (broker->log_dirs[i] == NULL)
             continue;
@@ -373,6 +429,12 @@ void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *dat
     broker->ready = false;
     uv_timer_stop(&broker->retention_timer);
     uv_timer_stop(&broker->flush_timer);
+    /* A leader of the metadata quorum resigns first (EndQuorumEpoch to the voters), so the
+     * others elect a new one at once instead of after a fetch timeout. */
+    if (broker->quorum != NULL) {
+        broker->quorum_stopping = true;
+        sl_metadata_quorum_stop(broker->quorum, quorum_stopped, broker);
+    }
     /* Waiting fetches answer now with what they have, so the drain below is quick. */
     sl__delayed_queue_close(&broker->delayed, timer_closed);
     sl_server_stop(broker->server, 5000, server_stopped, broker);

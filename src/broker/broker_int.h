@@ -14,6 +14,7 @@
 #include "sluice/metrics.h"
 #include "sluice/net.h"
 #include "sluice/protocol.h"
+#include "sluice/replication.h"
 #include "topics.h"
 
 /* Room for every row of the handler table (checked in broker.c) and every version of an API. */
@@ -68,6 +69,11 @@ struct sl_broker {
     sl_delayed_queue_t delayed; /* waiting Fetches */
     struct sl_groups *groups;   /* the group coordinator (groups.c) */
     sl_buf_t records_scratch;   /* decompression buffer for Produce's record checks, reused */
+    /* the metadata quorum (NULL when controller.quorum.voters is empty: a single node as ever);
+     * it stops before the log dirs close, since its log lives in one of them */
+    sl_metadata_quorum_t *quorum;
+    bool quorum_stopping;
+    bool log_dirs_wait_quorum; /* the cleaner is done; the log dirs close when the quorum is */
     bool stopping;
     bool ready; /* logs recovered, groups loaded, listeners up, not stopping: /readyz */
     /* observability: the HTTP endpoints and what only the broker counts */
@@ -178,11 +184,18 @@ int sl__handle_describe_groups(sl_request_t *req, const void *request, void *res
 int sl__handle_delete_groups(sl_request_t *req, const void *request, void *response);
 int sl__handle_offset_delete(sl_request_t *req, const void *request, void *response);
 int sl__handle_describe_producers(sl_request_t *req, const void *request, void *response);
+/* Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum and a controller listener's Fetch. */
+int sl__handle_raft(sl_request_t *req, const void *request, void *response);
+/* DescribeCluster as a controller answers it (KIP-919: --bootstrap-controller tools). */
+int sl__handle_describe_cluster(sl_request_t *req, const void *request, void *response);
+
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */
 int sl__api_versions_unsupported(sl_request_t *req);
 /* Whether api_key is served on a controller listener: ApiVersions and the Raft APIs only, as on
  * Kafka's controller listener. Anything else there closes the connection. */
 bool sl__api_on_controller_listener(int16_t api_key);
+/* The Raft APIs no client listener serves or lists (Kafka serves them on controller listeners). */
+bool sl__api_controller_only(int16_t api_key);
 
 #endif

@@ -86,10 +86,10 @@ int sl__api_versions_unsupported(sl_request_t *req)
 
 bool sl__api_on_controller_listener(int16_t api_key)
 {
-    /* Fetch joins this list when the Raft host serves replica fetches on this listener: until
-     * then a Fetch here would reach the client Fetch handler. */
     switch (api_key) {
     case SL_API_API_VERSIONS:
+    case SL_API_FETCH:            /* a replica's: sl__handle_fetch hands it to the quorum */
+    case SL_API_DESCRIBE_CLUSTER: /* KIP-919: what --bootstrap-controller tools ask first */
     case SL_API_VOTE:
     case SL_API_BEGIN_QUORUM_EPOCH:
     case SL_API_END_QUORUM_EPOCH:
@@ -101,6 +101,13 @@ bool sl__api_on_controller_listener(int16_t api_key)
     }
 }
 
+bool sl__api_controller_only(int16_t api_key)
+{
+    return api_key == SL_API_VOTE || api_key == SL_API_BEGIN_QUORUM_EPOCH ||
+           api_key == SL_API_END_QUORUM_EPOCH || api_key == SL_API_DESCRIBE_QUORUM ||
+           api_key == SL_API_FETCH_SNAPSHOT || api_key == SL_API_DESCRIBE_CLUSTER;
+}
+
 static int handle(sl_request_t *req, sl_reader_t *body)
 {
     int16_t key = req->header.api_key;
@@ -108,9 +115,9 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     const sl_handler_t *h = sl__handler_find(key);
     if (h == NULL)
         return SL_EUNSUPPORTED;
-    if (req->broker->controller_listener[req->listener_index] &&
-        !sl__api_on_controller_listener(key))
-        return SL_EUNSUPPORTED; /* clients never reach the quorum's listener */
+    bool controller = req->broker->controller_listener[req->listener_index];
+    if (controller ? !sl__api_on_controller_listener(key) : sl__api_controller_only(key))
+        return SL_EUNSUPPORTED; /* clients never reach the quorum, nor it their listeners */
     if (version < h->support.version_min || version > h->support.version_max)
         return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;
     const sl_api_info_t *info = sl_api_info(key);

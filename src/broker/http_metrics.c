@@ -364,8 +364,11 @@ static void write_broker(scrape_t *s)
     sl_prom_sample_i64(&s->w, "sluice_build_info", &version, 1, 1);
     gauge(s, "sluice_ready", "1 once the broker serves clients, 0 while starting or stopping",
           b->ready && !b->stopping);
+    sl_quorum_status_t quorum;
+    sl_metadata_quorum_status(b->quorum, &quorum);
     gauge(s, "kafka_controller_kafkacontroller_activecontrollercount",
-          "1: this broker decides topic metadata (single node until the controller quorum)", 1);
+          "1: this node leads the metadata quorum (or runs alone without one)",
+          b->quorum == NULL || quorum.role == SL_RAFT_LEADER);
     gauge(s, "kafka_server_replicamanager_partitioncount", "Partitions on this broker",
           (int64_t)s->partitions);
     gauge(s, "kafka_server_replicamanager_leadercount", "Partitions this broker leads",
@@ -384,6 +387,30 @@ static void write_broker(scrape_t *s)
                        (int64_t)b->produces_waiting);
     sl_prom_sample_i64(&s->w, "kafka_server_delayedoperationpurgatory_purgatorysize", &fetch, 1,
                        (int64_t)b->fetches_waiting);
+}
+
+/* Kafka's raft-metrics (kafka.server:type=raft-metrics as a JMX exporter names them), for the
+ * metadata quorum; absent on a node without one. */
+static void write_quorum(scrape_t *s)
+{
+    if (s->broker->quorum == NULL)
+        return;
+    sl_quorum_status_t q;
+    sl_metadata_quorum_status(s->broker->quorum, &q);
+    gauge(s, "kafka_server_raft_metrics_current_leader",
+          "The metadata quorum's leader as this node knows it (-1: none)", q.leader_id);
+    gauge(s, "kafka_server_raft_metrics_current_epoch", "The metadata quorum's leader epoch",
+          q.epoch);
+    gauge(s, "kafka_server_raft_metrics_high_watermark",
+          "The metadata log's high watermark (-1 until known)", q.high_watermark);
+    gauge(s, "kafka_server_raft_metrics_log_end_offset", "The metadata log's end offset",
+          q.log_end_offset);
+    sl_prom_family(&s->w, "kafka_server_raft_metrics_current_state", SL_PROM_GAUGE,
+                   "1 for this node's role in the metadata quorum");
+    sl_prom_label_t state = SL_PROM_LABEL("state", sl_raft_role_name(q.role));
+    sl_prom_sample_i64(&s->w, "kafka_server_raft_metrics_current_state", &state, 1, 1);
+    gauge(s, "sluice_metadata_log_offline", "1 when a failed write took the metadata log offline",
+          q.offline);
 }
 
 static void write_network(scrape_t *s)
@@ -440,6 +467,7 @@ int sl__http_metrics_write(sl_broker_t *broker, sl_buf_t *out)
     scrape_t s = {.broker = broker, .w = {.out = out}};
     write_topics(&s); /* first: counts the partitions write_broker reports */
     write_broker(&s);
+    write_quorum(&s);
     write_requests(&s);
     write_network(&s);
     write_storage(&s);

@@ -64,8 +64,9 @@ int sl__handle_api_versions(sl_request_t *req, const void *request, void *respon
     bool controller = req->broker->controller_listener[req->listener_index];
     size_t listed = 0;
     for (size_t i = 0; i < count; i++) {
-        if (controller && !sl__api_on_controller_listener(support[i].api_key))
-            continue; /* a controller listener lists only what it answers */
+        if (controller ? !sl__api_on_controller_listener(support[i].api_key)
+                       : sl__api_controller_only(support[i].api_key))
+            continue; /* a listener lists only what it answers */
         keys[listed++] = (sl_api_version_t){.api_key = support[i].api_key,
                                             .min_version = support[i].version_min,
                                             .max_version = support[i].version_max};

@@ -406,6 +406,11 @@ static int fetch_respond(sl_request_t *req)
 
 int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
 {
+    /* A controller listener's Fetch comes from a replica of the metadata quorum (a consumer's is
+     * refused there with INVALID_REQUEST, as KRaft does). */
+    if (req->listener_index < SL_LISTENERS_MAX &&
+        req->broker->controller_listener[req->listener_index])
+        return sl__handle_raft(req, request, response);
     const sl_fetch_request_t *in = request;
     sl_fetch_response_t *out = response;
     out->throttle_time_ms = 0;
