@@ -12,9 +12,9 @@ from conftest import SLUICE_BIN, broker_config
 from test_lifecycle import describe, run_sluice
 
 API_FIND_COORDINATOR = 10
-# ApiVersions, Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum, FetchSnapshot (and Fetch
-# once the Raft host serves replica fetches there).
-CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1}
+# ApiVersions, Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch (a
+# replica's, served by the Raft host) and DescribeCluster (KIP-919: --bootstrap-controller tools).
+CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1, 60}
 
 
 def free_port(host="127.0.0.1"):

@@ -121,12 +121,19 @@ static void test_api_versions_every_version(void **state)
         f->req.header.api_version = v;
         assert_int_equal(sl__handle_api_versions(&f->req, &in, &out), 0);
         assert_int_equal(out.error_code, SL_KERR_NONE);
-        assert_int_equal(out.api_keys_count, (int32_t)count);
+        /* a client listener lists every row but the controller's own APIs (the Raft APIs) */
+        size_t listed = 0;
         for (size_t i = 0; i < count; i++) {
-            assert_int_equal(out.api_keys[i].api_key, support[i].api_key);
-            assert_int_equal(out.api_keys[i].min_version, support[i].version_min);
-            assert_int_equal(out.api_keys[i].max_version, support[i].version_max);
+            if (sl__api_controller_only(support[i].api_key))
+                continue;
+            assert_true(listed < (size_t)out.api_keys_count);
+            assert_int_equal(out.api_keys[listed].api_key, support[i].api_key);
+            assert_int_equal(out.api_keys[listed].min_version, support[i].version_min);
+            assert_int_equal(out.api_keys[listed].max_version, support[i].version_max);
+            listed++;
         }
+        assert_int_equal(out.api_keys_count, (int32_t)listed);
+        assert_true(listed < count);
         if (v >= 3)
             assert_int_equal(out.supported_features_count, 1);
         assert_encodable(&sl_api_versions_response_desc, v, &out, sizeof(out));
