@@ -183,6 +183,7 @@ struct sl_log {
     /* Replicated (sl_log_make_replicated): the owner flushes and sets the high watermark. */
     bool replicated;
     sl_log_flush_t *flush_head, *flush_tail; /* sl_log_flush requests waiting, in call order */
+    bool in_flush_call;                      /* inside sl_log_flush: settle nothing now */
 };
 
 struct sl_log_dir {
@@ -251,6 +252,9 @@ int sl__dir_remove_tree(sl_log_dir_t *dir, const char *path);
 
 /* Deletes <base>.log, .index and .timeindex (missing ones are fine). */
 int sl__segment_delete_files(sl_log_t *log, int64_t base);
+/* Deletes <base>.index and .timeindex only: index files on disk exist only for segments that were
+ * fully synced at their final size (recovery trusts them without walking the segment). */
+int sl__segment_delete_index_files(sl_log_t *log, int64_t base);
 
 /* log.c */
 bool sl__log_config_valid(const sl_log_config_t *cfg);

@@ -216,6 +216,12 @@ int sl__log_recover(sl_log_t *log)
         if (rc == 0 && (rc = sl__log_segments_push(log, seg)) < 0)
             sl__segment_free(log->dir, seg);
     }
+    /* The newest segment is the active one: index files on disk (from a clean close, or stale
+     * after a cut) must not outlive it growing, or a crash after its roll would have recovery
+     * trust them without walking its new, possibly torn, tail. They are written again once it is
+     * rolled and synced, or at close. */
+    if (rc == 0)
+        rc = sl__segment_delete_index_files(log, log->segs[log->seg_count - 1]->base_offset);
     if (rc == 0) {
         log->log_start_offset = log->segs[0]->base_offset;
         log->log_end_offset = log->segs[log->seg_count - 1]->next_offset;

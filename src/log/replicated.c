@@ -98,6 +98,20 @@ static int flush_complete_soon(sl_log_t *log, sl_log_flush_t *req, int status)
     return 0;
 }
 
+/* Completes, through the disk, the waiting flushes the synced end covers (from inside calls,
+ * where a callback must not run). */
+static void complete_covered_soon(sl_log_t *log)
+{
+    while (log->flush_head != NULL && log->flush_head->priv_target <= log->synced_offset) {
+        sl_log_flush_t *req = log->flush_head;
+        log->flush_head = req->priv_next;
+        if (log->flush_head == NULL)
+            log->flush_tail = NULL;
+        if (flush_complete_soon(log, req, 0) < 0)
+            req->priv_cb(req, 0, log->synced_offset, req->priv_data); /* no other way out */
+    }
+}
+
 int sl_log_flush(sl_log_t *log, sl_log_flush_t *req, sl_log_flush_cb cb, void *data)
 {
     SL_ASSERT(log != NULL && req != NULL && cb != NULL);
@@ -116,8 +130,12 @@ int sl_log_flush(sl_log_t *log, sl_log_flush_t *req, sl_log_flush_cb cb, void *d
         log->flush_head = req;
     log->flush_tail = req;
     /* Writes still in flight ask for the round themselves when they complete (log.c). */
-    if (log->written_offset > log->synced_offset)
+    if (log->written_offset > log->synced_offset) {
+        log->in_flush_call = true; /* a round that settles at once must not call back in here */
         sl__dir_want_sync(log->dir);
+        log->in_flush_call = false;
+    }
+    complete_covered_soon(log);
     return 0;
 }
 
@@ -126,7 +144,7 @@ void sl__log_settle_flushes(sl_log_t *log)
     bool offline = log->dir->offline;
     while (log->flush_head != NULL) {
         sl_log_flush_t *req = log->flush_head;
-        if (!offline && log->synced_offset < req->priv_target)
+        if (!offline && (log->synced_offset < req->priv_target || log->in_flush_call))
             break;
         log->flush_head = req->priv_next;
         if (log->flush_head == NULL)
@@ -151,14 +169,7 @@ static void settle_truncated_flushes(sl_log_t *log, int64_t offset)
 {
     for (sl_log_flush_t *f = log->flush_head; f != NULL; f = f->priv_next)
         f->priv_target = SL_MIN(f->priv_target, offset);
-    while (log->flush_head != NULL && log->flush_head->priv_target <= log->synced_offset) {
-        sl_log_flush_t *req = log->flush_head;
-        log->flush_head = req->priv_next;
-        if (log->flush_head == NULL)
-            log->flush_tail = NULL;
-        if (flush_complete_soon(log, req, 0) < 0)
-            req->priv_cb(req, 0, log->synced_offset, req->priv_data); /* no other way out */
-    }
+    complete_covered_soon(log);
 }
 
 /* The byte position of the batch starting at offset in seg: a walk over the headers from the
@@ -230,6 +241,10 @@ static int truncate_segments(sl_log_t *log, size_t keep, int64_t offset, int64_t
         }
     }
     sl_log_segment_t *seg = log->segs[keep];
+    /* It is the active segment again: its index files go (rewritten once it is rolled and
+     * synced, or at close), so a crash after it grows makes recovery walk it. */
+    if (rc == 0)
+        rc = sl__segment_delete_index_files(log, seg->base_offset);
     if (rc == 0)
         rc = disk->ops->ftruncate(disk, seg->fd, pos);
     if (rc == 0)
@@ -240,12 +255,22 @@ static int truncate_segments(sl_log_t *log, size_t keep, int64_t offset, int64_t
         return rc;
     trim_indexes(seg, offset, pos);
     seg->next_offset = offset;
-    seg->size = seg->written_pos = seg->synced_pos = pos;
-    seg->sync_target_pos = SL_MIN(seg->sync_target_pos, pos); /* an fdatasync in flight */
+    seg->size = seg->written_pos = pos;
     seg->index_flushed = false;
     if (pos == 0)
         seg->created_ms = 0;
-    return sl__segment_write_indexes(log, seg);
+    /* The log is left durable up to its new end: older segments with unsynced bytes are synced
+     * now, so "a settled segment has only settled ones before it" (the group commit's walk) holds,
+     * and a round in flight settles them at their whole size. */
+    for (size_t i = 0; i <= keep && rc == 0; i++) {
+        sl_log_segment_t *s = log->segs[i];
+        if (i < keep && s->synced_pos < s->size)
+            rc = disk->ops->fsync(disk, s->fd);
+        s->synced_pos = s->size;
+        if (s->in_round)
+            s->sync_target_pos = s->size;
+    }
+    return rc;
 }
 
 int sl_log_truncate(sl_log_t *log, int64_t offset)
@@ -274,9 +299,9 @@ int sl_log_truncate(sl_log_t *log, int64_t offset)
         SL_LOG(SL_LOG_INFO, "log",
                "truncated log topic=%s partition=%" PRId32 " from=%" PRId64 " to=%" PRId64,
                log->topic, log->partition, log->log_end_offset, offset);
-        log->log_end_offset = log->written_offset = offset;
-        log->synced_offset = SL_MIN(log->synced_offset, offset);
-        log->sync_target_offset = SL_MIN(log->sync_target_offset, offset);
+        log->log_end_offset = log->written_offset = log->synced_offset = offset;
+        if (log->in_sync_round)
+            log->sync_target_offset = offset;
         log->max_timestamp = log->offset_of_max_timestamp = -1;
         for (size_t i = 0; i < log->seg_count; i++) {
             if (log->segs[i]->max_timestamp > log->max_timestamp) {

@@ -299,11 +299,11 @@ int sl_log_dir_read_file(sl_log_dir_t *dir, const char *path, uint8_t **out, siz
     return read_file(&dir->disk, path, out, len);
 }
 
-int sl__segment_delete_files(sl_log_t *log, int64_t base)
+static int delete_files(sl_log_t *log, int64_t base, bool with_log)
 {
-    static const char *const exts[] = {".log", ".index", ".timeindex"};
+    static const char *const exts[] = {".index", ".timeindex", ".log"};
     char p[SL_LOG_PATH_BYTES_MAX];
-    for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(exts) - (with_log ? 0 : 1); i++) {
         int rc = sl__segment_path(log, base, exts[i], p, sizeof p);
         if (rc == 0)
             rc = log->dir->disk.ops->unlink(&log->dir->disk, p);
@@ -311,6 +311,16 @@ int sl__segment_delete_files(sl_log_t *log, int64_t base)
             return rc;
     }
     return 0;
+}
+
+int sl__segment_delete_files(sl_log_t *log, int64_t base)
+{
+    return delete_files(log, base, true);
+}
+
+int sl__segment_delete_index_files(sl_log_t *log, int64_t base)
+{
+    return delete_files(log, base, false);
 }
 
 static int load_offset_index(sl_log_segment_t *seg, const uint8_t *b, size_t len, int64_t file_size)

@@ -586,6 +586,51 @@ static sim_disk_t *crash_after_unsynced(size_t keep, size_t *last_len, app_t **a
     return crashed;
 }
 
+/* The active segment's index files from a clean close must not survive it growing: after it
+ * rolls and power fails before its new tail is synced, recovery must walk it and cut the torn
+ * tail (and the later segment), not trust the old index and keep a torn batch. */
+static void test_recovery_stale_index_of_rolled_segment(void **state)
+{
+    (void)state; /* no fixture */
+    env_t e = {0};
+    env_open(&e, sim_disk_create());
+    sl_log_config_t cfg;
+    cfg_default(&cfg);
+    cfg.segment_bytes = 450; /* three of the small batches, not a fourth larger one */
+    sl_log_t *log = open_log(&e, "s", 0, &cfg);
+    app_t *acked[2] = {append(log, 2, 100, 30, true), append(log, 2, 101, 30, true)};
+    sim_disk_run(e.sim);
+    env_close(&e); /* clean: segment 0's index files are written */
+    env_open(&e, e.sim);
+    cfg.sync_on_ack = false; /* storage.sync.policy=interval: nothing syncs the new tail */
+    log = open_log(&e, "s", 0, &cfg);
+    app_t *torn = append(log, 2, 102, 30, false); /* segment 0 grows, never synced */
+    app_t *next = append(log, 2, 103, 60, false); /* rolls to segment 6 */
+    assert_int_equal(torn->base, 4);
+    assert_int_equal(sl_log_segment_count(log), 2);
+    assert_int_equal(sim_disk_run(e.sim), 2); /* both writes land; no fdatasync was asked */
+    sim_disk_t *crashed = sim_disk_crash(e.sim, (int64_t)torn->len / 2, 0);
+    sim_disk_run(e.sim);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+    free(torn);
+    free(next);
+
+    env_open(&e, crashed);
+    log = open_log(&e, "s", 0, &cfg);
+    assert_int_equal(sl_log_end_offset(log), 4);
+    assert_int_equal(sl_log_segment_count(log), 1);
+    res_t r = read_log(&e, log, 0, 1 << 20, true);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_batches(r.bytes, r.len), 2);
+    assert_memory_equal(r.bytes, acked[0]->buf, acked[0]->len);
+    sl_free(r.bytes);
+    env_close(&e);
+    sim_disk_destroy(e.sim);
+    free(acked[0]);
+    free(acked[1]);
+}
+
 static void test_recovery_torn_tail_every_byte(void **state)
 {
     (void)state; /* no fixture */
@@ -1064,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_fsync_error_takes_dir_offline),
         cmocka_unit_test(test_retention_by_time_and_bytes),
         cmocka_unit_test(test_recovery_torn_tail_every_byte),
+        cmocka_unit_test(test_recovery_stale_index_of_rolled_segment),
         cmocka_unit_test(test_recovery_corrupt_middle_and_clean_marker),
         cmocka_unit_test(test_reopen_keeps_offsets_epochs_metadata),
         cmocka_unit_test(test_log_append_time),
