@@ -194,6 +194,21 @@ static void test_kafka_log_decodes_byte_exact(void **state)
     assert_int_equal(k.counts[SL_METADATA_RECORD_PARTITION], 4);
     assert_int_equal(k.counts[SL_METADATA_RECORD_REMOVE_TOPIC], 1);
     assert_true(k.counts[SL_METADATA_RECORD_CONFIG] >= 1);
+    /* The second segment (CreatePartitions, a manual assignment) byte for byte too. */
+    test_free(file);
+    file = test_read_fixture("kafka-4.0.0-cluster-metadata-2.log", &len);
+    kafka_log_t k2 = {.arena = &arena};
+    for (pos = 0; pos < len;) {
+        sl_record_batch_t b;
+        assert_int_equal(sl_record_batch_parse(file + pos, len - pos, &b), 0);
+        size_t size = sl_record_batch_size(&b);
+        if ((b.attributes & SL_RECORD_BATCH_CONTROL) == 0)
+            assert_int_equal(
+                sl_records_iterate(file + pos, size, &scratch, check_kafka_record, &k2), 0);
+        pos += size;
+    }
+    assert_int_equal(k2.counts[SL_METADATA_RECORD_PARTITION], 7);
+    assert_int_equal(k2.counts[SL_METADATA_RECORD_PARTITION_CHANGE], 5);
     sl_buf_deinit(&scratch);
     sl_arena_deinit(&arena);
     test_free(file);
@@ -284,11 +299,117 @@ static int find_topic_id(const sl_record_t *r, void *data)
     return 0;
 }
 
-static void test_decisions_match_kafka(void **state)
+/* What one decision needs to know about the batch Kafka wrote for it. */
+typedef struct {
+    const sl_metadata_image_t *img;
+    sl_metadata_sessions_t *sessions;
+    const sl_metadata_policy_t *policy;
+    int64_t offset;       /* the batch's base offset */
+    sl_uuid_t topic_id;   /* of a TopicRecord in the batch (Kafka drew it) */
+    int64_t broker_epoch; /* of broker 1 */
+    sl_metadata_records_t *out;
+} decide_t;
+
+/* Our decision for the batch at d->offset; error -1: no decision there. */
+typedef sl_metadata_result_t (*decide_fn)(decide_t *d);
+
+static sl_metadata_result_t heartbeat_of(decide_t *d, bool want_fence, bool want_shut_down)
 {
-    (void)state;
+    sl_metadata_heartbeat_t hb = {.broker_id = 1,
+                                  .broker_epoch = d->broker_epoch,
+                                  .current_metadata_offset = d->offset,
+                                  .want_fence = want_fence,
+                                  .want_shut_down = want_shut_down};
+    sl_metadata_heartbeat_reply_t reply;
+    sl_metadata_result_t res =
+        sl_metadata_broker_heartbeat(d->img, d->sessions, d->policy, &hb, 0, d->out, &reply);
+    if (want_shut_down)
+        assert_false(reply.should_shut_down); /* it still led partitions when it asked */
+    return res;
+}
+
+/* Segment 1: unfence, a topic with a config, another created and deleted, a producer id block,
+ * SIGTERM's controlled shutdown of the only ISR member, fenced as it left. */
+static sl_metadata_result_t decide_log1(decide_t *d)
+{
+    sl_metadata_config_entry_t retention = {"retention.ms", "123456"};
+    sl_metadata_create_topic_t create = {.topic_id = d->topic_id, .replication_factor = 1};
+    int64_t first_id = -1;
+    sl_metadata_result_t res;
+    switch (d->offset) {
+    case 9:
+        return heartbeat_of(d, false, false);
+    case 10:
+        create.name = sl_slice_from_str("cap-topic");
+        create.partition_count = 3;
+        create.configs = &retention;
+        create.config_count = 1;
+        return sl_metadata_create_topic(d->img, d->policy, &create, 0, d->out);
+    case 15:
+        create.name = sl_slice_from_str("gone");
+        create.partition_count = 1;
+        return sl_metadata_create_topic(d->img, d->policy, &create, 0, d->out);
+    case 17:
+        return sl_metadata_delete_topic(d->img, sl_slice_from_str("gone"), d->out);
+    case 18:
+        res = sl_metadata_allocate_producer_ids(d->img, 1, d->broker_epoch, d->out, &first_id);
+        assert_int_equal(first_id, 0);
+        return res;
+    case 25:
+        return heartbeat_of(d, false, true);
+    case 29:
+        return heartbeat_of(d, true, false);
+    default:
+        return (sl_metadata_result_t){.error = -1};
+    }
+}
+
+/* Segment 2: unfence, a topic of 2 partitions grown to 5 (CreatePartitions), a topic with a
+ * manual assignment and two configs, deleted, controlled shutdown, fence. */
+static sl_metadata_result_t decide_log2(decide_t *d)
+{
+    sl_metadata_config_entry_t configs[] = {{"cleanup.policy", "compact"},
+                                            {"segment.bytes", "1048576"}};
+    int32_t one[] = {1};
+    sl_metadata_replicas_t assign[] = {{one, 1}, {one, 1}};
+    sl_metadata_create_topic_t create = {.topic_id = d->topic_id};
+    switch (d->offset) {
+    case 16:
+        return heartbeat_of(d, false, false);
+    case 18:
+        create.name = sl_slice_from_str("grow");
+        create.partition_count = 2;
+        create.replication_factor = 1;
+        return sl_metadata_create_topic(d->img, d->policy, &create, 0, d->out);
+    case 21:
+        return sl_metadata_create_partitions(d->img, sl_slice_from_str("grow"), 5, NULL, 0, 0,
+                                             d->out);
+    case 25:
+        create.name = sl_slice_from_str("manual");
+        create.partition_count = -1;
+        create.replication_factor = -1;
+        create.assignments = assign;
+        create.assignment_count = 2;
+        create.configs = configs;
+        create.config_count = 2;
+        return sl_metadata_create_topic(d->img, d->policy, &create, 0, d->out);
+    case 30:
+        return sl_metadata_delete_topic(d->img, sl_slice_from_str("manual"), d->out);
+    case 35:
+        return heartbeat_of(d, false, true);
+    case 42:
+        return heartbeat_of(d, true, false);
+    default:
+        return (sl_metadata_result_t){.error = -1};
+    }
+}
+
+/* Replays a segment; before each batch, our decision for it on the image so far must give the
+ * same image as Kafka's batch. Returns how many decisions were compared. */
+static int replay_and_compare(const char *fixture, int64_t broker_epoch, decide_fn decide)
+{
     size_t len = 0;
-    uint8_t *file = test_read_fixture("kafka-4.0.0-cluster-metadata.log", &len);
+    uint8_t *file = test_read_fixture(fixture, &len);
     sl_arena_t arena;
     sl_arena_init(&arena, TEST_ARENA_BYTES);
     sl_buf_t scratch;
@@ -310,59 +431,19 @@ static void test_decisions_match_kafka(void **state)
             assert_int_equal(sl_records_iterate(file + pos, size, &scratch, find_topic_id, &bt), 0);
         sl_metadata_records_t ours;
         sl_metadata_records_init(&ours, &arena);
-        sl_metadata_heartbeat_t hb = {
-            .broker_id = 1, .broker_epoch = 7, .current_metadata_offset = b.base_offset};
-        sl_metadata_heartbeat_reply_t reply;
-        sl_metadata_config_entry_t retention = {"retention.ms", "123456"};
-        sl_metadata_create_topic_t create = {.topic_id = bt.topic_id, .replication_factor = 1};
-        sl_metadata_result_t res = {.error = -1};
-        int64_t first_id = -1;
         assert_int_equal(sl_metadata_sessions_touch(&sessions, 1, 0), 0);
-        switch (b.base_offset) {
-        case 9: /* the broker caught up: unfenced */
-            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
-            break;
-        case 10:
-            create.name = sl_slice_from_str("cap-topic");
-            create.partition_count = 3;
-            create.configs = &retention;
-            create.config_count = 1;
-            res = sl_metadata_create_topic(&img, &policy, &create, 0, &ours);
-            break;
-        case 15:
-            create.name = sl_slice_from_str("gone");
-            create.partition_count = 1;
-            res = sl_metadata_create_topic(&img, &policy, &create, 0, &ours);
-            break;
-        case 17:
-            res = sl_metadata_delete_topic(&img, sl_slice_from_str("gone"), &ours);
-            break;
-        case 18:
-            res = sl_metadata_allocate_producer_ids(&img, 1, 7, &ours, &first_id);
-            assert_int_equal(first_id, 0);
-            break;
-        case 25: /* SIGTERM: controlled shutdown */
-            hb.want_shut_down = true;
-            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
-            assert_false(reply.should_shut_down); /* it still led the partitions */
-            break;
-        case 29: /* then fenced as it went away */
-            hb.want_fence = true;
-            res = sl_metadata_broker_heartbeat(&img, &sessions, &policy, &hb, 0, &ours, &reply);
-            break;
-        default:
-            break;
-        }
+        decide_t d = {&img, &sessions, &policy, b.base_offset, bt.topic_id, broker_epoch, &ours};
+        sl_metadata_result_t res = decide(&d);
         if (res.error != -1) {
             if (res.error != 0)
-                fail_msg("offset %lld: %s", (long long)b.base_offset, res.message);
+                fail_msg("%s offset %lld: %s", fixture, (long long)b.base_offset, res.message);
             sl_metadata_image_t mine, kafka;
             test_image_copy(&img, &mine);
             test_apply_all(&mine, &ours);
             test_image_copy(&img, &kafka);
             assert_int_equal(sl_metadata_apply_batch(&kafka, file + pos, size, &arena, NULL), 0);
             if (!sl_metadata_image_equal(&mine, &kafka))
-                fail_msg("offset %lld: our decision's image differs from Kafka's",
+                fail_msg("%s offset %lld: our decision's image differs from Kafka's", fixture,
                          (long long)b.base_offset);
             sl_metadata_image_deinit(&mine);
             sl_metadata_image_deinit(&kafka);
@@ -371,12 +452,19 @@ static void test_decisions_match_kafka(void **state)
         assert_int_equal(sl_metadata_apply_batch(&img, file + pos, size, &arena, NULL), 0);
         pos += size;
     }
-    assert_int_equal(compared, 7);
     sl_metadata_sessions_deinit(&sessions);
     sl_metadata_image_deinit(&img);
     sl_buf_deinit(&scratch);
     sl_arena_deinit(&arena);
     test_free(file);
+    return compared;
+}
+
+static void test_decisions_match_kafka(void **state)
+{
+    (void)state;
+    assert_int_equal(replay_and_compare("kafka-4.0.0-cluster-metadata.log", 7, decide_log1), 7);
+    assert_int_equal(replay_and_compare("kafka-4.0.0-cluster-metadata-2.log", 12, decide_log2), 7);
 }
 
 int test_records_run(void)
