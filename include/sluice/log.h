@@ -327,11 +327,12 @@ int sl_log_read_upto(sl_log_t *log, sl_log_read_t *req, int64_t offset, int64_t 
 
 /* Removes every batch at or above offset, durably before it returns (Raft's truncation on
  * DivergingEpoch): later segments are deleted, the segment holding offset is cut and fsynced, its
- * indexes trimmed and rewritten, leader epochs starting at or above offset dropped from
+ * indexes trimmed (its index files go: it is the active segment again), the log left durable to
+ * its new end, leader epochs starting at or above offset dropped from
  * leader-epoch-checkpoint, producer state rebuilt from the snapshots and batches that remain.
  * offset must be a batch boundary. Synchronous reads and writes: meant for the rare divergence.
  * Returns 0; SL_LOG_EOUTOFRANGE when offset < high watermark, < log start or > log end (nothing
- * done); SL_EINVAL when offset falls inside a batch; -EBUSY while writes, appends waiting for sync,
+ * done); -EINVAL when offset falls inside a batch; -EBUSY while writes, appends waiting for sync,
  * a cleaner job or I/O on a segment to delete are in flight (nothing done); -EIO offline; other
  * -errno from the disk (the dir then goes offline). */
 int sl_log_truncate(sl_log_t *log, int64_t offset);
