@@ -1,14 +1,21 @@
 """SluiceCluster(peer_proxies=True): every node's controller and inter-broker (REPLICATION)
 endpoints are reached by the other nodes through a PeerProxy, and isolate(i) cuts node i off from
-its peers (both ways, a black hole) while clients still reach it. The replication tests that cut
-a leader off rely on this; these tests hold the proxies to it with real build/sluice processes,
-speaking as the nodes do (client id "sluice-<node id>", as src/replication/peer.c sends)."""
+its peers (both ways, a black hole) while clients still reach it. The proxies are held to that with
+real build/sluice processes, speaking as the nodes do (client id "sluice-<node id>", as
+src/replication/peer.c sends); then the metadata quorum's leader is cut off for real: it must step
+down, the majority must move on, and after healing nothing diverges.
+
+Every wait polls with a generous deadline; nothing asserts a duration."""
+import os
 import socket
 
 import pytest
 
 import kproto
 from cluster import SluiceCluster
+from conftest import wait_until
+
+ELECTION_WAIT = 90.0
 
 API_VERSIONS = 18
 METADATA = 3
@@ -100,3 +107,71 @@ def test_without_proxies_the_cluster_is_configured_as_before(tmp_path):
             c.isolate(1)
     finally:
         c.close()
+
+
+def log_bytes(data_dir, name):
+    """A replica's log segments (.log files in offset order), concatenated; None if absent."""
+    d = os.path.join(data_dir, name)
+    if not os.path.isdir(d):
+        return None
+    return b"".join(open(os.path.join(d, f), "rb").read()
+                    for f in sorted(os.listdir(d)) if f.endswith(".log"))
+
+
+def test_isolated_quorum_leader_steps_down_and_rejoins_without_divergence(tmp_path):
+    """The metadata quorum's leader cut off from the other voters (its controller traffic black-
+    holed both ways, clients still reaching it): the other two elect a leader in a newer epoch,
+    the cut-off one stops claiming leadership (check-quorum), no epoch ever has two leaders, and
+    after healing it follows the new leader (pre-vote keeps it from deposing it) and its log is a
+    prefix of the leader's, byte for byte."""
+    from test_metadata_quorum import agreed_leader, view, wait_agreed, wait_caught_up
+
+    with SluiceCluster(tmp_path, n=3, controllers=3, peer_proxies=True) as c:
+        old, epoch = wait_agreed(c, [1, 2, 3], "the first leader")
+        wait_caught_up(c, old, [1, 2, 3])
+        claims = {}  # epoch -> nodes that said they lead in it
+
+        def record():
+            for i in (1, 2, 3):
+                v = view(c, i)
+                if v is not None and v[0] == "leader":
+                    claims.setdefault(v[2], set()).add(i)
+
+        c.isolate(old)
+        rest = [i for i in (1, 2, 3) if i != old]
+
+        def moved_on():
+            record()
+            a = agreed_leader(c, rest)
+            v = view(c, old)
+            # the majority has a newer leader, and the cut-off node no longer claims to lead
+            return a is not None and a[1] > epoch and v is not None and v[0] != "leader"
+
+        wait_until(moved_on, ELECTION_WAIT,
+                   lambda: f"a new leader and the old one stepping down: "
+                           f"{[(i, view(c, i)) for i in (1, 2, 3)]}")
+        new, new_epoch = agreed_leader(c, rest)
+        # Clients still reach the cut-off node.
+        assert answered(c.node(old).bootstrap, "a-client")
+
+        c.heal(old)
+
+        def rejoined():
+            record()
+            a = agreed_leader(c, [1, 2, 3])
+            return a is not None and a[1] >= new_epoch
+
+        wait_until(rejoined, ELECTION_WAIT,
+                   lambda: f"all three agreeing: {[(i, view(c, i)) for i in (1, 2, 3)]}")
+        leader, final_epoch = agreed_leader(c, [1, 2, 3])
+        assert (leader, final_epoch) == (new, new_epoch), (
+            f"the returning node disturbed the quorum: leader {new} epoch {new_epoch} before, "
+            f"{leader} epoch {final_epoch} after")
+        wait_caught_up(c, leader, [1, 2, 3])
+        record()
+        assert all(len(nodes) == 1 for nodes in claims.values()), claims
+    logs = {x.node_id: log_bytes(x.data_dir, "__cluster_metadata-0") for x in c.nodes}
+    assert all(b for b in logs.values()), {i: b is not None for i, b in logs.items()}
+    longest = max(logs.values(), key=len)
+    for i, b in logs.items():
+        assert longest.startswith(b), f"node {i}'s metadata log diverges from the longest"
