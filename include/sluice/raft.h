@@ -229,6 +229,12 @@ void sl_raft_on_log_flushed(sl_raft_t *raft, int64_t end_offset, int status);
  * SL_ENOTLEADER. The batch is committed once the high watermark passes it. */
 int sl_raft_propose(sl_raft_t *raft, int32_t record_count, const void *payload,
                     int64_t *base_offset_out);
+/* Leader only: answers the fetch replica_id has parked here now, with whatever it may carry (maybe
+ * nothing), instead of waiting for news or its max wait. A host that carries many groups' fetches in
+ * one Kafka Fetch calls it once one group has news, so the answer goes out at once and no group
+ * waits for the slowest (Kafka's fetch returns when any partition has data). Returns whether a
+ * fetch was parked. */
+bool sl_raft_answer_parked_fetch(sl_raft_t *raft, int32_t replica_id);
 /* Gives up leadership (controlled shutdown): EndQuorumEpoch to the voters, Resigned. */
 void sl_raft_resign(sl_raft_t *raft);
 

@@ -30,6 +30,7 @@ static const sl_handler_t handlers[] = {
     {{SL_API_DELETE_TOPICS, 0, 6}, sl__handle_delete_topics},
     {{SL_API_DELETE_RECORDS, 0, 2}, sl__handle_delete_records},
     {{SL_API_INIT_PRODUCER_ID, 0, 5}, sl__handle_init_producer_id},
+    {{SL_API_OFFSET_FOR_LEADER_EPOCH, 0, 4}, sl__handle_offset_for_leader_epoch},
     {{SL_API_DESCRIBE_CONFIGS, 0, 4}, sl__handle_describe_configs},
     {{SL_API_ALTER_CONFIGS, 0, 2}, sl__handle_alter_configs},
     {{SL_API_CREATE_PARTITIONS, 0, 3}, sl__handle_create_partitions},

@@ -188,6 +188,22 @@ int sl__handle_describe_producers(sl_request_t *req, const void *request, void *
 int sl__handle_raft(sl_request_t *req, const void *request, void *response);
 /* DescribeCluster as a controller answers it (KIP-919: --bootstrap-controller tools). */
 int sl__handle_describe_cluster(sl_request_t *req, const void *request, void *response);
+int sl__handle_offset_for_leader_epoch(sl_request_t *req, const void *request, void *response);
+/* Kafka's LeaderEpochFileCache.endOffsetFor over the log's epoch entries (ascending): the answer
+ * of OffsetForLeaderEpoch for requested (-1, -1 when undefined). */
+void sl__epoch_end_offset(const sl_log_epoch_t *epochs, size_t count, int64_t log_end_offset,
+                          int32_t requested, int32_t *epoch_out, int64_t *end_offset_out);
+
+/* ---- leadership (leadership.c) ---- */
+/* SL_KERR_NONE with the partition's current leader epoch when this broker leads it (always for an
+ * unreplicated partition), else NOT_LEADER_OR_FOLLOWER (the epoch is still set: the one this
+ * broker knows). */
+sl_kerr_t sl__partition_leader_check(sl_broker_t *broker, const sl_partition_t *partition,
+                                     int32_t *leader_epoch);
+/* Every change of a partition's leader, epoch or ISR lands here (the replica manager calls it):
+ * waiting fetches look again; the controller's AlterPartition report and the coordinator's move
+ * hook in here. */
+void sl__broker_partition_leadership_changed(sl_broker_t *broker, sl_partition_t *partition);
 
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */

@@ -31,6 +31,9 @@ typedef struct sl_partition {
     sl_log_dir_t *dir;
     int32_t leader_epoch;
     sl_fetch_wait_t *waiters; /* Fetches waiting for this partition's high watermark to move */
+    /* Its Raft group when the partition is replicated (src/replication/replica_manager.h), NULL
+     * when unreplicated (a single node): leadership.c asks it who leads. */
+    struct sl_partition_replica *replica;
 } sl_partition_t;
 
 void sl__fetch_wait_link(sl_partition_t *partition, sl_fetch_wait_t *wait);

@@ -190,6 +190,15 @@ void sl__raft_complete_parked_fetches(sl_raft_t *raft)
             answer_parked(raft, &raft->replicas[i]);
 }
 
+bool sl_raft_answer_parked_fetch(sl_raft_t *raft, int32_t replica_id)
+{
+    int voter = sl__raft_voter_index(raft, replica_id);
+    if (raft->role != SL_RAFT_LEADER || voter < 0 || !raft->replicas[voter].fetch_parked)
+        return false;
+    answer_parked(raft, &raft->replicas[voter]);
+    return true;
+}
+
 void sl__raft_update_high_watermark(sl_raft_t *raft)
 {
     SL_ASSERT(raft->role == SL_RAFT_LEADER);

@@ -297,12 +297,19 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
         return;
     }
     sl_partition_t *p = &topic->partitions[in->partition];
-    if (in->current_leader_epoch > p->leader_epoch) {
+    int32_t leader_epoch;
+    sl_kerr_t not_leader = sl__partition_leader_check(fetch->req->broker, p, &leader_epoch);
+    if (not_leader != SL_KERR_NONE) { /* consumers read from the leader only */
+        topic->metrics.failed_fetch_requests++;
+        part_error(part, not_leader);
+        return;
+    }
+    if (in->current_leader_epoch > leader_epoch) {
         topic->metrics.failed_fetch_requests++;
         part_error(part, SL_KERR_UNKNOWN_LEADER_EPOCH);
         return;
     }
-    if (in->current_leader_epoch >= 0 && in->current_leader_epoch < p->leader_epoch) {
+    if (in->current_leader_epoch >= 0 && in->current_leader_epoch < leader_epoch) {
         topic->metrics.failed_fetch_requests++;
         part_error(part, SL_KERR_FENCED_LEADER_EPOCH);
         return;

@@ -71,11 +71,17 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
         return 0;
     }
     sl_partition_t *part = &topic->partitions[p->partition_index];
-    if (p->current_leader_epoch > part->leader_epoch) {
+    int32_t leader_epoch;
+    sl_kerr_t not_leader = sl__partition_leader_check(req->broker, part, &leader_epoch);
+    if (not_leader != SL_KERR_NONE) {
+        out->error_code = not_leader;
+        return 0;
+    }
+    if (p->current_leader_epoch > leader_epoch) {
         out->error_code = SL_KERR_UNKNOWN_LEADER_EPOCH;
         return 0;
     }
-    if (p->current_leader_epoch >= 0 && p->current_leader_epoch < part->leader_epoch) {
+    if (p->current_leader_epoch >= 0 && p->current_leader_epoch < leader_epoch) {
         out->error_code = SL_KERR_FENCED_LEADER_EPOCH;
         return 0;
     }
@@ -83,12 +89,12 @@ static int answer_partition(list_offsets_t *all, const sl_list_offsets_request_t
     sl_log_t *log = part->log;
     switch (p->timestamp) {
     case TS_LATEST:
-        return set_answer(req, out, sl_log_high_watermark(log), -1, part->leader_epoch);
+        return set_answer(req, out, sl_log_high_watermark(log), -1, leader_epoch);
     case TS_EARLIEST:
     case TS_EARLIEST_LOCAL:
-        return set_answer(req, out, sl_log_start_offset(log), -1, part->leader_epoch);
+        return set_answer(req, out, sl_log_start_offset(log), -1, leader_epoch);
     case TS_LATEST_TIERED:
-        return set_answer(req, out, -1, -1, part->leader_epoch);
+        return set_answer(req, out, -1, -1, leader_epoch);
     default:
         break;
     }

@@ -450,22 +450,57 @@ static void test_leader_counts_only_flushed(void **state)
     sl_raft_destroy(raft);
 }
 
-static void test_fetch_waits_for_news(void **state)
+/* Node 2 fetches at the leader's end twice: the second fetch (correlation id 6) is parked. */
+static void park_fetch_of_node_2(sl_raft_t *raft)
 {
-    (void)state;
-    uint64_t now;
-    sl_raft_t *raft = leader_with_history(&now);
     sl_raft_msg_t req = fetch_request(2, 1, 4, 9, 4);
     sl_raft_receive(raft, &req); /* moves the high watermark: answered */
     forget();
     req.correlation_id = 6;
     sl_raft_receive(raft, &req); /* nothing new: parked */
     assert_int_equal(fake.sent_count, 0);
+}
+
+static void test_fetch_waits_for_news(void **state)
+{
+    (void)state;
+    uint64_t now;
+    sl_raft_t *raft = leader_with_history(&now);
+    park_fetch_of_node_2(raft);
     assert_int_equal(sl_raft_propose(raft, 1, NULL, NULL), 0);
     assert_int_equal(fake.sent_count, 1);
     assert_int_equal(last_sent()->correlation_id, 6);
     assert_int_equal(last_sent()->u.fetch_response.records_offset, 9);
     assert_int_equal(last_sent()->u.fetch_response.records_end_offset, 10);
+    sl_raft_destroy(raft);
+}
+
+/* A host answering a multi-group Kafka Fetch asks for a parked fetch's answer now. */
+static void test_parked_fetch_answered_on_demand(void **state)
+{
+    (void)state;
+    uint64_t now;
+    sl_raft_t *raft = leader_with_history(&now);
+    park_fetch_of_node_2(raft);
+    assert_false(sl_raft_answer_parked_fetch(raft, 3));  /* nothing parked for node 3 */
+    assert_false(sl_raft_answer_parked_fetch(raft, 42)); /* not a voter */
+    assert_int_equal(fake.sent_count, 0);
+    assert_true(sl_raft_answer_parked_fetch(raft, 2));
+    assert_int_equal(fake.sent_count, 1);
+    assert_int_equal(last_sent()->type, SL_RAFT_MSG_FETCH_RESPONSE);
+    assert_int_equal(last_sent()->correlation_id, 6);
+    assert_int_equal(last_sent()->u.fetch_response.error_code, SL_RAFT_ERR_NONE);
+    assert_int_equal(last_sent()->u.fetch_response.records_offset, 9);
+    assert_int_equal(last_sent()->u.fetch_response.records_end_offset, 9); /* nothing to carry */
+    assert_false(sl_raft_answer_parked_fetch(raft, 2));                    /* answered once only */
+    assert_int_equal(fake.sent_count, 1);
+    /* its deadline no longer answers it a second time */
+    forget();
+    now += 10000;
+    sl_raft_tick(raft, now);
+    for (size_t i = 0; i < fake.sent_count; i++)
+        assert_false(fake.sent[i].type == SL_RAFT_MSG_FETCH_RESPONSE &&
+                     fake.sent[i].correlation_id == 6);
     sl_raft_destroy(raft);
 }
 
@@ -694,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_high_watermark_moves_only_for_current_epoch),
         cmocka_unit_test(test_leader_counts_only_flushed),
         cmocka_unit_test(test_fetch_waits_for_news),
+        cmocka_unit_test(test_parked_fetch_answered_on_demand),
         cmocka_unit_test(test_follower_truncates_at_divergence),
         cmocka_unit_test(test_follower_fetches_only_after_flush),
         cmocka_unit_test(test_check_quorum_resigns),
