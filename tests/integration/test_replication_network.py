@@ -118,6 +118,48 @@ def log_bytes(data_dir, name):
                     for f in sorted(os.listdir(d)) if f.endswith(".log"))
 
 
+def assert_metadata_logs_agree(cluster):
+    """After the nodes stopped: every node's __cluster_metadata-0 is a prefix of the longest."""
+    logs = {x.node_id: log_bytes(x.data_dir, "__cluster_metadata-0") for x in cluster.nodes}
+    assert all(logs.values()), {i: b is not None for i, b in logs.items()}
+    longest = max(logs.values(), key=len)
+    for i, b in logs.items():
+        assert longest.startswith(b), f"node {i}'s metadata log diverges from the longest"
+
+
+class LeaderWatch:
+    """Samples every node's view of the metadata quorum (its /metrics) whenever observe() is
+    called: which nodes claimed leadership in each epoch, and any leader whose high watermark
+    went backwards within its epoch. check() asserts one leader per epoch and no regression."""
+
+    def __init__(self, cluster):
+        from test_metadata_quorum import view
+        self.cluster, self.view = cluster, view
+        self.claims = {}     # epoch -> nodes that said they lead in it
+        self.leader_hw = {}  # (node, epoch) -> the high watermark it last reported as leader
+        self.regressions = []
+
+    def observe(self):
+        for x in self.cluster.nodes:
+            v = self.view(self.cluster, x.node_id)
+            if v is None or v[0] != "leader":
+                continue
+            _, _, epoch, hw = v
+            self.claims.setdefault(epoch, set()).add(x.node_id)
+            before = self.leader_hw.get((x.node_id, epoch), -1)
+            if hw < before:
+                self.regressions.append((x.node_id, epoch, before, hw))
+            self.leader_hw[(x.node_id, epoch)] = hw
+
+    def views(self):
+        return [(x.node_id, self.view(self.cluster, x.node_id)) for x in self.cluster.nodes]
+
+    def check(self):
+        self.observe()
+        assert all(len(nodes) == 1 for nodes in self.claims.values()), self.claims
+        assert self.regressions == [], self.regressions
+
+
 def test_isolated_quorum_leader_steps_down_and_rejoins_without_divergence(tmp_path):
     """The metadata quorum's leader cut off from the other voters (its controller traffic black-
     holed both ways, clients still reaching it): the other two elect a leader in a newer epoch,
@@ -129,27 +171,19 @@ def test_isolated_quorum_leader_steps_down_and_rejoins_without_divergence(tmp_pa
     with SluiceCluster(tmp_path, n=3, controllers=3, peer_proxies=True) as c:
         old, epoch = wait_agreed(c, [1, 2, 3], "the first leader")
         wait_caught_up(c, old, [1, 2, 3])
-        claims = {}  # epoch -> nodes that said they lead in it
-
-        def record():
-            for i in (1, 2, 3):
-                v = view(c, i)
-                if v is not None and v[0] == "leader":
-                    claims.setdefault(v[2], set()).add(i)
-
+        watch = LeaderWatch(c)
         c.isolate(old)
         rest = [i for i in (1, 2, 3) if i != old]
 
         def moved_on():
-            record()
+            watch.observe()
             a = agreed_leader(c, rest)
             v = view(c, old)
             # the majority has a newer leader, and the cut-off node no longer claims to lead
             return a is not None and a[1] > epoch and v is not None and v[0] != "leader"
 
         wait_until(moved_on, ELECTION_WAIT,
-                   lambda: f"a new leader and the old one stepping down: "
-                           f"{[(i, view(c, i)) for i in (1, 2, 3)]}")
+                   lambda: f"a new leader and the old one stepping down: {watch.views()}")
         new, new_epoch = agreed_leader(c, rest)
         # Clients still reach the cut-off node.
         assert answered(c.node(old).bootstrap, "a-client")
@@ -157,21 +191,15 @@ def test_isolated_quorum_leader_steps_down_and_rejoins_without_divergence(tmp_pa
         c.heal(old)
 
         def rejoined():
-            record()
+            watch.observe()
             a = agreed_leader(c, [1, 2, 3])
             return a is not None and a[1] >= new_epoch
 
-        wait_until(rejoined, ELECTION_WAIT,
-                   lambda: f"all three agreeing: {[(i, view(c, i)) for i in (1, 2, 3)]}")
+        wait_until(rejoined, ELECTION_WAIT, lambda: f"all three agreeing: {watch.views()}")
         leader, final_epoch = agreed_leader(c, [1, 2, 3])
         assert (leader, final_epoch) == (new, new_epoch), (
             f"the returning node disturbed the quorum: leader {new} epoch {new_epoch} before, "
             f"{leader} epoch {final_epoch} after")
         wait_caught_up(c, leader, [1, 2, 3])
-        record()
-        assert all(len(nodes) == 1 for nodes in claims.values()), claims
-    logs = {x.node_id: log_bytes(x.data_dir, "__cluster_metadata-0") for x in c.nodes}
-    assert all(b for b in logs.values()), {i: b is not None for i, b in logs.items()}
-    longest = max(logs.values(), key=len)
-    for i, b in logs.items():
-        assert longest.startswith(b), f"node {i}'s metadata log diverges from the longest"
+        watch.check()
+    assert_metadata_logs_agree(c)
