@@ -15,6 +15,26 @@
 
 #include "io_int.h"
 
+/* Appends queued in one loop iteration that continue each other in the same file (the Produce
+ * requests of one read, each a small batch under linger.ms=0) leave as one IORING_OP_WRITEV: ext4
+ * cannot take a buffered write without blocking, so the kernel hands every write SQE to an io-wq
+ * worker thread, and at 100,000 small batches a second those hand-offs were most of the broker's
+ * CPU (docs/performance.md, "Cost per MiB"). A merge holds at most this many writes and iovecs. */
+#define MERGE_OPS_MAX 64
+#define MERGE_IOV_MAX 256
+#define MERGES_MAX 32
+
+typedef struct merge {
+    sl_disk_op_t *ops[MERGE_OPS_MAX]; /* in offset order */
+    int ops_count;
+    struct iovec iov[MERGE_IOV_MAX];
+    int iov_count;
+    struct merge *next_free;
+} merge_t;
+
+/* An SQE's user data is an op, or a merge tagged with the low bit (both are word-aligned). */
+#define MERGE_TAG ((uintptr_t)1)
+
 typedef struct {
     uv_loop_t *loop;
     struct io_uring ring;
@@ -24,6 +44,14 @@ typedef struct {
     unsigned in_kernel;   /* ops holding an SQE (queued or submitted), not yet reaped */
     unsigned sqes_unsubmitted;
     sl_disk_op_t *wait_head, *wait_tail; /* ops beyond SL_DISK_URING_ENTRIES, in FIFO order */
+    /* The newest SQE queued since the last submit, while it is a write another write may join:
+     * the op it was made for, or the merge it became. */
+    struct io_uring_sqe *tail_sqe;
+    sl_disk_op_t *tail_op;
+    merge_t *tail_merge;
+    merge_t merges[MERGES_MAX];
+    merge_t *merges_free;
+    uint64_t writes_merged; /* writes that joined an earlier one's SQE (tests) */
     int handles_open;
     int dispatch_depth; /* > 0 while reap runs callbacks (deinit may be called from one) */
     bool closing;
@@ -44,16 +72,73 @@ static void update_poll_ref(disk_uring_t *u)
 
 static void prepare_submit(uv_prepare_t *prepare);
 
-/* Fills an SQE for op's next (or remaining) transfer. A free SQE exists: in_kernel < entries. */
+static size_t iov_bytes(const struct iovec *iov, int count)
+{
+    size_t n = 0;
+    for (int i = 0; i < count; i++)
+        n += iov[i].iov_len;
+    return n;
+}
+
+static int64_t op_end(const sl_disk_op_t *op)
+{
+    return op->priv_offset + (int64_t)iov_bytes(op->priv_iov, op->priv_iov_count);
+}
+
+/* Adds a fresh write to the newest queued SQE when that is a write of the same file ending where
+ * this one starts (and has not reached the kernel: SQEs are read at submit). */
+static bool merge_write(disk_uring_t *u, sl_disk_op_t *op)
+{
+    if (u->tail_sqe == NULL || op->priv_result != 0)
+        return false;
+    merge_t *m = u->tail_merge;
+    sl_disk_op_t *last = m != NULL ? m->ops[m->ops_count - 1] : u->tail_op;
+    if (last->priv_fd != op->priv_fd || op_end(last) != op->priv_offset)
+        return false;
+    if (m == NULL) {
+        if (u->merges_free == NULL)
+            return false;
+        m = u->merges_free;
+        u->merges_free = m->next_free;
+        m->ops[0] = last;
+        m->ops_count = 1;
+        memcpy(m->iov, last->priv_iov, (size_t)last->priv_iov_count * sizeof m->iov[0]);
+        m->iov_count = last->priv_iov_count;
+        u->tail_merge = m;
+        io_uring_sqe_set_data(u->tail_sqe, (void *)((uintptr_t)m | MERGE_TAG));
+    }
+    if (m->ops_count == MERGE_OPS_MAX || m->iov_count + op->priv_iov_count > MERGE_IOV_MAX)
+        return false;
+    m->ops[m->ops_count++] = op;
+    memcpy(m->iov + m->iov_count, op->priv_iov, (size_t)op->priv_iov_count * sizeof m->iov[0]);
+    m->iov_count += op->priv_iov_count;
+    io_uring_prep_writev(u->tail_sqe, m->ops[0]->priv_fd, m->iov, (unsigned)m->iov_count,
+                         (uint64_t)m->ops[0]->priv_offset);
+    io_uring_sqe_set_data(u->tail_sqe, (void *)((uintptr_t)m | MERGE_TAG));
+    u->in_kernel++;
+    u->writes_merged++;
+    return true;
+}
+
+/* Fills an SQE for op's next (or remaining) transfer, or adds a write to the previous SQE's. A free
+ * SQE exists: in_kernel (ops, merged or not) < entries. */
 static void queue_sqe(disk_uring_t *u, sl_disk_op_t *op)
 {
     SL_ASSERT(u->in_kernel < SL_DISK_URING_ENTRIES);
+    if (op->priv_kind == SL__DISK_OP_PWRITEV && merge_write(u, op))
+        return;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     SL_ASSERT(sqe != NULL); /* guaranteed by the bound on in_kernel */
+    u->tail_sqe = NULL;
+    u->tail_merge = NULL;
     switch (op->priv_kind) {
     case SL__DISK_OP_PWRITEV:
         io_uring_prep_writev(sqe, op->priv_fd, op->priv_iov, (unsigned)op->priv_iov_count,
                              (uint64_t)op->priv_offset);
+        if (op->priv_result == 0) { /* a fresh write: later ones may join it */
+            u->tail_sqe = sqe;
+            u->tail_op = op;
+        }
         break;
     case SL__DISK_OP_FDATASYNC:
         io_uring_prep_fsync(sqe, op->priv_fd, IORING_FSYNC_DATASYNC);
@@ -118,6 +203,8 @@ static void submit_queued(disk_uring_t *u)
     }
     SL_ASSERT((unsigned)rc <= u->sqes_unsubmitted);
     u->sqes_unsubmitted -= (unsigned)rc;
+    u->tail_sqe = NULL; /* the kernel may have read the SQEs: nothing joins them any more */
+    u->tail_merge = NULL;
     if (u->sqes_unsubmitted == 0) {
         uv_prepare_stop(&u->prepare);
     } else if (eventfd_write(u->event_fd, 1) != 0) {
@@ -134,11 +221,18 @@ static void prepare_submit(uv_prepare_t *prepare)
     submit_queued(u);
 }
 
+static void complete_or_continue_unhooked(disk_uring_t *u, sl_disk_op_t *op, int64_t res);
+
 /* One completion: finishes op, or resubmits what is left of a short transfer. */
 static void complete_or_continue(disk_uring_t *u, sl_disk_op_t *op, int64_t res)
 {
     if (u->hook != NULL)
         res = u->hook(op, res, u->hook_data);
+    complete_or_continue_unhooked(u, op, res);
+}
+
+static void complete_or_continue_unhooked(disk_uring_t *u, sl_disk_op_t *op, int64_t res)
+{
     if (res == -EINTR || res == -EAGAIN) {
         enqueue(u, op); /* the same transfer again */
         return;
@@ -175,6 +269,44 @@ static void complete_or_continue(disk_uring_t *u, sl_disk_op_t *op, int64_t res)
     op->priv_cb(op, res, op->priv_data);
 }
 
+/* A merged write's completion: the writes it covered in full complete (in offset order); one cut
+ * by a short write continues with its rest, and the ones after it are queued again. -EINTR and
+ * -EAGAIN queue them all again; any other error, or no progress at all (-EIO, as for one write),
+ * goes to every one of them (the log takes its dir offline at the first; nothing is retried). */
+static void complete_merge(disk_uring_t *u, merge_t *m, int64_t res)
+{
+    SL_ASSERT(u->in_kernel >= (unsigned)m->ops_count);
+    u->in_kernel -= (unsigned)m->ops_count;
+    if (u->hook != NULL)
+        res = u->hook(m->ops[0], res, u->hook_data);
+    sl_disk_op_t *ops[MERGE_OPS_MAX];
+    int count = m->ops_count;
+    memcpy(ops, m->ops, (size_t)count * sizeof ops[0]);
+    m->next_free = u->merges_free; /* free before the callbacks: they may queue new writes */
+    u->merges_free = m;
+    if (res == 0)
+        res = -EIO;
+    for (int i = 0; i < count; i++) {
+        sl_disk_op_t *op = ops[i];
+        if (res == -EINTR || res == -EAGAIN) {
+            enqueue(u, op);
+            continue;
+        }
+        if (res < 0) {
+            op->priv_cb(op, res, op->priv_data);
+            continue;
+        }
+        int64_t len = (int64_t)iov_bytes(op->priv_iov, op->priv_iov_count);
+        if (res == 0) { /* the short write ended before this one */
+            enqueue(u, op);
+            continue;
+        }
+        int64_t mine = SL_MIN(res, len);
+        res -= mine;
+        complete_or_continue_unhooked(u, op, mine); /* the rest of a cut write is queued again */
+    }
+}
+
 static void teardown(disk_uring_t *u);
 
 /* Reaps every posted completion. Callbacks may submit new ops (they queue SQEs for the prepare),
@@ -184,12 +316,16 @@ static void reap(disk_uring_t *u)
     struct io_uring_cqe *cqe;
     u->dispatch_depth++;
     while (io_uring_peek_cqe(&u->ring, &cqe) == 0) {
-        sl_disk_op_t *op = io_uring_cqe_get_data(cqe);
+        void *data = io_uring_cqe_get_data(cqe);
         int64_t res = cqe->res;
         io_uring_cqe_seen(&u->ring, cqe);
-        SL_ASSERT(op != NULL && u->in_kernel > 0);
-        u->in_kernel--;
-        complete_or_continue(u, op, res);
+        SL_ASSERT(data != NULL && u->in_kernel > 0);
+        if ((uintptr_t)data & MERGE_TAG) {
+            complete_merge(u, (merge_t *)((uintptr_t)data & ~MERGE_TAG), res);
+        } else {
+            u->in_kernel--;
+            complete_or_continue(u, data, res);
+        }
         admit_waiting(u);
     }
     u->dispatch_depth--;
@@ -320,6 +456,10 @@ int sl_disk_uring_init(uv_loop_t *loop, sl_disk_t *out, char *reason, size_t rea
         return -ENOMEM;
     }
     u->loop = loop;
+    for (int i = MERGES_MAX; i-- > 0;) {
+        u->merges[i].next_free = u->merges_free;
+        u->merges_free = &u->merges[i];
+    }
     u->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int rc = u->event_fd < 0 ? -errno : 0;
     if (rc < 0) {
@@ -393,4 +533,11 @@ void sl__disk_uring_set_result_hook(sl_disk_t *disk, sl__disk_uring_result_hook 
     disk_uring_t *u = disk->impl;
     u->hook = hook;
     u->hook_data = data;
+}
+
+uint64_t sl__disk_uring_writes_merged(const sl_disk_t *disk)
+{
+    SL_ASSERT(disk->ops == &disk_uring_ops);
+    const disk_uring_t *u = disk->impl;
+    return u->writes_merged;
 }

@@ -44,6 +44,8 @@ int sl__disk_meta_exists(sl_disk_t *disk, const char *path);
  * result to use instead (a short count, -EIO), to inject faults through the real ring. */
 typedef int64_t (*sl__disk_uring_result_hook)(sl_disk_op_t *op, int64_t result, void *data);
 void sl__disk_uring_set_result_hook(sl_disk_t *disk, sl__disk_uring_result_hook hook, void *data);
+/* Tests: how many writes joined an earlier write's SQE (merged appends). */
+uint64_t sl__disk_uring_writes_merged(const sl_disk_t *disk);
 
 /* The metadata half of an sl_disk_ops_t initializer, shared by every real-file backend. */
 #define SL__DISK_META_OPS                                                                          \

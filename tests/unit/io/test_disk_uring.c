@@ -2,7 +2,8 @@
  * reads through the ring complete on the loop and never inside the call, short writes are finished
  * by the backend, ENOSPC comes from a small tmpfs the test mounts (injected through the result
  * hook where mounting is not allowed), EIO is injected through the hook, more ops than the ring
- * holds, and deinit with ops pending (also from inside a completion, as the broker does). */
+ * holds, contiguous appends merged into one SQE (also cut short, or failing), and deinit with ops
+ * pending (also from inside a completion, as the broker does). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,6 +269,107 @@ static void test_more_ops_than_the_ring(void **state)
     }
 }
 
+enum { APPENDS = 150 };
+
+/* Writes like the log's appends: contiguous, 1-3 iovecs each, of varying sizes. Returns the bytes
+ * queued; every byte of the file says which append wrote it. */
+static size_t queue_appends(fixture_t *f, sl_disk_op_t *ops, done_t *done, uint8_t *bytes,
+                            int64_t base)
+{
+    size_t off = 0;
+    for (int i = 0; i < APPENDS; i++) {
+        size_t len = 100 + (size_t)(i * 37 % 900);
+        memset(bytes + off, 'A' + i % 26, len);
+        struct iovec iov[3];
+        int n = 1 + i % 3;
+        size_t part = len / (size_t)n;
+        for (int k = 0; k < n; k++)
+            iov[k] = (struct iovec){bytes + off + (size_t)k * part,
+                                    k == n - 1 ? len - (size_t)k * part : part};
+        assert_int_equal(sl_disk_pwritev(&f->disk, &ops[i], f->fd, iov, n, base + (int64_t)off,
+                                         on_done, &done[i]),
+                         0);
+        off += len;
+    }
+    return off;
+}
+
+static void check_appends(fixture_t *f, const done_t *done, const uint8_t *bytes, size_t total,
+                          int64_t base)
+{
+    for (int i = 0; i < APPENDS; i++) {
+        assert_int_equal(done[i].calls, 1);
+        assert_int_equal(done[i].result, 100 + i * 37 % 900);
+    }
+    static uint8_t back[APPENDS * 1000];
+    assert_int_equal(pread(f->fd, back, total, base), (ssize_t)total);
+    assert_memory_equal(back, bytes, total);
+}
+
+/* Appends queued in one loop iteration leave in merged SQEs (at most 64 writes each), complete one
+ * by one with their own lengths, and land byte for byte. A write to another file, or one that does
+ * not continue the previous, starts a new SQE. */
+static void test_contiguous_writes_merge(void **state)
+{
+    fixture_t *f = *state;
+    static sl_disk_op_t ops[APPENDS], other_op, gap_op;
+    static done_t done[APPENDS];
+    static uint8_t bytes[APPENDS * 1000];
+    memset(done, 0, sizeof done);
+    size_t total = queue_appends(f, ops, done, bytes, 0);
+    char other_path[160];
+    snprintf(other_path, sizeof other_path, "%s/b.log", f->root);
+    int other = f->disk.ops->open(&f->disk, other_path, SL_DISK_OPEN_CREATE);
+    assert_true(other >= 0);
+    done_t d_other = {0}, d_gap = {0};
+    struct iovec iov = {"xyz", 3};
+    assert_int_equal(sl_disk_pwritev(&f->disk, &other_op, other, &iov, 1, 0, on_done, &d_other), 0);
+    assert_int_equal(
+        sl_disk_pwritev(&f->disk, &gap_op, f->fd, &iov, 1, (int64_t)total + 10, on_done, &d_gap),
+        0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    check_appends(f, done, bytes, total, 0);
+    assert_int_equal(d_other.calls, 1);
+    assert_int_equal(d_other.result, 3);
+    assert_int_equal(d_gap.calls, 1);
+    assert_int_equal(d_gap.result, 3);
+    /* 150 appends in SQEs of at most 64: at least 147 joined an earlier one. */
+    assert_true(sl__disk_uring_writes_merged(&f->disk) >= APPENDS - 3);
+    char back[3];
+    assert_int_equal(pread(f->fd, back, 3, (int64_t)total + 10), 3);
+    assert_memory_equal(back, "xyz", 3);
+    assert_int_equal(close(other), 0);
+    unlink(other_path);
+}
+
+/* A merged write cut short (the kernel wrote less than asked) completes the writes it covered and
+ * writes the rest again; an error on a merged write reaches every write in it. */
+static void test_merged_short_write_and_error(void **state)
+{
+    fixture_t *f = *state;
+    static sl_disk_op_t ops[APPENDS];
+    static done_t done[APPENDS];
+    static uint8_t bytes[APPENDS * 1000];
+    memset(done, 0, sizeof done);
+    hook_t h = {.short_writes = 6, .short_bytes = 1234};
+    sl__disk_uring_set_result_hook(&f->disk, rewrite_result, &h);
+    size_t total = queue_appends(f, ops, done, bytes, 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(h.short_writes, 0);
+    check_appends(f, done, bytes, total, 0);
+
+    memset(done, 0, sizeof done);
+    h = (hook_t){.fail_op = &ops[0], .fail_err = -EIO};
+    queue_appends(f, ops, done, bytes, (int64_t)total);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    int failed = 0;
+    for (int i = 0; i < APPENDS; i++) {
+        assert_int_equal(done[i].calls, 1);
+        failed += done[i].result == -EIO;
+    }
+    assert_true(failed >= 2); /* ops[0]'s SQE carried others with it */
+}
+
 static sl_disk_t *resubmit_disk;
 static int resubmit_refused;
 
@@ -386,6 +488,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eio_injected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_ops_than_the_ring, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_contiguous_writes_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merged_short_write_and_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deinit_with_ops_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deinit_inside_a_completion, setup, teardown),
         cmocka_unit_test(test_choice),
