@@ -11,6 +11,11 @@ build/sluice, and around the measured window only:
                    and the top functions by instructions;
   --mode record    `perf record -e cpu-clock -g` of the broker: top symbols by self time.
 
+With --metrics, the broker's own view of the same window from /metrics: the Produce request
+duration (last byte read to answer handed to the socket) and the fdatasync duration, as the
+bucket bounds holding p50/p99/p99.9. Set beside the client's latency, that splits a tail between
+the broker and the client's own queueing.
+
     python3 tools/bench/cost.py --backend io_uring --rate 20000 --duration 10 --mode stat
 
 Every broker started is stopped; the data dir is deleted.
@@ -44,9 +49,15 @@ def syscall_events():
     return [s for s in SYSCALLS if s in have]
 
 
+# io_uring's own counts: SQEs submitted, and those handed to an io-wq worker thread.
+URING_EVENTS = ("io_uring:io_uring_submit_req", "io_uring:io_uring_queue_async_work")
+
+
 def perf_stat(pid, seconds):
     events = ["task-clock", "context-switches", "page-faults", "raw_syscalls:sys_enter"] + \
-        [f"syscalls:sys_enter_{s}" for s in syscall_events()]
+        [f"syscalls:sys_enter_{s}" for s in syscall_events()] + \
+        [e for e in URING_EVENTS
+         if os.path.isdir("/sys/kernel/tracing/events/" + e.replace(":", "/"))]
     p = subprocess.run(["perf", "stat", "-x,", "-e", ",".join(events), "-p", str(pid), "--",
                         "sleep", str(seconds)], capture_output=True, text=True,
                        timeout=seconds + 60)
@@ -54,7 +65,7 @@ def perf_stat(pid, seconds):
     for line in p.stderr.splitlines():
         f = line.split(",")
         if len(f) > 3 and f[0].replace(".", "", 1).isdigit():
-            out[f[2].replace("syscalls:sys_enter_", "")] = float(f[0])
+            out[f[2].replace("syscalls:sys_enter_", "").replace("io_uring:", "")] = float(f[0])
     return out
 
 
@@ -67,6 +78,39 @@ def perf_record(pid, seconds, out_dir, event="cpu-clock"):
     rep = subprocess.run(["perf", "report", "--stdio", "--no-children", "-G", "-i", data,
                           "--percent-limit", "3"], capture_output=True, text=True, timeout=300)
     return "\n".join(l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#"))[:6000]
+
+
+HIST = re.compile(r'^(sluice_request_duration_seconds|sluice_log_fsync_duration_seconds)_bucket'
+                  r'\{(.*?)le="([^"]+)"\} (\S+)$', re.M)
+
+
+def scrape(url):
+    """Cumulative bucket counts of the Produce duration and fsync histograms: {name: {le: n}}."""
+    import urllib.request
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    out = {}
+    for name, labels, le, n in HIST.findall(text):
+        if name.startswith("sluice_request") and 'request="Produce"' not in labels:
+            continue
+        key = "produce" if name.startswith("sluice_request") else "fsync"
+        out.setdefault(key, {})
+        le = float("inf") if le == "+Inf" else float(le)
+        out[key][le] = out[key].get(le, 0) + float(n)
+    return out
+
+
+def quantiles(before, after):
+    """p50/p99/p99.9 upper bucket bounds (ms) of what was observed between two scrapes."""
+    res = {}
+    for key, buckets in after.items():
+        delta = sorted((le, n - before.get(key, {}).get(le, 0)) for le, n in buckets.items())
+        total = delta[-1][1] if delta else 0
+        q = {"count": total}
+        for name, frac in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999)):
+            q[name + "_ms_at_most"] = next((le * 1000 for le, n in delta if n >= frac * total),
+                                           None) if total else None
+        res[key] = q
+    return res
 
 
 def callgrind_control(*args):
@@ -107,6 +151,7 @@ def run(a):
         measured = {}
 
         def window():
+            m0 = scrape(broker.http_url) if a.metrics else None
             if a.mode == "stat":
                 cpu0 = compare.cpu_seconds(broker.pid)
                 measured["stat"] = perf_stat(broker.pid, a.duration)
@@ -117,6 +162,8 @@ def run(a):
                 callgrind_control("-i", "on", str(broker.pid))
                 time.sleep(a.duration)
                 callgrind_control("-d", str(broker.pid))
+            if a.metrics:
+                measured["broker_latency"] = quantiles(m0, scrape(broker.http_url))
 
         # The tool's window starts after topic creation and the warm-up.
         timer = threading.Timer(a.warmup + 1.0, window)
@@ -141,6 +188,12 @@ def run(a):
             result["per_mib"] = {k: v / mib for k, v in st.items() if k != "task-clock"}
         if "profile" in measured:
             result["profile"] = measured["profile"]
+        if "broker_latency" in measured:
+            result["broker_latency"] = measured["broker_latency"]
+            requests = measured["broker_latency"].get("produce", {}).get("count")
+            if requests and "stat" in measured:
+                result["per_produce_request"] = {k: v / requests for k, v in
+                                                 measured["stat"].items() if k != "task-clock"}
     finally:
         result["broker_exit"] = broker.stop(timeout=120)
     if a.mode == "callgrind":
@@ -172,6 +225,9 @@ def main():
     ap.add_argument("--consume", action="store_true", help="then consume it all (stat: CPU only)")
     ap.add_argument("-P", "--producer-prop", action="append", default=[])
     ap.add_argument("--config", action="append", default=[], help="extra broker YAML line")
+    ap.add_argument("--metrics", action="store_true",
+                    help="the broker's own Produce duration and fdatasync histograms over the "
+                    "window (from /metrics; bucket upper bounds)")
     ap.add_argument("--env", action="append", default=[], help="K=V for the broker's environment")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep-callgrind", default=None, help="copy the callgrind dump here")
