@@ -368,6 +368,35 @@ void sl__raft_become_follower(sl_raft_t *raft, int32_t epoch, int32_t leader_id)
     sl__raft_send_fetch(raft);
 }
 
+/* An observer whose leader went quiet forgets it (same epoch) and probes the voters again. */
+void sl__raft_observer_lose_leader(sl_raft_t *raft)
+{
+    SL_ASSERT(raft->role == SL_RAFT_FOLLOWER);
+    leave_role(raft);
+    raft->leader_id = SL_RAFT_NODE_NONE;
+    raft->role = SL_RAFT_UNATTACHED;
+    sl__raft_persist(raft);
+    raft->election_deadline_ms = raft->now_ms; /* probe at once */
+    log_transition(raft);
+}
+
+/* An observer without a leader asks the voters in turn with a Fetch, as Kafka's observers do:
+ * the answer names the leader (CurrentLeader) and its epoch, which it then follows. */
+void sl__raft_observer_probe(sl_raft_t *raft)
+{
+    int32_t voter = raft->cfg.voters[raft->probe_next++ % raft->cfg.voter_count];
+    raft->fetch_correlation_id = sl__raft_next_correlation(raft);
+    raft->fetch_sent_ms = raft->now_ms;
+    sl_raft_msg_t msg;
+    sl__raft_msg_init(raft, &msg, SL_RAFT_MSG_FETCH_REQUEST, voter, raft->fetch_correlation_id);
+    msg.u.fetch_request.current_leader_epoch = raft->epoch;
+    msg.u.fetch_request.fetch_offset = raft->log_end_offset;
+    msg.u.fetch_request.last_fetched_epoch = sl__raft_last_epoch(raft);
+    msg.u.fetch_request.max_wait_ms = 0;
+    raft->election_deadline_ms = raft->now_ms + sl__raft_election_timeout_ms(raft) / 2;
+    sl__raft_send(raft, &msg);
+}
+
 void sl__raft_observe_epoch(sl_raft_t *raft, int32_t epoch, int32_t leader_id)
 {
     if (epoch <= raft->epoch)
@@ -491,6 +520,9 @@ void sl_raft_tick(sl_raft_t *raft, uint64_t now_ms)
     case SL_RAFT_RESIGNED:
         if (voter && raft->now_ms >= raft->election_deadline_ms)
             sl__raft_become_prospective(raft);
+        else if (!voter && raft->role == SL_RAFT_UNATTACHED &&
+                 raft->now_ms >= raft->election_deadline_ms)
+            sl__raft_observer_probe(raft);
         break;
     }
 }
@@ -540,8 +572,11 @@ uint64_t sl_raft_next_deadline_ms(const sl_raft_t *raft)
     case SL_RAFT_PROSPECTIVE:
     case SL_RAFT_CANDIDATE:
     case SL_RAFT_RESIGNED:
-        return sl__raft_voter_index(raft, raft->cfg.node_id) >= 0 ? raft->election_deadline_ms
-                                                                  : UINT64_MAX;
+        /* a voter's next election, an observer's next probe for the leader */
+        return sl__raft_voter_index(raft, raft->cfg.node_id) >= 0 ||
+                       raft->role == SL_RAFT_UNATTACHED
+                   ? raft->election_deadline_ms
+                   : UINT64_MAX;
     }
     return UINT64_MAX;
 }

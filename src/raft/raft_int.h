@@ -49,6 +49,8 @@ struct sl_raft {
      * voter that had not timed out yet) must not refuse that voter in turn, or the two keep
      * sending each other back to the dead leader for ever (found with three real processes). */
     uint64_t leader_contact_ms;
+    /* Observer (a node not among the voters): the voter the next leader probe goes to. */
+    int32_t probe_next;
     int32_t fetch_correlation_id; /* the fetch in flight; 0 when none */
     uint64_t fetch_sent_ms;
     uint64_t fetch_retry_ms; /* when no fetch is in flight: when to send the next one */
@@ -89,6 +91,8 @@ void sl__raft_become_prospective(sl_raft_t *raft);
 void sl__raft_become_candidate(sl_raft_t *raft);
 void sl__raft_become_leader(sl_raft_t *raft);
 /* A message told of a newer epoch (and maybe its leader): follow it, or wait unattached. */
+void sl__raft_observer_lose_leader(sl_raft_t *raft);
+void sl__raft_observer_probe(sl_raft_t *raft);
 void sl__raft_observe_epoch(sl_raft_t *raft, int32_t epoch, int32_t leader_id);
 void sl__raft_persist(sl_raft_t *raft);
 

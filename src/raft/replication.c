@@ -110,8 +110,15 @@ static void follower_append(sl_raft_t *raft, const sl_raft_fetch_response_t *res
     }
     /* Kafka's follower rule: what it holds of the leader's committed prefix is committed. */
     int64_t hw = SL_MIN(resp->high_watermark, raft->log_end_offset);
+    bool news = resp->batch_count > 0 || hw > raft->high_watermark;
     if (hw > raft->high_watermark)
         raft->high_watermark = hw;
+    if (!news && sl__raft_voter_index(raft, raft->cfg.node_id) < 0) {
+        /* an observer: the leader answers it at once (it never parks an observer's fetch), so
+         * it waits out the max wait itself rather than ask again at once */
+        raft->fetch_retry_ms = raft->now_ms + raft->cfg.fetch_max_wait_ms;
+        return;
+    }
     sl__raft_send_fetch(raft);
 }
 
@@ -120,6 +127,16 @@ void sl__raft_handle_fetch_response(sl_raft_t *raft, const sl_raft_msg_t *msg)
     const sl_raft_fetch_response_t *resp = &msg->u.fetch_response;
     if (resp->leader_epoch > raft->epoch) {
         sl__raft_observe_epoch(raft, resp->leader_epoch, resp->leader_id);
+        return;
+    }
+    if (raft->role == SL_RAFT_UNATTACHED && msg->correlation_id == raft->fetch_correlation_id &&
+        raft->fetch_correlation_id != 0 && sl__raft_voter_index(raft, raft->cfg.node_id) < 0) {
+        /* an observer's probe: follow the leader it names in this epoch */
+        raft->fetch_correlation_id = 0;
+        if (resp->leader_epoch == raft->epoch && resp->leader_id != SL_RAFT_NODE_NONE &&
+            resp->leader_id != raft->cfg.node_id &&
+            sl__raft_voter_index(raft, resp->leader_id) >= 0)
+            sl__raft_become_follower(raft, raft->epoch, resp->leader_id);
         return;
     }
     if (raft->role != SL_RAFT_FOLLOWER || msg->source_id != raft->leader_id ||
@@ -152,7 +169,8 @@ void sl__raft_follower_tick(sl_raft_t *raft)
             sl__raft_become_prospective(raft);
             return;
         }
-        raft->fetch_deadline_ms = raft->now_ms + raft->cfg.fetch_timeout_ms;
+        sl__raft_observer_lose_leader(raft); /* and find the current one from the voters */
+        return;
     }
     if (raft->fetch_correlation_id != 0) {
         if (raft->now_ms >= raft->fetch_sent_ms + raft->cfg.request_timeout_ms)

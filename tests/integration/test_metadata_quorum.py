@@ -1,7 +1,8 @@
 """The metadata quorum (KRaft's __cluster_metadata-0) across real build/sluice processes: they
 elect one leader over their controller listeners with Kafka's Vote/BeginQuorumEpoch/Fetch
 messages, survive SIGKILL and SIGSTOP of the leader, hand leadership over on SIGTERM, and answer
-DescribeQuorum and DescribeCluster so Kafka 4.0's kafka-metadata-quorum.sh describes them.
+DescribeQuorum and DescribeCluster so Kafka 4.0's kafka-metadata-quorum.sh describes them; a
+broker-only node follows the leader as an observer; Kafka's DumpLogSegments reads the log.
 
 Every wait polls with a generous deadline (the machine is shared); nothing asserts a duration.
 Each node's view comes from its /metrics (kafka_server_raft_metrics_*), the leader's from
@@ -195,12 +196,45 @@ def test_sigstop_leader_is_replaced_and_steps_down_after_sigcont(tmp_path):
         assert all(len(nodes) == 1 for nodes in claims.values()), claims
 
 
+def test_broker_only_node_observes_the_leader(tmp_path):
+    """Node 4 (process.roles: broker) is no voter: it finds the leader by asking the voters, follows
+    it (and its log), never campaigns, and finds the next leader after the first is killed."""
+    with SluiceCluster(tmp_path, n=4, controllers=3) as c:
+        leader, epoch = wait_agreed(c, [1, 2, 3], "one leader of the voters")
+
+        def observing(lead, ep):
+            v = view(c, 4)
+            return v is not None and v[0] == "follower" and v[1] == lead and v[2] == ep and v[3] >= 1
+
+        wait_until(lambda: observing(leader, epoch), ELECTION_WAIT,
+                   lambda: f"node 4 following {leader} in epoch {epoch}: {view(c, 4)}")
+        c.kill(leader)
+        rest = [i for i in (1, 2, 3) if i != leader]
+        new, new_epoch = wait_agreed(c, rest, "a new leader", newer_than=epoch)
+        wait_until(lambda: observing(new, new_epoch), ELECTION_WAIT,
+                   lambda: f"node 4 following {new} in epoch {new_epoch}: {view(c, 4)}")
+        assert "role=candidate" not in c.node(4).log_text()
+
+
 def test_single_voter_quorum(tmp_path):
     with SluiceCluster(tmp_path, n=1, controllers=1) as c:
         leader, epoch = wait_agreed(c, [1], "a one-voter quorum electing itself")
         assert leader == 1 and epoch >= 1
         part = wait_caught_up(c, 1, [1])
         assert part["HighWatermark"] >= 1
+        assert c.stop(1) == 0
+    # Kafka's own tool reads the log: the first batch is a valid LeaderChange control batch
+    d = os.path.join(c.node(1).data_dir, "__cluster_metadata-0")
+    with open(os.path.join(d, "quorum-state")) as f:
+        assert '"leaderId":1' in f.read()
+    log4j = write_log4j2(os.path.join(str(tmp_path), "log4j2.properties"),
+                         os.path.join(str(tmp_path), "tool.log"))
+    dump = java_cmd("kafka.tools.DumpLogSegments", "--cluster-metadata-decoder", "--files",
+                    os.path.join(d, "00000000000000000000.log"), log_config=log4j)
+    r = subprocess.run(dump, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "isControl: true" in r.stdout and "isvalid: true" in r.stdout, r.stdout
+    assert "controlType: LEADER_CHANGE(2)" in r.stdout, r.stdout
 
 
 def test_raft_apis_only_on_the_controller_listener(tmp_path):

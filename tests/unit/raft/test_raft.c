@@ -294,6 +294,77 @@ static void test_prospective_sent_back_to_a_dead_leader_still_grants(void **stat
     sl_raft_destroy(raft);
 }
 
+static sl_raft_msg_t fetch_answer(int32_t from, int32_t to, int32_t correlation_id, int16_t error,
+                                  int32_t leader, int32_t epoch, int64_t hw)
+{
+    sl_raft_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = SL_RAFT_MSG_FETCH_RESPONSE;
+    m.source_id = from;
+    m.destination_id = to;
+    m.correlation_id = correlation_id;
+    m.u.fetch_response = (sl_raft_fetch_response_t){.error_code = error,
+                                                    .leader_id = leader,
+                                                    .leader_epoch = epoch,
+                                                    .high_watermark = hw,
+                                                    .diverging_epoch = -1,
+                                                    .diverging_end_offset = -1};
+    return m;
+}
+
+/* An observer (node 4, not a voter) finds the leader by asking the voters in turn with a Fetch,
+ * follows it, waits out the max wait itself when there is nothing new (the leader never parks an
+ * observer's fetch), never campaigns, and when the leader goes quiet asks the voters again. */
+static void test_observer_finds_and_follows_the_leader(void **state)
+{
+    (void)state;
+    sl_raft_t *raft = make_node(4, NULL, 0, 0, NULL);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_UNATTACHED);
+    uint64_t now = sl_raft_next_deadline_ms(raft);
+    assert_true(now < UINT64_MAX);
+    sl_raft_tick(raft, now);
+    assert_int_equal(fake.sent_count, 1);
+    assert_int_equal(last_sent()->type, SL_RAFT_MSG_FETCH_REQUEST);
+    assert_int_equal(last_sent()->destination_id, 1);
+    /* voter 1 follows 2 in epoch 3: it says so, and the observer follows 2 */
+    sl_raft_msg_t answer = fetch_answer(1, 4, last_sent()->correlation_id,
+                                        SL_RAFT_ERR_NOT_LEADER_OR_FOLLOWER, 2, 3, 0);
+    sl_raft_receive(raft, &answer);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_FOLLOWER);
+    assert_int_equal(sl_raft_leader_id(raft), 2);
+    assert_int_equal(sl_raft_epoch(raft), 3);
+    assert_int_equal(last_sent()->type, SL_RAFT_MSG_FETCH_REQUEST);
+    assert_int_equal(last_sent()->destination_id, 2);
+    /* nothing new: no fetch at once, the next one after the max wait */
+    size_t sent = fake.sent_count;
+    now += 100;
+    sl_raft_tick(raft, now);
+    sl_raft_msg_t empty =
+        fetch_answer(2, 4, last_sent()->correlation_id, SL_RAFT_ERR_NONE, 2, 3, 0);
+    sl_raft_receive(raft, &empty);
+    assert_int_equal(fake.sent_count, sent);
+    sl_raft_tick(raft, now + 500);
+    assert_int_equal(fake.sent_count, sent + 1);
+    assert_int_equal(last_sent()->destination_id, 2);
+    /* the leader goes quiet: no election (not a voter), the voters are asked again */
+    sl_raft_tick(raft, now + 500 + 2000);
+    sl_raft_tick(raft, now + 500 + 2000);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_UNATTACHED);
+    assert_int_equal(sl_raft_epoch(raft), 3);
+    assert_int_equal(last_sent()->type, SL_RAFT_MSG_FETCH_REQUEST);
+    assert_int_equal(last_sent()->destination_id, 2); /* the next voter in turn */
+    for (size_t i = 0; i < fake.sent_count; i++)
+        assert_int_not_equal(fake.sent[i].type, SL_RAFT_MSG_VOTE_REQUEST);
+    /* a newer epoch's leader, named by the voter asked, is followed */
+    answer =
+        fetch_answer(2, 4, last_sent()->correlation_id, SL_RAFT_ERR_FENCED_LEADER_EPOCH, 3, 4, 0);
+    sl_raft_receive(raft, &answer);
+    assert_int_equal(sl_raft_role(raft), SL_RAFT_FOLLOWER);
+    assert_int_equal(sl_raft_leader_id(raft), 3);
+    assert_int_equal(sl_raft_epoch(raft), 4);
+    sl_raft_destroy(raft);
+}
+
 static void test_election_pre_vote_then_vote_then_leader(void **state)
 {
     (void)state;
@@ -723,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_pre_vote_changes_nothing),
         cmocka_unit_test(test_pre_vote_refused_while_leader_is_live),
         cmocka_unit_test(test_prospective_sent_back_to_a_dead_leader_still_grants),
+        cmocka_unit_test(test_observer_finds_and_follows_the_leader),
         cmocka_unit_test(test_election_pre_vote_then_vote_then_leader),
         cmocka_unit_test(test_prospective_follows_a_newer_leader),
         cmocka_unit_test(test_leader_answers_divergence_by_epoch),
