@@ -17,7 +17,9 @@ For each target:
 
 Sluice acknowledges acks=all after fsync on a majority (its default storage.sync.policy: ack);
 Kafka runs with its defaults (acknowledged when the in-sync replicas have the batch in memory, no
-fsync on the produce path), as its users run it.
+fsync on the produce path), as its users run it (target kafka-rf3), or with
+log.flush.interval.messages=1 (target kafka-rf3-flush1: every append flushed, the like-for-like
+durability; not in make bench's default targets).
 """
 import argparse
 import json
@@ -56,8 +58,6 @@ SLUICE_CONFIG = {
 # ---- the two clusters, behind one small interface: bootstrap, pid(i), kill(i, sig), restart(i)
 
 class SluiceTarget:
-    name = "sluice-rf3"
-
     def __init__(self, workdir):
         self.cluster = SluiceCluster(workdir, n=NODES, controllers=NODES,
                                      extra_config=SLUICE_CONFIG, ready_timeout=SETUP_TIMEOUT_S)
@@ -100,7 +100,7 @@ class KafkaNode:
         self.log4j = kafka_ref.write_log4j2(os.path.join(self.workdir, "log4j2.properties"),
                                             os.path.join(self.workdir, "kafka.log"))
 
-    def write_config(self, voters):
+    def write_config(self, voters, extra=None):
         props = {
             "process.roles": "broker,controller",
             "node.id": self.node_id,
@@ -119,6 +119,7 @@ class KafkaNode:
             "transaction.state.log.min.isr": 2,
             "group.initial.rebalance.delay.ms": 0,
             "auto.create.topics.enable": "false",
+            **(extra or {}),
         }
         with open(self.config_path, "w") as f:
             f.writelines(f"{k}={v}\n" for k, v in props.items())
@@ -161,14 +162,14 @@ class KafkaNode:
 
 
 class KafkaTarget:
-    name = "kafka-rf3"
+    """Three Kafka JVMs; `props` are added to every node's server.properties."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, props=None):
         self.nodes = [KafkaNode(workdir, i, kafka_ref.REF_CLUSTER_ID) for i in
                       range(1, NODES + 1)]
         voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes)
         for n in self.nodes:
-            n.write_config(voters)
+            n.write_config(voters, props)
         self.bootstrap = ",".join(f"{n.host}:{n.port}" for n in self.nodes)
 
     def start(self):
@@ -199,7 +200,12 @@ class KafkaTarget:
         return {n.node_id: n.wait() for n in self.nodes}
 
 
-TARGETS = {"sluice-rf3": SluiceTarget, "kafka-rf3": KafkaTarget}
+TARGETS = {
+    "sluice-rf3": SluiceTarget,
+    "kafka-rf3": KafkaTarget,
+    # Every append flushed, as Sluice's acks=all is fsync'd: the like-for-like durability.
+    "kafka-rf3-flush1": lambda d: KafkaTarget(d, {"log.flush.interval.messages": 1}),
+}
 
 
 # ---- cluster helpers through the Kafka API (the same for both targets)
@@ -252,9 +258,21 @@ def wait_in_sync(bootstrap, names, timeout=SETUP_TIMEOUT_S):
     raise RuntimeError(f"partitions not fully in sync after {timeout}s: {str(pending)[:300]}")
 
 
-def leader_of(bootstrap, topic, partition=0):
-    md = admin(bootstrap).list_topics(topic, timeout=10)
-    return md.topics[topic].partitions[partition].leader
+def leader_of(bootstrap, topic, partition=0, timeout=SETUP_TIMEOUT_S):
+    """The partition's leader as Metadata names it, polled until it names one."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            md = admin(bootstrap).list_topics(topic, timeout=10)
+            pm = md.topics[topic].partitions.get(partition)
+            if pm is not None and pm.leader >= 0:
+                return pm.leader
+            last = md.topics[topic].error
+        except KafkaException as e:
+            last = repr(e)
+        time.sleep(0.5)
+    raise RuntimeError(f"{topic}-{partition} has no leader after {timeout}s ({last})")
 
 
 # ---- measurements
