@@ -129,6 +129,7 @@ typedef struct {
     sl_log_segment_t *segment;
     uint8_t *buf;
     size_t buf_len;       /* bytes valid in buf */
+    size_t read_len;      /* bytes the read in flight asked for */
     int64_t buf_pos;      /* segment position of buf[0] */
     int64_t scan_pos;     /* next batch header to look at */
     int64_t limit_pos;    /* visible end of the segment (written or synced bytes) */
@@ -140,7 +141,8 @@ typedef struct {
     int status; /* result carried by an immediate completion */
     int64_t result_offset, result_timestamp;
     bool min_one_batch, final_read;
-    bool file_ok; /* a read may end as a file range (sl_log_read_file) */
+    bool short_read; /* the last read returned less than asked: the file shrank (a truncation) */
+    bool file_ok;    /* a read may end as a file range (sl_log_read_file) */
 } sl__log_scan_t;
 
 struct sl_log_read {

@@ -28,6 +28,7 @@ static int scan_issue(sl__log_scan_t *scan, int64_t pos, size_t len)
     sl_free(scan->buf);
     scan->buf = sl_malloc(len ? len : 1);
     scan->buf_len = 0;
+    scan->read_len = len;
     scan->buf_pos = pos;
     if (scan->buf == NULL)
         return -ENOMEM;
@@ -252,6 +253,8 @@ static void scan_step(sl__log_scan_t *scan)
         size_t avail = scan->buf_len > off ? scan->buf_len - off : 0;
         sl_batch_info_t info;
         int rc = sl__batch_check(avail ? scan->buf + off : NULL, avail, false, &info);
+        if (rc == SL_EINCOMPLETE && scan->short_read)
+            break; /* cut under the read (sl_log_truncate): nothing more is there */
         if (rc == SL_EINCOMPLETE && scan->buf_pos + (int64_t)scan->buf_len < scan->limit_pos) {
             rc = scan_issue(scan, scan->scan_pos, window_bytes(scan, scan->scan_pos));
             if (rc < 0)
@@ -294,6 +297,7 @@ static void scan_read_callback(sl_disk_op_t *op, int64_t result, void *data)
     if (result < 0) {
         finish(scan, (int)result, 0);
     } else {
+        scan->short_read = (uint64_t)result < scan->read_len;
         scan->buf_len = (size_t)result;
         scan_step(scan);
     }

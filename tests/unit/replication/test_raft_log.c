@@ -549,6 +549,67 @@ static void test_crash_never_reports_unflushed(void **state)
     sim_disk_destroy(after);
 }
 
+typedef struct {
+    bool done;
+    int status;
+    int64_t offset;
+} lookup_result_t;
+
+static void on_lookup(sl_log_lookup_t *req, int status, int64_t offset, int64_t ts, void *data)
+{
+    (void)req, (void)ts; /* the offset says it all */
+    lookup_result_t *r = data;
+    r->done = true;
+    r->status = status;
+    r->offset = offset;
+}
+
+/* A reader whose pread lands after a truncation cut the file under it gets a short read: it must
+ * end (nothing more is there), not ask again for bytes that are gone, forever. */
+static void test_read_cut_under_it(void **state)
+{
+    (void)state; /* sim_disk: the read's bytes are taken when its completion runs */
+    sim_disk_t *sim = sim_disk_create();
+    sim_clock_t clock;
+    sim_clock_init(&clock, 1700000000000);
+    sl_disk_t seam = sim_disk_seam(sim);
+    assert_int_equal(seam.ops->mkdir(&seam, "/d"), 0);
+    sl_log_dir_t *dir = NULL;
+    assert_int_equal(sl_log_dir_open("/d", seam, &clock.ops, &dir), 0);
+    sl_raft_log_t *rl = NULL;
+    assert_int_equal(sl_raft_log_open(dir, "m", 0, NULL, NULL, &rl), 0);
+    sl_raft_env_t env = {0};
+    sl_raft_log_fill_env(rl, &env);
+    env_append(&env, rl, 3, 1);
+    env_append(&env, rl, 3, 1);
+    size_t len;
+    uint8_t *late = test_batch_build(3, 5000, &len); /* the only records at 5000 and later */
+    sl_raft_batch_t b = batch_of(late, 6, 3, 2);
+    env.log_append(env.data, &b, 1);
+    sl_free(late);
+    env.log_flush(env.data, 9);
+    sim_disk_run(sim);
+    sl_raft_log_set_high_watermark(rl, 6);
+    /* The lookup walks the segment for a record at 5000: only the batch at 6 has one, and it is
+     * past the high watermark, then cut while the walk's read is in flight. */
+    sl_log_lookup_t req;
+    lookup_result_t res = {0};
+    assert_int_equal(
+        sl_log_offset_for_timestamp(sl_raft_log_log(rl), &req, 5000, on_lookup, &res), 0);
+    env.log_truncate(env.data, 6); /* before the lookup's read completes */
+    assert_int_equal(sl_raft_log_error(rl), 0);
+    sim_disk_run(sim);
+    assert_true(res.done);
+    assert_int_equal(res.status, 0);
+    assert_int_equal(res.offset, -1); /* no record that late */
+    assert_int_equal(sl_raft_log_close(rl), 0);
+    bool closed = false;
+    sl_log_dir_close(dir, dir_closed, &closed);
+    sim_disk_run(sim);
+    assert_true(closed);
+    sim_disk_destroy(sim);
+}
+
 /* ---- seeded rounds of appends, flushes, truncations and power losses on sim_disk ---- */
 
 typedef struct {
@@ -1145,6 +1206,7 @@ int main(void)
         cmocka_unit_test(test_quorum_state_json),
         cmocka_unit_test(test_crash_never_reports_unflushed),
         cmocka_unit_test(test_crash_rounds),
+        cmocka_unit_test(test_read_cut_under_it),
     };
     const struct CMUnitTest on_disk[] = {
         cmocka_unit_test_setup_teardown(test_append_flush_read_restart, setup, teardown),
