@@ -352,7 +352,8 @@ const sl_config_key_t sl__config_keys[] = {
      RO,
      MEDIUM,
      .doc = "Sluice only. How segments are written: io_uring (one ring per loop, completions "
-            "through an eventfd; start-up fails when io_uring is unavailable), sync (pwritev and "
+            "through the ring's own fd; start-up fails when io_uring is unavailable), sync "
+            "(pwritev and "
             "fdatasync on libuv's thread pool), or auto: io_uring unless "
             "kernel.io_uring_disabled, a seccomp profile (Docker's and containerd's defaults deny "
             "io_uring_setup) or a kernel before 5.6 rules it out, otherwise sync. The choice and "

@@ -1,6 +1,6 @@
 /* disk_uring: the io_uring disk backend. pwritev, fdatasync and pread become SQEs on one ring per
  * loop; the SQEs queued during a loop iteration go to the kernel in one io_uring_enter just before
- * the loop polls (uv_prepare_t), and the ring's eventfd, watched by a uv_poll_t, wakes the loop to
+ * the loop polls (uv_prepare_t), and the ring's own fd, watched by a uv_poll_t, wakes the loop to
  * dispatch completions on the loop thread. Metadata ops are the shared syscalls of disk_meta.c.
  * Invariants: a completion never runs inside the submitting call (it comes only from the poll
  * callback); a pwritev completes only with every byte written or an error (short writes are
@@ -10,7 +10,6 @@
 #include <liburing.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "io_int.h"
@@ -38,9 +37,9 @@ typedef struct merge {
 typedef struct {
     uv_loop_t *loop;
     struct io_uring ring;
-    int event_fd;
-    uv_poll_t poll;       /* readable when the kernel posted completions */
+    uv_poll_t poll;       /* the ring's fd: readable while completions wait to be reaped */
     uv_prepare_t prepare; /* active while SQEs wait to be submitted */
+    uv_idle_t retry;      /* active while a failed submit left SQEs: the loop must not block */
     unsigned in_kernel;   /* ops holding an SQE (queued or submitted), not yet reaped */
     unsigned sqes_unsubmitted;
     sl_disk_op_t *wait_head, *wait_tail; /* ops beyond SL_DISK_URING_ENTRIES, in FIFO order */
@@ -186,6 +185,11 @@ static void admit_waiting(disk_uring_t *u)
     }
 }
 
+static void retry_noop(uv_idle_t *idle)
+{
+    (void)idle; /* the prepare that runs next submits */
+}
+
 static void submit_queued(disk_uring_t *u)
 {
     if (u->sqes_unsubmitted == 0)
@@ -207,11 +211,11 @@ static void submit_queued(disk_uring_t *u)
     u->tail_merge = NULL;
     if (u->sqes_unsubmitted == 0) {
         uv_prepare_stop(&u->prepare);
-    } else if (eventfd_write(u->event_fd, 1) != 0) {
-        /* Unreachable short of a closed fd: without this wake-up the loop could block with no
-         * completion coming, so the prepare would never run again. */
-        SL_LOG_RATELIMITED(SL_LOG_ERROR, "io", "io_uring eventfd wake-up failed err=%s",
-                           sl_strerror(-errno));
+        uv_idle_stop(&u->retry);
+    } else {
+        /* Without completions coming the loop could block and the prepare never run again: an
+         * active idle handle makes the next poll return at once. */
+        uv_idle_start(&u->retry, retry_noop);
     }
 }
 
@@ -336,17 +340,14 @@ static void reap(disk_uring_t *u)
     update_poll_ref(u);
 }
 
-static void eventfd_readable(uv_poll_t *poll, int status, int events)
+/* The ring's fd is readable while its completion queue holds entries (level-triggered: reaping
+ * them all is what clears it), so no eventfd, and no read(2) per wake-up, is needed. */
+static void ring_readable(uv_poll_t *poll, int status, int events)
 {
     (void)events; /* only UV_READABLE is watched */
     disk_uring_t *u = poll->data;
     if (status < 0)
-        SL_LOG_RATELIMITED(SL_LOG_WARN, "io", "io_uring eventfd poll err=%s", sl_strerror(status));
-    uint64_t count;
-    /* Cleared before reaping, so a completion posted meanwhile wakes the loop again. EAGAIN
-     * (already cleared) is harmless. */
-    if (read(u->event_fd, &count, sizeof count) < 0 && errno != EAGAIN)
-        SL_LOG_RATELIMITED(SL_LOG_WARN, "io", "io_uring eventfd read err=%s", sl_strerror(-errno));
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "io", "io_uring poll err=%s", sl_strerror(status));
     reap(u);
 }
 
@@ -419,7 +420,6 @@ static void handle_closed(uv_handle_t *handle)
     disk_uring_t *u = handle->data;
     if (--u->handles_open > 0)
         return;
-    close(u->event_fd);
     sl_free(u);
 }
 
@@ -439,8 +439,6 @@ static int setup_ring(disk_uring_t *u, char *reason, size_t reason_cap)
     }
     if (rc == 0)
         rc = check_opcodes(&u->ring, reason, reason_cap);
-    if (rc == 0 && (rc = io_uring_register_eventfd(&u->ring, u->event_fd)) < 0)
-        snprintf(reason, reason_cap, "io_uring_register_eventfd failed: %s", sl_strerror(rc));
     if (rc < 0)
         io_uring_queue_exit(&u->ring);
     return rc;
@@ -460,27 +458,28 @@ int sl_disk_uring_init(uv_loop_t *loop, sl_disk_t *out, char *reason, size_t rea
         u->merges[i].next_free = u->merges_free;
         u->merges_free = &u->merges[i];
     }
-    u->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    int rc = u->event_fd < 0 ? -errno : 0;
+    int rc = setup_ring(u, reason, reason_cap);
     if (rc < 0) {
-        snprintf(reason, reason_cap, "eventfd failed: %s", sl_strerror(rc));
         sl_free(u);
         return rc;
     }
-    if ((rc = setup_ring(u, reason, reason_cap)) < 0) {
-        close(u->event_fd);
+    /* uv_poll_init tries the fd with epoll first; a failure leaves no handle to close. */
+    rc = uv_poll_init(loop, &u->poll, u->ring.ring_fd);
+    if (rc != 0) {
+        snprintf(reason, reason_cap, "cannot poll the io_uring fd: %s", uv_strerror(rc));
+        io_uring_queue_exit(&u->ring);
         sl_free(u);
         return rc;
     }
-    /* From here on nothing fails: the loop handles only record the loop and the fd. */
+    /* From here on nothing fails. */
+    rc = uv_poll_start(&u->poll, UV_READABLE, ring_readable);
+    SL_ASSERT(rc == 0); /* an initialized poll handle on an open fd */
     uv_prepare_init(loop, &u->prepare);
+    uv_idle_init(loop, &u->retry);
     u->prepare.data = u;
-    rc = uv_poll_init(loop, &u->poll, u->event_fd);
-    SL_ASSERT(rc == 0); /* an eventfd is always pollable */
+    u->retry.data = u;
     u->poll.data = u;
-    u->handles_open = 2;
-    rc = uv_poll_start(&u->poll, UV_READABLE, eventfd_readable);
-    SL_ASSERT(rc == 0);
+    u->handles_open = 3;
     update_poll_ref(u);
     out->ops = &disk_uring_ops;
     out->impl = u;
@@ -491,10 +490,12 @@ int sl_disk_uring_init(uv_loop_t *loop, sl_disk_t *out, char *reason, size_t rea
 static void teardown(disk_uring_t *u)
 {
     SL_ASSERT(u->closing);
-    SL_ASSERT(u->handles_open == 2);
+    SL_ASSERT(u->handles_open == 3);
     u->teardown_pending = false;
+    uv_poll_stop(&u->poll); /* out of epoll before the ring's fd closes */
     io_uring_queue_exit(&u->ring);
     uv_close((uv_handle_t *)&u->prepare, handle_closed);
+    uv_close((uv_handle_t *)&u->retry, handle_closed);
     uv_close((uv_handle_t *)&u->poll, handle_closed);
 }
 
