@@ -143,7 +143,8 @@ def run(a):
     env = dict(kv.split("=", 1) for kv in a.env)
     broker = compare.conftest.Broker(text, workdir, env=env, launcher=launcher)
     broker.pid = broker.proc.pid
-    result = {"backend": a.backend, "mode": a.mode, "rate": a.rate, "config": a.config}
+    result = {"backend": a.backend, "mode": a.mode, "rate": a.rate, "config": a.config,
+              "producer_props": a.producer_prop, "sluice_bin": compare.conftest.SLUICE_BIN}
     try:
         args = ["--topic", "cost", "--partitions", str(a.partitions), "--acks", a.acks,
                 "--rate", str(a.rate), "--duration", str(a.duration), "--warmup",
