@@ -45,12 +45,13 @@ typedef struct {
 static void fail(sl_raft_log_t *rl, int err, const char *what)
 {
     SL_ASSERT(err < 0);
-    if (rl->error == 0)
-        SL_LOG(SL_LOG_ERROR, "replication",
-               "raft log stopped topic=%s partition=%" PRId32 " op=%s err=%s",
-               sl_log_topic(rl->log), sl_log_partition(rl->log), what, sl_strerror(err));
-    if (rl->error == 0)
-        rl->error = err;
+    if (rl->error != 0)
+        return;
+    /* A closing dir is the broker stopping, not a fault. */
+    SL_LOG(err == SL_ECLOSED ? SL_LOG_INFO : SL_LOG_ERROR, "replication",
+           "raft log stopped topic=%s partition=%" PRId32 " op=%s err=%s", sl_log_topic(rl->log),
+           sl_log_partition(rl->log), what, sl_strerror(err));
+    rl->error = err;
 }
 
 /* ---- quorum-state JSON (Kafka's FileQuorumStateStore, data_version 0) ---- */

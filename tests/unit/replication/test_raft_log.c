@@ -21,7 +21,9 @@
 #include "batch_builder.h"
 #include "raft_log.h"
 #include "sim_disk.h"
+#include "sluice/protocol.h"
 #include "sluice/record_batch.h"
+#include "sluice/records.h"
 
 #define GUARD 200000
 
@@ -594,8 +596,8 @@ static void test_read_cut_under_it(void **state)
      * past the high watermark, then cut while the walk's read is in flight. */
     sl_log_lookup_t req;
     lookup_result_t res = {0};
-    assert_int_equal(
-        sl_log_offset_for_timestamp(sl_raft_log_log(rl), &req, 5000, on_lookup, &res), 0);
+    assert_int_equal(sl_log_offset_for_timestamp(sl_raft_log_log(rl), &req, 5000, on_lookup, &res),
+                     0);
     env.log_truncate(env.data, 6); /* before the lookup's read completes */
     assert_int_equal(sl_raft_log_error(rl), 0);
     sim_disk_run(sim);
@@ -1022,6 +1024,37 @@ static bool all_committed(const cluster_t *c, int64_t end)
     return true;
 }
 
+/* The LeaderChange control record as KRaft writes it: key {version 0, type 2}, value
+ * LeaderChangeMessage v0 {Version 0, LeaderId, Voters [{VoterId}], GrantingVoters, no tags}. */
+static int check_leader_change(const sl_record_t *rec, void *data)
+{
+    int32_t leader = *(const int32_t *)data;
+    static const uint8_t key[] = {0, 0, 0, 2};
+    assert_int_equal(rec->key.len, 4);
+    assert_memory_equal(rec->key.ptr, key, 4);
+    sl_reader_t r;
+    sl_reader_init(&r, rec->value.ptr, rec->value.len);
+    int16_t version;
+    int32_t leader_id, voter;
+    uint32_t n, tags;
+    assert_int_equal(sl_read_i16(&r, &version), 0);
+    assert_int_equal(version, 0);
+    assert_int_equal(sl_read_i32(&r, &leader_id), 0);
+    assert_int_equal(leader_id, leader);
+    assert_int_equal(sl_read_uvarint(&r, &n), 0);
+    assert_int_equal(n, 2); /* one voter */
+    assert_int_equal(sl_read_i32(&r, &voter), 0);
+    assert_int_equal(voter, leader);
+    assert_int_equal(sl_read_uvarint(&r, &tags), 0);
+    assert_int_equal(sl_read_uvarint(&r, &n), 0);
+    assert_int_equal(n, 2); /* granted by the leader */
+    assert_int_equal(sl_read_i32(&r, &voter), 0);
+    assert_int_equal(sl_read_uvarint(&r, &tags), 0);
+    assert_int_equal(sl_read_uvarint(&r, &tags), 0);
+    assert_int_equal(sl_reader_left(&r), 0);
+    return 0;
+}
+
 static void test_single_voter_commits(void **state)
 {
     world_t *w = *state;
@@ -1049,6 +1082,12 @@ static void test_single_voter_commits(void **state)
     assert_int_equal(parse_batches(r.bytes, r.len, got, 4), 2);
     assert_true(got[0].control);
     assert_int_equal(got[0].leader_epoch, sl_raft_epoch(c->raft[0]));
+    int32_t leader_id = 1;
+    sl_buf_t scratch;
+    sl_records_scratch_init(&scratch);
+    assert_int_equal(
+        sl_records_iterate(got[0].payload, r.len, &scratch, check_leader_change, &leader_id), 0);
+    sl_buf_deinit(&scratch);
     assert_int_equal(got[1].base_offset, 1);
     assert_int_equal(got[1].record_count, 5);
     assert_int_equal(got[1].leader_epoch, sl_raft_epoch(c->raft[0]));
