@@ -151,6 +151,8 @@ typedef struct sl_config_key {
 typedef struct sl_config {
     int32_t node_id;
     char *log_dir;   /* owned */
+    /* owned; metadata.log.dir, effective: one of log_dirs (the first when unset) */
+    char *metadata_log_dir;
     char **log_dirs; /* owned, log_dirs_count >= 1 */
     size_t log_dirs_count;
     sl_listener_config_t listeners[SL_LISTENERS_MAX];

@@ -203,7 +203,7 @@ static int storage_open(sl_broker_t *broker)
     return 0;
 }
 
-/* The metadata quorum, in metadata.log.dir (the first log dir unless set), before the listeners
+/* The metadata quorum, in metadata.log.dir (one of log.dirs, checked at load), before the listeners
  * open so that the first Vote finds it. */
 static int quorum_start(sl_broker_t *broker)
 {
@@ -211,7 +211,7 @@ static int quorum_start(sl_broker_t *broker)
     if (cfg->quorum_voter_count == 0)
         return 0;
     size_t dir = 0;
-    const char *wanted = cfg->log_dirs[0];
+    const char *wanted = cfg->metadata_log_dir != NULL ? cfg->metadata_log_dir : cfg->log_dirs[0];
     while (dir < cfg->log_dirs_count && strcmp(cfg->log_dirs[dir], wanted) != 0)
         dir++;
     if (dir == cfg->log_dirs_count || broker->log_dirs[dir] == NULL) {

@@ -93,7 +93,6 @@ static const char *const kafka_keys[] = {
     "max.connections.per.ip.overrides",
     "max.incremental.fetch.session.cache.slots",
     "max.request.partition.size.limit",
-    "metadata.log.dir",
     "metadata.log.max.record.bytes.between.snapshots",
     "metadata.log.max.snapshot.interval.ms",
     "metadata.log.segment.bytes",
@@ -299,6 +298,8 @@ static int key_compare(const void *a, const void *b)
 bool sl__config_kafka_key_known(const char *name)
 {
     SL_ASSERT(name != NULL);
+    if (sl_config_key_find(name) != NULL)
+        return false; /* Sluice's own (metadata.log.dir within the metadata.log. family) */
     if (bsearch(&name, kafka_keys, SL_ARRAY_LEN(kafka_keys), sizeof(kafka_keys[0]), key_compare) !=
         NULL)
         return true;

@@ -352,6 +352,30 @@ static int resolve_inter_broker(sl_config_t *cfg, const sl_cfg_load_t *load, cha
                                 cfg->inter_broker_listener_name);
 }
 
+/* metadata.log.dir: one of log.dirs (the metadata log is opened with the other dirs); unset =
+ * the first. */
+static int resolve_metadata_log_dir(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                                    size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("metadata.log.dir");
+    if (sl_config_value_is_default(cfg, key) || cfg->metadata_log_dir == NULL ||
+        cfg->metadata_log_dir[0] == '\0') {
+        char *dir = sl_strdup(cfg->log_dirs[0]);
+        if (dir == NULL)
+            return -ENOMEM;
+        sl_free(cfg->metadata_log_dir);
+        cfg->metadata_log_dir = dir;
+        return 0;
+    }
+    for (size_t i = 0; i < cfg->log_dirs_count; i++)
+        if (strcmp(cfg->log_dirs[i], cfg->metadata_log_dir) == 0)
+            return 0;
+    return sl__config_key_error(load, key, err, err_len,
+                                "\"%s\" is not one of log.dirs (a separate metadata directory is "
+                                "not supported yet)",
+                                cfg->metadata_log_dir);
+}
+
 int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
 {
     SL_ASSERT(cfg != NULL && load != NULL);
@@ -371,6 +395,8 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
         rc = resolve_quorum(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_inter_broker(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_metadata_log_dir(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_advertised(cfg, load, err, err_len);
     if (rc == 0)

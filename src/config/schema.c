@@ -524,6 +524,16 @@ const sl_config_key_t sl__config_keys[] = {
             "never advertised to clients and answers only ApiVersions and the Raft APIs; it may "
             "not appear in advertised.listeners. Kafka has no default; Sluice defaults to "
             "CONTROLLER, which only matters once a listener of that name exists."},
+    {.name = "metadata.log.dir",
+     .type = SL_CONFIG_TYPE_STRING,
+     .storage = SL_CFG_STORE_STR,
+     .default_text = NULL,
+     OFF(metadata_log_dir),
+     RO,
+     HIGH,
+     .doc = "Where the metadata quorum keeps its log (__cluster_metadata-0, with its quorum-state "
+            "file), when controller.quorum.voters is set. Must be one of log.dirs; when unset, the "
+            "first of them. See docs/replication.md."},
     {.name = "inter.broker.listener.name",
      .type = SL_CONFIG_TYPE_STRING,
      .storage = SL_CFG_STORE_STR,

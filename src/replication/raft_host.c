@@ -42,6 +42,7 @@ struct sl_raft_group {
     sl_raft_role_t seen_role;
     int32_t seen_epoch, seen_leader;
     int64_t seen_high_watermark;
+    int seen_log_error;
 };
 
 typedef struct {
@@ -784,9 +785,11 @@ static void report_changes(sl_raft_host_t *host)
         sl_raft_role_t role = sl_raft_role(g->raft);
         int32_t epoch = sl_raft_epoch(g->raft), leader = sl_raft_leader_id(g->raft);
         int64_t hw = sl_raft_high_watermark(g->raft);
+        int log_error = sl_raft_log_error(g->log); /* a failed write stops the group */
         if (role == g->seen_role && epoch == g->seen_epoch && leader == g->seen_leader &&
-            hw == g->seen_high_watermark)
+            hw == g->seen_high_watermark && log_error == g->seen_log_error)
             continue;
+        g->seen_log_error = log_error;
         if (hw != g->seen_high_watermark && hw >= 0)
             sl_raft_log_set_high_watermark(g->log, hw);
         g->seen_role = role;

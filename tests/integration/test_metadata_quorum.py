@@ -280,3 +280,23 @@ def test_kafka_metadata_quorum_tool_describes_it(tmp_path, what):
             rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
             status = {int(r[0]): r[-1] for r in rows}
             assert status == {i: ("Leader" if i == leader else "Follower") for i in (1, 2, 3)}
+
+
+def test_metadata_log_dir_chooses_the_log_dir(tmp_path):
+    dirs = [os.path.join(str(tmp_path), "a"), os.path.join(str(tmp_path), "b")]
+    config = {1: {"log.dirs": ",".join(dirs), "metadata.log.dir": dirs[1]}}
+    with SluiceCluster(tmp_path, n=1, controllers=1, node_config=config) as c:
+        wait_agreed(c, [1], "a leader")
+        assert os.path.exists(os.path.join(dirs[1], "__cluster_metadata-0", "quorum-state"))
+        assert not os.path.exists(os.path.join(dirs[0], "__cluster_metadata-0"))
+
+
+def test_metadata_log_dir_outside_log_dirs_is_refused(tmp_path):
+    config = {1: {"metadata.log.dir": os.path.join(str(tmp_path), "elsewhere")}}
+    c = SluiceCluster(tmp_path, n=1, controllers=1, node_config=config)
+    try:
+        node = c.start(1)
+        assert node.proc.wait(60) == 2
+        assert "metadata.log.dir" in node.log_text() and "is not one of log.dirs" in node.log_text()
+    finally:
+        c.close()
