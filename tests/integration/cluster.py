@@ -21,9 +21,11 @@ PLAINTEXT listener. isolate(i) then cuts node i off from its peers both ways (a 
 network partition), heal(i) restores it.
 
 Each node writes its stderr to node(i).log_path (appended across restarts, one marker line per
-start). When a test fails, the logs of the clusters it made are attached to its report (the
-conftest hook calls attach_logs), and every process is stopped at the end of the `with` block or,
-at the latest, when the test is torn down, whether it passed or not."""
+start). When a test fails, the logs of the clusters it made (and of running clusters a fixture
+made) are attached to its report (the conftest hook calls attach_logs), and every process is
+stopped at the end of the `with` block or, at the latest, when the test that made it is torn down
+(a cluster made by a fixture: by the fixture, or when the run ends), passed or failed."""
+import atexit
 import os
 import signal
 import socket
@@ -57,8 +59,13 @@ def _yaml_value(value):
 
 
 def _current_test():
+    """(pytest node id, phase: "setup", "call" or "teardown") of the running test, or (None, None)
+    outside pytest."""
     current = os.environ.get("PYTEST_CURRENT_TEST", "")
-    return current.rsplit(" ", 1)[0] if current else None
+    if not current:
+        return None, None
+    nodeid, _, phase = current.rpartition(" ")
+    return nodeid, phase.strip("()")
 
 
 class SluiceNode:
@@ -160,7 +167,9 @@ class SluiceCluster:
         self.node_config = dict(node_config or {})
         self.env = dict(env or {})
         self.ready_timeout = ready_timeout
-        self.owner = _current_test()
+        # Made in a test's body: that test owns it (stopped at its teardown at the latest). Made
+        # in a fixture (setup): the fixture owns it, and it may serve several tests.
+        self.owner, self.phase = _current_test()
         self.peer_proxies = peer_proxies
         self.nodes = [SluiceNode(self, i) for i in range(1, n + 1)]
         self.closed = False
@@ -356,18 +365,29 @@ class SluiceCluster:
 
 
 def attach_logs(item, report):
-    """conftest's makereport hook: a failed phase of a test gets the logs of its clusters."""
+    """conftest's makereport hook: a failed phase of a test gets the logs of the clusters it made
+    and of the fixture-made clusters still running (which it may have used)."""
     if not report.failed:
         return
     for cluster in _LIVE:
-        if cluster.owner == item.nodeid:
+        if cluster.owner == item.nodeid or (cluster.phase == "setup" and not cluster.closed):
             for title, text in cluster.logs():
                 report.sections.append((title, text))
 
 
 def close_test_clusters(item):
-    """conftest's teardown hook: stops whatever the test left running and forgets its clusters."""
-    for cluster in [c for c in _LIVE if c.owner == item.nodeid]:
+    """conftest's teardown hook: stops the clusters the test's body made and left running, and
+    forgets every closed one. A cluster a fixture made is the fixture's to stop."""
+    for cluster in list(_LIVE):
+        if cluster.owner == item.nodeid and cluster.phase == "call" and not cluster.closed:
+            cluster.close()
+        if cluster.closed:
+            _LIVE.remove(cluster)
+
+
+@atexit.register
+def _close_all():
+    """Nothing outlives the test run, whoever forgot to stop it."""
+    for cluster in _LIVE:
         if not cluster.closed:
             cluster.close()
-        _LIVE.remove(cluster)

@@ -121,3 +121,23 @@ def test_refused_configuration_is_reported_with_the_log(tmp_path):
             pass
     assert "node.id 9 has the controller role" in str(e.value), e.value
     assert all(not n.alive() for n in c.nodes)
+
+
+def test_teardown_stops_what_the_test_left_running_but_not_a_fixtures_cluster(tmp_path):
+    import cluster as cluster_module
+
+    class Item:
+        nodeid = os.environ["PYTEST_CURRENT_TEST"].rsplit(" ", 1)[0]
+
+    mine = SluiceCluster(tmp_path / "mine", n=1, controllers=0)
+    mine.start_all()  # no `with`, never closed by the test
+    shared = SluiceCluster(tmp_path / "shared", n=1, controllers=0)
+    shared.phase = "setup"  # as if a module-scoped fixture had made it
+    shared.start_all()
+    try:
+        cluster_module.close_test_clusters(Item)
+        assert mine.closed and not mine.node(1).alive()
+        assert mine not in cluster_module._LIVE
+        assert not shared.closed and shared.node(1).alive() and shared.ready(1)
+    finally:
+        shared.close()
