@@ -8,6 +8,7 @@ down, the majority must move on, and after healing nothing diverges.
 Every wait polls with a generous deadline; nothing asserts a duration."""
 import os
 import socket
+import time
 
 import pytest
 
@@ -201,5 +202,46 @@ def test_isolated_quorum_leader_steps_down_and_rejoins_without_divergence(tmp_pa
             f"the returning node disturbed the quorum: leader {new} epoch {new_epoch} before, "
             f"{leader} epoch {final_epoch} after")
         wait_caught_up(c, leader, [1, 2, 3])
+        watch.check()
+    assert_metadata_logs_agree(c)
+
+
+def test_isolated_follower_comes_back_without_disturbing_the_leader(tmp_path):
+    """A voter that is not the leader cut off for many election timeouts: it never raises its
+    epoch while it cannot win (pre-vote, KIP-996), and when the cut heals it follows the
+    majority's leader in the majority's epoch instead of forcing an election."""
+    from test_metadata_quorum import agreed_leader, view, wait_agreed, wait_caught_up
+
+    with SluiceCluster(tmp_path, n=3, controllers=3, peer_proxies=True) as c:
+        leader, epoch = wait_agreed(c, [1, 2, 3], "the first leader")
+        wait_caught_up(c, leader, [1, 2, 3])
+        watch = LeaderWatch(c)
+        follower = next(i for i in (1, 2, 3) if i != leader)
+        rest = [i for i in (1, 2, 3) if i != follower]
+        c.isolate(follower)
+        # Long enough for the cut-off node to time out (election timeout 1 s) many times over;
+        # what it reports is sampled throughout.
+        cut_epochs, majority = set(), None
+        deadline = time.monotonic() + 8.0
+        give_up = time.monotonic() + ELECTION_WAIT
+        while time.monotonic() < deadline or (majority is None and time.monotonic() < give_up):
+            watch.observe()
+            v = view(c, follower)
+            if v is not None:
+                cut_epochs.add(v[2])
+            majority = agreed_leader(c, rest) or majority
+            time.sleep(0.2)
+        assert majority is not None and cut_epochs, watch.views()
+        assert max(cut_epochs) <= majority[1], (
+            f"the cut-off node raised its epoch to {max(cut_epochs)} (majority at {majority})")
+        c.heal(follower)
+
+        def rejoined():
+            watch.observe()
+            return agreed_leader(c, [1, 2, 3]) is not None
+
+        wait_until(rejoined, ELECTION_WAIT, lambda: f"all three agreeing: {watch.views()}")
+        assert agreed_leader(c, [1, 2, 3]) == agreed_leader(c, rest) == majority, watch.views()
+        wait_caught_up(c, majority[0], [1, 2, 3])
         watch.check()
     assert_metadata_logs_agree(c)
