@@ -254,10 +254,16 @@ int sl_broker_start(sl_broker_t *broker)
     rc = quorum_start(broker);
     if (rc != 0)
         return rc;
+    rc = sl__replication_start(broker);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < cfg->listeners_count; i++) {
         const sl_listener_config_t *l = &cfg->listeners[i];
         /* sl_server_listen numbers listeners in this order: index i is cfg->listeners[i] */
         broker->controller_listener[i] = sl_config_listener_is_controller(cfg, l->name);
+        broker->inter_broker_listener[i] = broker->replicas != NULL &&
+                                           cfg->inter_broker_listener_name != NULL &&
+                                           strcmp(l->name, cfg->inter_broker_listener_name) == 0;
         rc = sl_server_listen(broker->server, l->name, l->host, l->port);
         if (rc != 0) {
             SL_LOG(SL_LOG_ERROR, "broker", "cannot listen listener=%s host=%s port=%u error=\"%s\"",
@@ -330,7 +336,7 @@ static void flush_tick(uv_timer_t *timer)
 static void finish_stop(sl_broker_t *broker)
 {
     if (broker->timers_open > 0 || broker->log_dirs_closing > 0 || broker->http_closing ||
-        broker->quorum_stopping || broker->log_dirs_wait_quorum)
+        broker->quorum_stopping || broker->log_dirs_wait_quorum || broker->replicas_stopping)
         return;
     if (broker->disk_ready) {
         sl_disk_deinit(&broker->disk);
@@ -396,11 +402,32 @@ static void quorum_stopped(void *data)
     finish_stop(broker);
 }
 
+static void topics_close(sl_broker_t *broker);
+
+/* The replicated partitions' logs are the replica manager's: they close before the topic table. */
+static void replicas_closed(void *data)
+{
+    sl_broker_t *broker = data;
+    broker->replicas_stopping = false;
+    topics_close(broker);
+    finish_stop(broker);
+}
+
 static void cleaner_closed(sl_log_cleaner_t *cleaner)
 {
     sl_broker_t *broker = cleaner->broker;
     uv_close((uv_handle_t *)&broker->retention_timer, timer_closed);
     uv_close((uv_handle_t *)&broker->flush_timer, timer_closed);
+    if (broker->replicas != NULL) {
+        broker->replicas_stopping = true;
+        sl__replication_close(broker, replicas_closed, broker);
+        return;
+    }
+    topics_close(broker);
+}
+
+static void topics_close(sl_broker_t *broker)
+{
     sl__topics_close(broker->topics);
     broker->topics = NULL;
     if (broker->quorum_stopping) {

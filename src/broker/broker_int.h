@@ -72,6 +72,11 @@ struct sl_broker {
     /* the metadata quorum (NULL when controller.quorum.voters is empty: a single node as ever);
      * it stops before the log dirs close, since its log lives in one of them */
     sl_metadata_quorum_t *quorum;
+    /* replicated partitions (quorum mode only; NULL on a single node): their Raft groups, served
+     * on the inter-broker listener; closed before the topic table and the log dirs */
+    struct sl_replica_manager *replicas;
+    bool replicas_stopping;
+    bool inter_broker_listener[SL_LISTENERS_MAX]; /* the listener peers' replica fetches use */
     bool quorum_stopping;
     bool log_dirs_wait_quorum; /* the cleaner is done; the log dirs close when the quorum is */
     bool stopping;
@@ -204,6 +209,24 @@ sl_kerr_t sl__partition_leader_check(sl_broker_t *broker, const sl_partition_t *
  * waiting fetches look again; the controller's AlterPartition report and the coordinator's move
  * hook in here. */
 void sl__broker_partition_leadership_changed(sl_broker_t *broker, sl_partition_t *partition);
+/* Who leads the partition as this broker knows it (-1, -1 when nobody): CurrentLeader in
+ * NOT_LEADER_OR_FOLLOWER answers (KIP-951). */
+void sl__partition_current_leader(sl_broker_t *broker, const sl_partition_t *partition,
+                                  int32_t *leader_id, int32_t *leader_epoch);
+/* Quorum mode: creates the replica manager (broker->replicas). */
+int sl__replication_start(sl_broker_t *broker);
+/* Makes partition a Raft group over replicas (this node among them), or changes its replicas.
+ * The group opens the partition's log itself: a log the topic table opened is closed first, so
+ * call it before anything reads or appends. partition->log is the replicated log afterwards. */
+int sl__partition_replication_start(sl_broker_t *broker, sl_partition_t *partition,
+                                    const int32_t *replicas, int32_t count);
+/* Stops the partition's group (a leader resigns), fails its waiting appends and fetches; its log
+ * closes (is removed when delete_log) once idle; partition->log is NULL afterwards. Call before
+ * the topic table closes or deletes the partition. */
+void sl__partition_replication_stop(sl_broker_t *broker, sl_partition_t *partition,
+                                    bool delete_log);
+/* Stops every partition's group, then the replica manager; done once all is closed. */
+void sl__replication_close(sl_broker_t *broker, void (*done)(void *data), void *data);
 
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */

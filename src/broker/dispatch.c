@@ -116,7 +116,13 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     if (h == NULL)
         return SL_EUNSUPPORTED;
     bool controller = req->broker->controller_listener[req->listener_index];
-    if (controller ? !sl__api_on_controller_listener(key) : sl__api_controller_only(key))
+    /* The inter-broker listener also answers the elections of partition groups (never listed in
+     * its ApiVersions; their Fetch is sl__handle_fetch's). */
+    bool partition_raft =
+        req->broker->inter_broker_listener[req->listener_index] &&
+        (key == SL_API_VOTE || key == SL_API_BEGIN_QUORUM_EPOCH || key == SL_API_END_QUORUM_EPOCH);
+    if (controller ? !sl__api_on_controller_listener(key)
+                   : sl__api_controller_only(key) && !partition_raft)
         return SL_EUNSUPPORTED; /* clients never reach the quorum, nor it their listeners */
     if (version < h->support.version_min || version > h->support.version_max)
         return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;

@@ -801,9 +801,45 @@ static void report_changes(sl_raft_host_t *host)
     }
 }
 
+/* A held Fetch of many groups answers as soon as one of them has something (records, a new high
+ * watermark, a divergence): the groups still holding their part answer now with what they have,
+ * so no partition waits for the slowest one (Kafka's fetch returns when any partition has data).
+ * Error answers do not count: they must not turn a follower's fetch into a busy loop. */
+static bool release_held_fetches(sl_raft_host_t *host)
+{
+    bool released = false;
+    for (sl_quorum_call_t *c = host->held; c != NULL; c = c->next) {
+        if (c->api_key != SL_API_FETCH || c->answered)
+            continue;
+        bool news = false, waiting = false;
+        for (size_t i = 0; i < c->count; i++) {
+            const sl_raft_msg_t *m = &c->answers[i].msg;
+            if (!c->slots[i].answered)
+                waiting = true;
+            else if (m->type == SL_RAFT_MSG_FETCH_RESPONSE &&
+                     m->u.fetch_response.error_code == SL_RAFT_ERR_NONE)
+                news = true;
+        }
+        if (!news || !waiting)
+            continue;
+        for (size_t i = 0; i < c->count; i++) {
+            if (c->slots[i].answered)
+                continue;
+            sl_raft_group_t *group = group_of_key(host, &c->answers[i].group);
+            if (group != NULL) {
+                group_tick(group);
+                released |= sl_raft_answer_parked_fetch(group->raft, c->answers[i].msg.source_id);
+            }
+        }
+    }
+    return released;
+}
+
 static void answer_ready_calls(sl_raft_host_t *host)
 {
     route_outbox_answers(host);
+    if (release_held_fetches(host))
+        route_outbox_answers(host);
     for (sl_quorum_call_t *c = host->held, *next; c != NULL; c = next) {
         next = c->next;
         call_try_answer(c);
@@ -973,6 +1009,8 @@ void sl_raft_host_remove_group(sl_raft_host_t *host, sl_raft_group_t *group)
         if (host->outbox[i].group != group)
             host->outbox[kept++] = host->outbox[i];
     host->outbox_count = kept;
+    /* a flush still in flight completes into the log alone, not into the freed core */
+    sl_raft_log_bind(group->log, NULL);
     sl_raft_destroy(group->raft);
     sl_buf_deinit(&group->control);
     sl_free(group->topic_name);

@@ -302,6 +302,9 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
     if (not_leader != SL_KERR_NONE) { /* consumers read from the leader only */
         topic->metrics.failed_fetch_requests++;
         part_error(part, not_leader);
+        /* KIP-951 (v12+): who leads, so the consumer goes there without a Metadata round */
+        sl__partition_current_leader(fetch->req->broker, p, &out->current_leader.leader_id,
+                                     &out->current_leader.leader_epoch);
         return;
     }
     if (in->current_leader_epoch > leader_epoch) {
@@ -419,6 +422,13 @@ int sl__handle_fetch(sl_request_t *req, const void *request, void *response)
         req->broker->controller_listener[req->listener_index])
         return sl__handle_raft(req, request, response);
     const sl_fetch_request_t *in = request;
+    /* A replica's Fetch (a broker id in ReplicaState, or in ReplicaId before v15) on the
+     * inter-broker listener goes to the partitions' Raft groups; consumers' are served below. */
+    int32_t replica_id =
+        req->header.api_version >= 15 ? in->replica_state.replica_id : in->replica_id;
+    if (replica_id >= 0 && req->listener_index < SL_LISTENERS_MAX &&
+        req->broker->inter_broker_listener[req->listener_index])
+        return sl__handle_raft(req, request, response);
     sl_fetch_response_t *out = response;
     out->throttle_time_ms = 0;
     out->session_id = 0; /* no fetch sessions: every fetch is a full one */

@@ -13,13 +13,15 @@
 #include <string.h>
 
 #include "../broker_int.h"
+#include "replica_manager.h"
 #include "sluice/record_batch.h"
 #include "sluice/records.h"
 
 typedef struct produce produce_t;
 
 typedef struct {
-    sl_log_append_t append; /* first: the callback gets it back */
+    sl_log_append_t append;             /* first: the callback gets it back */
+    sl_replica_append_t replica_append; /* a replicated partition's: through its Raft group */
     produce_t *produce;
     sl_partition_produce_response_t *out;
     sl_log_t *log;
@@ -72,6 +74,25 @@ static void append_done(sl_log_append_t *append, int status, void *data)
         pa->out->log_start_offset = sl_log_start_offset(pa->log);
     } else {
         pa->out->error_code = kerr_from_append(status);
+        produce->any_failed = true;
+    }
+    SL_ASSERT(produce->appends_pending > 0);
+    if (--produce->appends_pending == 0)
+        produce_finish(produce);
+}
+
+/* A replicated partition's batch reached the high watermark (acks=all) or the leader's disk. */
+static void replica_append_done(sl_replica_append_t *append, sl_kerr_t error, void *data)
+{
+    partition_append_t *pa = data;
+    SL_ASSERT(&pa->replica_append == append);
+    produce_t *produce = pa->produce;
+    pa->out->error_code = error;
+    if (error == SL_KERR_NONE) {
+        pa->out->base_offset = pa->base_offset;
+        pa->out->log_append_time_ms = pa->append_time;
+        pa->out->log_start_offset = sl_log_start_offset(pa->log);
+    } else {
         produce->any_failed = true;
     }
     SL_ASSERT(produce->appends_pending > 0);
@@ -160,8 +181,11 @@ static sl_kerr_t check_records(sl_broker_t *broker, const sl_topic_t *topic,
  * storage.sync.policy=ack: the only copy is this broker's, so "acknowledged" means on disk, and the
  * high watermark (the synced end) already covers the record when the client hears back, as Kafka's
  * read-your-writes expects. Under interval, acks=1 is answered once written (Kafka's behaviour). */
-static bool wait_for_sync(const produce_t *produce, const sl_topic_t *topic)
+static bool wait_for_sync(const produce_t *produce, const sl_partition_t *partition)
 {
+    if (partition->replica != NULL)
+        return true; /* a replicated duplicate is answered once its original is committed */
+    const sl_topic_t *topic = partition->topic;
     if (produce->acks_zero)
         return false;
     return !produce->acks_one || topic->log_config.sync_on_ack;
@@ -173,10 +197,11 @@ static bool wait_for_sync(const produce_t *produce, const sl_topic_t *topic)
  * with the original's base offset and timestamp and not appended again (*duplicate set); when an
  * answer must wait for the sync and the original is not covered yet, the client is told to retry
  * (Kafka would hold the answer until it is). */
-static sl_kerr_t check_producer(const produce_t *produce, const sl_topic_t *topic, sl_log_t *log,
+static sl_kerr_t check_producer(const produce_t *produce, const sl_partition_t *partition,
                                 const sl_record_batch_t *batch,
                                 sl_partition_produce_response_t *out, bool *duplicate)
 {
+    sl_log_t *log = partition->log;
     *duplicate = false;
     if (batch->producer_id < 0)
         return SL_KERR_NONE;
@@ -187,7 +212,7 @@ static sl_kerr_t check_producer(const produce_t *produce, const sl_topic_t *topi
         return SL_KERR_NONE;
     case SL_PRODUCER_DUPLICATE:
         SL_ASSERT(base_offset >= 0);
-        if (wait_for_sync(produce, topic) && sl_log_high_watermark(log) <= base_offset)
+        if (wait_for_sync(produce, partition) && sl_log_high_watermark(log) <= base_offset)
             return SL_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND; /* retriable: same sequence again */
         *duplicate = true;
         out->base_offset = base_offset;
@@ -215,6 +240,16 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
         topic->metrics.produce_requests++;
     if (topic == NULL || in->index < 0 || in->index >= topic->partition_count)
         return;
+    sl_partition_t *part = &topic->partitions[in->index];
+    int32_t leader_epoch;
+    out->error_code = sl__partition_leader_check(req->broker, part, &leader_epoch);
+    if (out->error_code != SL_KERR_NONE) { /* KIP-951: say who leads (v10+) */
+        sl__partition_current_leader(req->broker, part, &out->current_leader.leader_id,
+                                     &out->current_leader.leader_epoch);
+        produce->any_failed = true;
+        topic->metrics.failed_produce_requests++;
+        return;
+    }
     if (topic->internal) { /* Kafka: only the broker itself appends to internal topics */
         out->error_code = SL_KERR_INVALID_TOPIC_EXCEPTION;
         out->error_message = sl_slice_from_str("Cannot append to internal topic.");
@@ -243,8 +278,7 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
     }
     bool duplicate = false;
     if (out->error_code == SL_KERR_NONE)
-        out->error_code = check_producer(produce, topic, topic->partitions[in->index].log, &batch,
-                                         out, &duplicate);
+        out->error_code = check_producer(produce, part, &batch, out, &duplicate);
     if (duplicate)
         return; /* answered from the original; nothing to append */
     if (out->error_code != SL_KERR_NONE) {
@@ -259,18 +293,38 @@ static void produce_partition(produce_t *produce, sl_topic_t *topic,
         topic->metrics.failed_produce_requests++;
         return;
     }
-    sl_partition_t *part = &topic->partitions[in->index];
     partition_append_t *pa = sl_arena_alloc(&req->arena, sizeof(*pa));
     if (pa == NULL || sl__request_hold(req, topic) != 0) {
         out->error_code = SL_KERR_UNKNOWN_SERVER_ERROR;
         produce->any_failed = true;
         return;
     }
-    *pa = (partition_append_t){.produce = produce, .out = out, .log = part->log};
+    *pa = (partition_append_t){.produce = produce, .out = out, .log = part->log, .append_time = -1};
+    if (part->replica != NULL) {
+        /* Through the Raft group: the log keeps its own copy of the batch (a follower needs the
+         * leader's bytes after this request is gone). */
+        int16_t acks = produce->acks_zero ? 0 : produce->acks_one ? 1 : -1;
+        out->error_code = sl_partition_replica_append(part->replica, &pa->replica_append,
+                                                      in->records.ptr, in->records.len, acks,
+                                                      replica_append_done, pa, &pa->base_offset);
+        if (out->error_code != SL_KERR_NONE) {
+            sl__partition_current_leader(req->broker, part, &out->current_leader.leader_id,
+                                         &out->current_leader.leader_epoch);
+            produce->any_failed = true;
+            topic->metrics.failed_produce_requests++;
+            return;
+        }
+        if (topic->log_config.log_append_time)
+            pa->append_time = sl_clock_realtime_ms(); /* what the log stamped, to the ms */
+        topic->metrics.bytes_in += in->records.len;
+        topic->metrics.messages_in += (uint64_t)SL_MAX(batch.record_count, 0);
+        produce->appends_pending++;
+        return;
+    }
     /* The frame is ours until we answer it; the log patches offsets into it in place. */
     uint8_t *bytes = (uint8_t *)(uintptr_t)in->records.ptr;
     int rc = sl_log_append(part->log, &pa->append, bytes, in->records.len, part->leader_epoch,
-                           wait_for_sync(produce, topic), append_done, pa, &pa->base_offset,
+                           wait_for_sync(produce, part), append_done, pa, &pa->base_offset,
                            &pa->append_time);
     if (rc != 0) {
         out->error_code = kerr_from_append(rc);

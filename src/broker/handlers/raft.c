@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "../broker_int.h"
+#include "replica_manager.h"
 
 typedef struct {
     sl_request_t *req;
@@ -87,16 +88,23 @@ static void raft_answered(sl_quorum_call_t *call, int status, void *data)
 int sl__handle_raft(sl_request_t *req, const void *request, void *response)
 {
     sl_broker_t *broker = req->broker;
-    if (broker->quorum == NULL)
+    /* the controller listener serves the metadata quorum; the inter-broker listener the
+     * partitions' groups (src/replication/replica_manager.c) */
+    bool partitions = !broker->controller_listener[req->listener_index];
+    if (partitions ? broker->replicas == NULL : broker->quorum == NULL)
         return SL_EUNSUPPORTED; /* no quorum configured: not served, as Kafka's brokers */
     raft_request_t *rr = sl_arena_alloc(&req->arena, sizeof(*rr));
     if (rr == NULL)
         return SL_ELIMIT;
     *rr = (raft_request_t){.req = req, .in_serve = true};
     req->pending = true;
-    int rc = sl_metadata_quorum_serve(broker->quorum, req->header.api_key, req->header.api_version,
-                                      req->header.correlation_id, request, response, &req->arena,
-                                      raft_answered, rr);
+    int rc = partitions
+                 ? sl_replica_manager_serve(broker->replicas, req->header.api_key,
+                                            req->header.api_version, req->header.correlation_id,
+                                            request, response, &req->arena, raft_answered, rr)
+                 : sl_metadata_quorum_serve(broker->quorum, req->header.api_key,
+                                            req->header.api_version, req->header.correlation_id,
+                                            request, response, &req->arena, raft_answered, rr);
     rr->in_serve = false;
     if (rc != 0 || rr->answered) {
         req->pending = false;
