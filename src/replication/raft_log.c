@@ -1,5 +1,5 @@
 /* raft_log: the log-backed part of a Raft group's environment over sl_log_t (raft_log.h).
- * Appends copy the core's lent batch bytes (one allocation per batch, freed when the write
+ * Appends copy the core's lent batch bytes (one allocation per call, freed when the last write
  * completes), stamp base offset and partition leader epoch (sl_log_append does) and, for batches
  * this node writes as leader, the CRC; flushes are sl_log_flush requests reported to the core;
  * truncations are sl_log_truncate; the quorum state is KRaft's JSON file, replaced durably.
@@ -34,13 +34,14 @@ struct sl_raft_log {
     int error;             /* first failure; the group is stopped */
 };
 
-/* One append in flight: the log writes these bytes, so they live until its callback. */
+/* The batches of one log_append call, in flight: the log writes these bytes, so they live until
+ * the last of their appends completes. Laid out as this header, count sl_log_append_t, then the
+ * batches' bytes back to back. */
 typedef struct {
-    sl_log_append_t req;
     sl_raft_log_t *rl;
-    size_t len;
-    uint8_t bytes[];
-} raft_append_t;
+    size_t pending; /* appends still in flight */
+    uint8_t *bytes;
+} raft_append_block_t;
 
 static void fail(sl_raft_log_t *rl, int err, const char *what)
 {
@@ -443,83 +444,124 @@ static uint8_t *leader_change_batch(sl_raft_log_t *rl, int64_t timestamp, size_t
 
 static void append_done(sl_log_append_t *req, int status, void *data)
 {
-    raft_append_t *a = data;
-    SL_ASSERT(req == &a->req);
-    sl_raft_log_t *rl = a->rl;
+    (void)req; /* one of the block's */
+    raft_append_block_t *block = data;
+    sl_raft_log_t *rl = block->rl;
     rl->appends_in_flight--;
     if (status < 0)
         fail(rl, status, "append");
-    sl_free(a);
+    if (--block->pending == 0)
+        sl_free(block);
 }
 
-/* Copies (or, for the leader's LeaderChange, builds) one batch into an owned append. */
-static raft_append_t *append_prepare(sl_raft_log_t *rl, const sl_raft_batch_t *b, int *err)
+/* The bytes of one batch: its payload (length from its header), or for the leader's
+ * LeaderChange without a payload, one built here (*built, owned by the caller). */
+static int batch_source(sl_raft_log_t *rl, const sl_raft_batch_t *b, const uint8_t **src,
+                        size_t *len, uint8_t **built)
 {
-    *err = -ENOMEM;
-    size_t len = 0;
-    uint8_t *built = NULL;
-    const uint8_t *src = b->payload;
-    if (src == NULL && b->control) {
+    if (b->payload == NULL && b->control) {
         const sl_clock_ops_t *clock = sl_log_dir_clock(rl->dir);
-        built = leader_change_batch(rl, clock->realtime_ms(clock->data), &len);
-        if (built == NULL)
-            return NULL;
-        src = built;
-    } else {
-        SL_ASSERT(src != NULL); /* the payload convention: a complete v2 RecordBatch */
-        sl_record_batch_t hdr;
-        *err = sl_record_batch_parse(src, SIZE_MAX, &hdr);
-        if (*err != 0)
-            return NULL;
-        *err = -ENOMEM;
-        len = sl_record_batch_size(&hdr);
+        *built = leader_change_batch(rl, clock->realtime_ms(clock->data), len);
+        *src = *built;
+        return *built != NULL ? 0 : -ENOMEM;
     }
-    raft_append_t *a = sl_malloc(sizeof *a + len);
-    if (a != NULL) {
-        a->rl = rl;
-        a->len = len;
-        memcpy(a->bytes, src, len);
+    SL_ASSERT(b->payload != NULL); /* the payload convention: a complete v2 RecordBatch */
+    sl_record_batch_t hdr;
+    int rc = sl_record_batch_parse(b->payload, SIZE_MAX, &hdr);
+    if (rc == 0 && hdr.last_offset_delta + 1 != b->record_count)
+        rc = SL_EMALFORMED; /* the core counted other offsets than the batch holds */
+    *src = b->payload;
+    *len = sl_record_batch_size(&hdr);
+    return rc;
+}
+
+/* Copies the call's batches into one block (the core only lends them): one allocation per call,
+ * however many batches a Fetch answer brought. */
+static raft_append_block_t *append_block(sl_raft_log_t *rl, const sl_raft_batch_t *batches,
+                                         size_t count, int *err)
+{
+    size_t total = 0, built_len = 0;
+    uint8_t *built = NULL; /* a new leader's LeaderChange: one per call at most */
+    for (size_t i = 0; i < count && *err == 0; i++) {
+        const uint8_t *src;
+        size_t len;
+        uint8_t *mine = NULL;
+        *err = batch_source(rl, &batches[i], &src, &len, &mine);
+        if (mine != NULL) {
+            SL_ASSERT(built == NULL);
+            built = mine;
+            built_len = len;
+        }
+        total += len;
+    }
+    size_t head = sizeof(raft_append_block_t) + count * sizeof(sl_log_append_t);
+    raft_append_block_t *block = *err == 0 ? sl_malloc(head + total) : NULL;
+    if (*err == 0 && block == NULL)
+        *err = -ENOMEM;
+    if (block != NULL) {
+        *block = (raft_append_block_t){.rl = rl, .bytes = (uint8_t *)block + head};
+        uint8_t *p = block->bytes;
+        for (size_t i = 0; i < count; i++) {
+            const uint8_t *src = built;
+            size_t len = built_len;
+            if (batches[i].payload != NULL) {
+                sl_record_batch_t hdr;
+                int rc = sl_record_batch_parse(batches[i].payload, SIZE_MAX, &hdr);
+                SL_ASSERT(rc == 0); /* checked above */
+                src = batches[i].payload;
+                len = sl_record_batch_size(&hdr);
+            }
+            memcpy(p, src, len);
+            p += len;
+        }
     }
     sl_free(built);
-    return a;
+    return block;
 }
 
 void sl_raft_log_append(void *data, const sl_raft_batch_t *batches, size_t batch_count)
 {
     sl_raft_log_t *rl = data;
+    if (rl->error != 0 || batch_count == 0)
+        return;
+    int rc = 0;
+    raft_append_block_t *block = append_block(rl, batches, batch_count, &rc);
+    if (block == NULL) {
+        fail(rl, rc, "append");
+        return;
+    }
     /* Batches this node writes as leader are its own: their CRC is computed here. Fetched
      * batches were checked on receipt and are kept byte for byte. */
     bool own = rl->raft != NULL && sl_raft_role(rl->raft) == SL_RAFT_LEADER;
-    for (size_t i = 0; i < batch_count && rl->error == 0; i++) {
+    sl_log_append_t *reqs = (sl_log_append_t *)(block + 1);
+    uint8_t *p = block->bytes;
+    for (size_t i = 0; i < batch_count; i++) {
         const sl_raft_batch_t *b = &batches[i];
         SL_ASSERT(b->base_offset == sl_log_end_offset(rl->log));
-        int rc;
-        raft_append_t *a = append_prepare(rl, b, &rc);
-        if (a == NULL) {
-            fail(rl, rc, "append");
-            return;
-        }
         sl_record_batch_t hdr;
-        rc = sl_record_batch_parse(a->bytes, a->len, &hdr);
-        if (rc == 0 && hdr.last_offset_delta + 1 != b->record_count)
-            rc = SL_EMALFORMED; /* the core counted other offsets than the batch holds */
-        if (rc == 0 && (own || b->payload == NULL)) {
-            sl_record_batch_patch_offsets(a->bytes, b->base_offset, b->leader_epoch);
-            uint32_t crc = sl_record_batch_crc(a->bytes, a->len);
+        rc = sl_record_batch_parse(p, SIZE_MAX, &hdr);
+        SL_ASSERT(rc == 0); /* checked when copied */
+        size_t len = sl_record_batch_size(&hdr);
+        if (own || b->payload == NULL) {
+            sl_record_batch_patch_offsets(p, b->base_offset, b->leader_epoch);
+            uint32_t crc = sl_record_batch_crc(p, len);
             sl_writer_t w;
-            sl_writer_init(&w, a->bytes + SL_RECORD_BATCH_CRC_OFFSET, 4);
+            sl_writer_init(&w, p + SL_RECORD_BATCH_CRC_OFFSET, 4);
             rc = sl_write_u32(&w, crc);
         }
         if (rc == 0)
-            rc = sl_log_append(rl->log, &a->req, a->bytes, a->len, b->leader_epoch, false,
-                               append_done, a, NULL, NULL);
+            rc = sl_log_append(rl->log, &reqs[i], p, len, b->leader_epoch, false, append_done,
+                               block, NULL, NULL);
         if (rc < 0) {
-            sl_free(a);
             fail(rl, rc, "append");
-            return;
+            break;
         }
+        block->pending++;
         rl->appends_in_flight++;
+        p += len;
     }
+    if (block->pending == 0) /* none went out: no callback will free it */
+        sl_free(block);
 }
 
 void sl_raft_log_truncate(void *data, int64_t offset)
