@@ -48,7 +48,7 @@ struct sl_broker {
     sl_endpoint_t advertised[SL_LISTENERS_MAX];
     size_t advertised_count;
     /* controller_listener[i]: listener i is named in controller.listener.names; it answers only
-     * ApiVersions and the Raft APIs (sl__api_on_controller_listener) and is never advertised */
+     * what sl__api_on_controller_listener lists and is never advertised */
     bool controller_listener[SL_LISTENERS_MAX];
     sl_broker_stopped_cb stopped_cb;
     void *stopped_data;

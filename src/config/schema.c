@@ -521,7 +521,8 @@ const sl_config_key_t sl__config_keys[] = {
      RO,
      HIGH,
      .doc = "Names of the listeners the quorum uses. Such a listener is bound like any other but "
-            "never advertised to clients and answers only ApiVersions and the Raft APIs; it may "
+            "never advertised to clients and answers only ApiVersions, the Raft APIs and "
+            "DescribeCluster; it may "
             "not appear in advertised.listeners. Kafka has no default; Sluice defaults to "
             "CONTROLLER, which only matters once a listener of that name exists."},
     {.name = "metadata.log.dir",
