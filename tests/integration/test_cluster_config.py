@@ -115,3 +115,18 @@ def test_controller_listener_bound_but_hidden(start_broker, tmp_path, voters):
     # The client listener is untouched by all this.
     wire.assert_still_serving(b)
     assert wire.api_versions(client, version=3)["apis"].get(3) is not None
+
+
+def test_metrics_name_the_client_address_even_with_the_controller_listener_first(start_broker,
+                                                                                tmp_path):
+    import urllib.request
+    client, controller = free_port(), free_port()
+    text = (broker_config(os.path.join(str(tmp_path), "data"))
+            .replace("listeners: PLAINTEXT://127.0.0.1:0\n",
+                     f"listeners: CONTROLLER://127.0.0.1:{controller},"
+                     f"PLAINTEXT://127.0.0.1:{client}\n"))
+    b = start_broker(config_text=text)
+    with urllib.request.urlopen(f"{b.http_url}/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    info = [l for l in metrics.splitlines() if l.startswith("kafka_broker_info{")]
+    assert len(info) == 1 and f'address="127.0.0.1:{client}"' in info[0], info
