@@ -231,6 +231,10 @@ void sl__raft_handle_end_quorum_epoch(sl_raft_t *raft, const sl_raft_msg_t *msg)
         backoff = SL_MIN(backoff, (uint64_t)raft->cfg.election_backoff_max_ms);
         raft->election_deadline_ms =
             raft->now_ms + backoff + raft->env.random_u64(raft->env.data) % step;
+        SL_LOG(SL_LOG_INFO, "raft",
+               "leader resigned node=%" PRId32 " leader=%" PRId32 " epoch=%" PRId32
+               " successor_position=%" PRId32,
+               raft->cfg.node_id, req->leader_id, raft->epoch, position);
     }
     answer_quorum_epoch(raft, msg, SL_RAFT_MSG_END_QUORUM_EPOCH_RESPONSE, error);
 }
