@@ -159,6 +159,25 @@ def test_sigkill_leader_elects_another_and_it_rejoins_as_follower(tmp_path):
         assert all(len(nodes) == 1 for nodes in by_epoch.values()), by_epoch
 
 
+def test_a_minority_never_elects_and_a_majority_again_does(tmp_path):
+    with SluiceCluster(tmp_path, n=3, controllers=3) as c:
+        leader, epoch = wait_agreed(c, [1, 2, 3], "the first leader")
+        alone = next(i for i in (1, 2, 3) if i != leader)
+        others = [i for i in (1, 2, 3) if i != alone]
+        for i in others:
+            c.kill(i)
+        # however long it tries (several election timeouts here), one voter of three never leads
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            v = view(c, alone)
+            assert v is None or v[0] != "leader", v
+            time.sleep(0.2)
+        c.restart(others[0])
+        c.wait_ready(others[0])
+        pair = sorted([alone, others[0]])
+        wait_agreed(c, pair, "a leader once a majority is back", newer_than=epoch)
+
+
 def test_sigterm_leader_resigns_and_exits_cleanly(tmp_path):
     with SluiceCluster(tmp_path, n=3, controllers=3) as c:
         old, epoch = wait_agreed(c, [1, 2, 3], "the first leader")
