@@ -305,6 +305,8 @@ static bool retain_topic(sl_topic_t *topic, void *data)
     const retention_pass_t *pass = data;
     for (int32_t p = 0; p < topic->partition_count; p++) {
         sl_log_t *log = topic->partitions[p].log;
+        if (log == NULL)
+            continue; /* its replication stopped: no log here */
         int deleted = sl_log_apply_retention(log, pass->now_ms);
         if (deleted > 0)
             SL_LOG(SL_LOG_INFO, "broker",

@@ -209,7 +209,8 @@ static bool offset_lag(scrape_t *s, sl_slice_t topic_name, int32_t partition, in
                        int64_t *lag)
 {
     sl_topic_t *topic = sl__topics_find(s->broker->topics, topic_name);
-    if (topic == NULL || partition < 0 || partition >= topic->partition_count || offset < 0)
+    if (topic == NULL || partition < 0 || partition >= topic->partition_count || offset < 0 ||
+        topic->partitions[partition].log == NULL)
         return false;
     *lag = SL_MAX(sl_log_high_watermark(topic->partitions[partition].log) - offset, 0);
     return true;

@@ -16,6 +16,8 @@ sl_kerr_t sl__partition_leader_check(sl_broker_t *broker, const sl_partition_t *
 {
     (void)broker;
     *leader_epoch = partition->leader_epoch;
+    if (partition->log == NULL)
+        return SL_KERR_NOT_LEADER_OR_FOLLOWER; /* its replication stopped: no replica here */
     if (partition->replica == NULL)
         return SL_KERR_NONE;
     sl_partition_replica_state_t st;

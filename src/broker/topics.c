@@ -212,7 +212,7 @@ static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
     topic->timestamp_before_max_ms = s.message_timestamp_before_max_ms;
     topic->timestamp_after_max_ms = s.message_timestamp_after_max_ms;
     for (int32_t p = 0; p < topic->partition_count; p++)
-        if (topic->partitions[p].log != NULL)
+        if (topic->partitions[p].log != NULL && topic->partitions[p].replica == NULL)
             sl_log_set_config(topic->partitions[p].log, &topic->log_config);
 }
 

@@ -22,7 +22,10 @@ static void describe_one(sl_request_t *req, sl_topic_t *topic, int32_t index,
         return;
     }
     sl_log_t *log = topic->partitions[index].log;
-    SL_ASSERT(log != NULL);
+    if (log == NULL) { /* its replication stopped here */
+        out->error_code = SL_KERR_NOT_LEADER_OR_FOLLOWER;
+        return;
+    }
     size_t count = SL_MIN(sl_log_producers(log, NULL, 0), (size_t)PRODUCERS_PER_PARTITION_MAX);
     sl_producer_info_t *infos = sl_arena_alloc(&req->arena, (count + 1) * sizeof(*infos));
     out->active_producers =

@@ -244,7 +244,7 @@ static void read_next(fetch_t *fetch)
     while (fetch->next < fetch->parts_count) {
         fetch_part_t *part = &fetch->parts[fetch->next];
         sl_log_t *log = part->partition != NULL ? part->partition->log : NULL;
-        if (log == NULL || part->offset == sl_log_high_watermark(log) ||
+        if (log == NULL || part->offset >= sl_log_high_watermark(log) ||
             (fetch->bytes >= budget && fetch->bytes > 0)) {
             fetch->next++;
             continue;
@@ -318,8 +318,10 @@ static void resolve_part(fetch_t *fetch, sl_topic_t *topic, sl_kerr_t topic_erro
         return;
     }
     part->partition = p;
+    /* Past the high watermark but within the log (a new leader's high watermark catching up
+     * with the old one's) is empty, not out of range, as Kafka's leader reads. */
     if (in->fetch_offset < sl_log_start_offset(p->log) ||
-        in->fetch_offset > sl_log_high_watermark(p->log))
+        in->fetch_offset > sl_log_end_offset(p->log))
         part_error(part, SL_KERR_OFFSET_OUT_OF_RANGE);
 }
 
