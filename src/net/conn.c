@@ -149,12 +149,20 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     sl_conn_t *conn = SL_CONTAINER_OF((uv_tcp_t *)handle, sl_conn_t, tcp);
     size_t room = 0;
     uint8_t *direct = sl__splitter_direct(&conn->splitter, &room);
-    if (direct != NULL && room >= sizeof(conn->server->scratch) / 2) {
+    if (direct != NULL && room >= SL_CONN_DIRECT_READ_BYTES_MIN) {
         /* A large frame: read straight into its payload, no copy. */
         *buf = uv_buf_init((char *)direct, (unsigned)SL_MIN(room, (size_t)UINT32_MAX));
         return;
     }
-    *buf = uv_buf_init((char *)conn->server->scratch, sizeof(conn->server->scratch));
+    /* Between frames of a connection sending large ones (a producer's batches), read only the
+     * start of the next: its size prefix and a little, copied, and the rest straight into its
+     * payload. A full scratch read would take most of a 50 KB frame through the scratch buffer
+     * and a memcpy. Small frames keep the full read: many of them per system call. */
+    size_t len = sizeof(conn->server->scratch);
+    if (direct == NULL &&
+        conn->last_frame_len >= SL_CONN_FRAME_START_READ_BYTES + SL_CONN_DIRECT_READ_BYTES_MIN)
+        len = SL_CONN_FRAME_START_READ_BYTES;
+    *buf = uv_buf_init((char *)conn->server->scratch, (unsigned)len);
 }
 
 static void conn_enqueue(sl_conn_t *conn, uint8_t *payload, size_t len, size_t cap)
@@ -217,6 +225,7 @@ static void conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             break;
         size_t frame_len, cap;
         uint8_t *payload = sl__splitter_take(&conn->splitter, &frame_len, &cap);
+        conn->last_frame_len = frame_len;
         conn_enqueue(conn, payload, frame_len, cap);
     }
     if (!conn->closing && conn_over_limits(conn))

@@ -7,7 +7,7 @@
 
 /* ---- payload cache (payload_cache.c) ----------------------------------------------------------
  * Buffers of large frames, kept for the next large frame instead of going back to the kernel. */
-#define SL_NET_PAYLOAD_CACHED_BYTES_MIN (64 * 1024) /* smaller frames come from malloc's bins */
+#define SL_NET_PAYLOAD_CACHED_BYTES_MIN (32 * 1024) /* smaller frames come from malloc's bins */
 /* A producer at full speed has a sync round's worth of ~1 MB frames in flight (a dozen or more). */
 #define SL_NET_PAYLOAD_CACHE_COUNT 32
 #define SL_NET_PAYLOAD_CACHE_BYTES_MAX (32 * SL_MiB)
@@ -68,6 +68,12 @@ uint8_t *sl__splitter_take(sl__splitter_t *s, size_t *len, size_t *cap);
 /* Buffers gathered into one write of a response's memory pieces (a Fetch answer alternates headers
  * and record bytes); larger answers go out in several writes. */
 #define SL_CONN_WRITE_BUFS_MAX 64
+/* The unread rest of a frame at least this large is read straight into its payload; smaller rests
+ * come through the shared scratch buffer (with whatever follows them) and are copied. */
+#define SL_CONN_DIRECT_READ_BYTES_MIN (32 * 1024)
+/* After a frame of at least this plus SL_CONN_DIRECT_READ_BYTES_MIN, the next frame's first read
+ * asks for this much only, so that its rest is read straight into its payload. */
+#define SL_CONN_FRAME_START_READ_BYTES 4096
 /* Bytes asked of one sendfile(2) call; the socket's free space usually cuts it shorter. */
 #define SL_CONN_SENDFILE_BYTES_MAX (16 * 1024 * 1024)
 
@@ -86,6 +92,7 @@ struct sl_conn {
     sl__splitter_t splitter;
     sl_frame_t *queue_head, *queue_tail; /* requests in arrival order, answered or not */
     size_t frames_in_flight;
+    size_t last_frame_len;  /* the size of the last frame read (how to read the next one) */
     size_t bytes_in_flight; /* request bytes read + response bytes not yet written */
     size_t writes_pending;
     uint64_t last_active_ms;

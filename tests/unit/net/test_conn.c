@@ -264,6 +264,57 @@ static void test_answers_of_one_iteration_in_order(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Large frames (read from their start on in short reads, then straight into their payload) and
+ * small ones between them, all arriving back to back, come out whole and in order. */
+static void test_large_and_small_frames_back_to_back(void **state)
+{
+    fixture_t *f = *state;
+    static const size_t sizes[] = {100000, 5, 70000, 40000, 7, 36 * 1024 + 1, 200000};
+    enum { FRAMES = sizeof sizes / sizeof sizes[0] };
+    f->client = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(f->client >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons(sl_server_listener(f->server, 0)->port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(f->client, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    size_t total = 0;
+    for (size_t i = 0; i < FRAMES; i++)
+        total += 4 + sizes[i];
+    uint8_t *stream = malloc(total);
+    assert_non_null(stream);
+    size_t off = 0;
+    for (size_t i = 0; i < FRAMES; i++) {
+        stream[off] = (uint8_t)(sizes[i] >> 24);
+        stream[off + 1] = (uint8_t)(sizes[i] >> 16);
+        stream[off + 2] = (uint8_t)(sizes[i] >> 8);
+        stream[off + 3] = (uint8_t)sizes[i];
+        for (size_t k = 0; k < sizes[i]; k++)
+            stream[off + 4 + k] = (uint8_t)(i * 31 + k * 7 + k / 251);
+        off += 4 + sizes[i];
+    }
+    assert_int_equal(fcntl(f->client, F_SETFL, O_NONBLOCK), 0);
+    size_t sent = 0;
+    for (int i = 0; i < LOOPS_MAX && f->frames_count < (int)FRAMES; i++) {
+        if (sent < total) {
+            ssize_t n = write(f->client, stream + sent, total - sent);
+            if (n > 0)
+                sent += (size_t)n;
+            else
+                assert_true(n < 0 && errno == EAGAIN);
+        }
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(f->frames_count, FRAMES);
+    off = 0;
+    for (size_t i = 0; i < FRAMES; i++) {
+        assert_int_equal(f->frames[i]->len, sizes[i]);
+        assert_memory_equal(f->frames[i]->payload, stream + off + 4, sizes[i]);
+        off += 4 + sizes[i];
+        sl_frame_respond_none(f->frames[i]);
+    }
+    free(stream);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hangup_mid_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_of_one_iteration_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_and_small_frames_back_to_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
