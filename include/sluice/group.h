@@ -162,6 +162,12 @@ int16_t sl_group_delete(sl_group_coordinator_t *c, sl_slice_t group_id);
 /* Whether a member of the group's consumer protocol subscribes to topic (OffsetDelete). */
 bool sl_group_subscribed(sl_group_coordinator_t *c, sl_slice_t group_id, sl_slice_t topic);
 
+/* Drops every group whose coordinator partition (of partitions) is partition, answering its
+ * waiting JoinGroup and SyncGroup calls with error (NOT_COORDINATOR), without the changed
+ * callback: the partition's leadership moved to another broker. Returns how many went. */
+size_t sl_group_coordinator_unload(sl_group_coordinator_t *c, int32_t partition, int32_t partitions,
+                                   int16_t error);
+
 /* Kafka's coordinator partition for a group: abs(Java String.hashCode) % partitions. */
 int32_t sl_group_partition_for(sl_slice_t group_id, int32_t partitions);
 

@@ -14,6 +14,7 @@
 static sl_topic_t *offsets_topic_open(sl_broker_t *broker);
 
 static void groups_tick(sl_delayed_t *op);
+static void offsets_loads_cancel(sl_groups_t *groups);
 
 static uint64_t loop_now(void *data)
 {
@@ -61,6 +62,8 @@ void sl__groups_destroy(sl_broker_t *broker)
     if (broker->groups == NULL)
         return;
     sl_group_coordinator_destroy(broker->groups->coord);
+    offsets_loads_cancel(broker->groups);
+    sl_free(broker->groups->owned);
     sl_free(broker->groups);
     broker->groups = NULL;
 }
@@ -387,6 +390,8 @@ struct sl__offsets_commit {
     size_t count, cap;
     sl_log_append_t append;
     uint8_t *batch; /* owned until the request is freed */
+    sl_partition_t *partition;
+    int32_t owned_epoch; /* replicated: the leader epoch the partition was owned in at submit */
 };
 
 static void commit_on_free(sl_request_t *req, void *data)
@@ -423,11 +428,22 @@ int sl__offsets_commit_add(sl__offsets_commit_t *commit, sl_slice_t topic, int32
     return 0;
 }
 
+static bool owned_in_epoch(sl_broker_t *broker, const sl_partition_t *partition, int32_t epoch);
+
 static void commit_apply(sl__offsets_commit_t *commit, int status)
 {
-    sl_group_coordinator_t *coord = commit->req->broker->groups->coord;
+    sl_broker_t *broker = commit->req->broker;
+    sl_group_coordinator_t *coord = broker->groups->coord;
+    /* Leadership moved while the write was in flight: the group lives on another coordinator now,
+     * which replays the record if it committed; this one must not keep the group in memory. */
+    bool moved = commit->partition != NULL && commit->partition->replica != NULL &&
+                 !owned_in_epoch(broker, commit->partition, commit->owned_epoch);
     for (size_t i = 0; i < commit->count; i++) {
         commit_entry_t *e = &commit->entries[i];
+        if (moved) {
+            e->out->error_code = SL_KERR_NOT_COORDINATOR;
+            continue;
+        }
         if (status == 0 &&
             sl_group_offset_put(coord, commit->group_id, e->topic, e->partition, &e->offset) == 0)
             continue;
@@ -455,6 +471,11 @@ int sl__offsets_commit_submit(sl__offsets_commit_t *commit)
         commit_apply(commit, SL_ECLOSED);
         return 0;
     }
+    commit->partition = p;
+    const sl_groups_t *groups = req->broker->groups;
+    if (p->replica != NULL) /* the handler checked ownership: the entry exists */
+        commit->owned_epoch =
+            p->index < groups->owned_count ? groups->owned[p->index].leader_epoch : -1;
     record_list_t rl = {0};
     sl_buf_init(&rl.recs, 0);
     sl_buf_t key, value;
@@ -745,6 +766,207 @@ static int groups_load(sl_broker_t *broker)
     SL_LOG(SL_LOG_INFO, "group", "loaded groups=%zu ms=%" PRIu64, count,
            sl_clock_monotonic_ms() - t0);
     return 0;
+}
+
+/* ---- coordinator moves: replicated __consumer_offsets partitions (quorum mode) ---- */
+
+static bool is_offsets_topic(const sl_topic_t *topic)
+{
+    return strcmp(topic->name, SL_OFFSETS_TOPIC) == 0;
+}
+
+/* The ownership entry of partition index (of count), the table grown to count first; NULL when out
+ * of memory. */
+static sl_offsets_ownership_t *ownership(sl_groups_t *groups, int32_t index, int32_t count)
+{
+    SL_ASSERT(index >= 0 && index < count);
+    if (count > groups->owned_count) {
+        sl_offsets_ownership_t *grown = sl_realloc(groups->owned, (size_t)count * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        memset(grown + groups->owned_count, 0,
+               (size_t)(count - groups->owned_count) * sizeof(*grown));
+        groups->owned = grown;
+        groups->owned_count = count;
+    }
+    return &groups->owned[index];
+}
+
+static bool owned_in_epoch(sl_broker_t *broker, const sl_partition_t *partition, int32_t epoch)
+{
+    const sl_groups_t *groups = broker->groups;
+    if (partition->index >= groups->owned_count)
+        return false;
+    const sl_offsets_ownership_t *o = &groups->owned[partition->index];
+    return o->state == SL_OFFSETS_OWNED && o->leader_epoch == epoch;
+}
+
+/* One partition's replay on gaining its leadership: reads [start, end) batch by batch through the
+ * loop (clients of other groups are served meanwhile). end is the log end when leadership came:
+ * a Raft leader's log holds every committed record, and its uncommitted tail from earlier epochs
+ * commits under it, so that tail is part of the state too. */
+typedef struct sl_offsets_load {
+    sl_log_read_t read;
+    sl_broker_t *broker;
+    sl_partition_t *partition;
+    int64_t offset, end;
+    uint64_t started_ms;
+    bool cancelled; /* leadership went first: the read's completion frees it */
+} sl_offsets_load_t;
+
+static void offsets_load_next(sl_offsets_load_t *load);
+
+/* At destroy: a replay's read still out completes into a freed broker otherwise. */
+static void offsets_loads_cancel(sl_groups_t *groups)
+{
+    for (int32_t i = 0; i < groups->owned_count; i++)
+        if (groups->owned[i].load != NULL)
+            groups->owned[i].load->cancelled = true;
+}
+
+static void offsets_load_finish(sl_offsets_load_t *load, int status)
+{
+    sl_broker_t *broker = load->broker;
+    sl_offsets_ownership_t *o = &broker->groups->owned[load->partition->index];
+    SL_ASSERT(o->load == load);
+    o->load = NULL;
+    if (status != 0) {
+        /* Stays LOADING: clients retry; the next leadership change (or resignation) moves on. */
+        SL_LOG(SL_LOG_ERROR, "group", "cannot load %s partition=%d error=\"%s\"", SL_OFFSETS_TOPIC,
+               (int)load->partition->index, sl_strerror(status));
+    } else {
+        o->state = SL_OFFSETS_OWNED;
+        SL_LOG(SL_LOG_INFO, "group", "coordinator for %s partition=%d epoch=%d loaded ms=%" PRIu64,
+               SL_OFFSETS_TOPIC, (int)load->partition->index, (int)o->leader_epoch,
+               sl_clock_monotonic_ms() - load->started_ms);
+    }
+    sl_free(load);
+    sl__groups_arm(broker); /* restored members' sessions run from now */
+}
+
+static void offsets_load_read(sl_log_read_t *read, int status, uint8_t *bytes, size_t len,
+                              void *data)
+{
+    (void)read; /* inside load */
+    sl_offsets_load_t *load = data;
+    if (load->cancelled || load->broker->stopping) {
+        sl_free(bytes);
+        if (!load->cancelled)
+            load->broker->groups->owned[load->partition->index].load = NULL;
+        sl_free(load);
+        return;
+    }
+    if (status != 0 || len == 0) {
+        sl_free(bytes);
+        /* len 0: nothing readable past offset (the cleaner removed the tail's last records) */
+        offsets_load_finish(load, status);
+        return;
+    }
+    sl_groups_t *groups = load->broker->groups;
+    groups->loading = true; /* replayed records are not written again */
+    int64_t next = load_batches(load->broker, bytes, len, load->offset);
+    groups->loading = false;
+    sl_free(bytes);
+    if (next <= load->offset) {
+        offsets_load_finish(load, SL_ECORRUPT);
+        return;
+    }
+    load->offset = next;
+    offsets_load_next(load);
+}
+
+static void offsets_load_next(sl_offsets_load_t *load)
+{
+    if (load->partition->log == NULL) { /* the partition stopped here (its log closes) */
+        offsets_load_finish(load, SL_ECLOSED);
+        return;
+    }
+    if (load->offset >= load->end) {
+        offsets_load_finish(load, 0);
+        return;
+    }
+    int rc = sl_log_read_upto(load->partition->log, &load->read, load->offset, load->end, 1 << 20,
+                              true, offsets_load_read, load);
+    if (rc != 0)
+        offsets_load_finish(load, rc);
+}
+
+static void offsets_load_start(sl_broker_t *broker, sl_partition_t *partition,
+                               sl_offsets_ownership_t *o, int32_t epoch)
+{
+    sl_offsets_load_t *load = sl_calloc(1, sizeof(*load));
+    if (load == NULL) {
+        SL_LOG_RATELIMITED(SL_LOG_ERROR, "group", "cannot load %s partition=%d error=\"%s\"",
+                           SL_OFFSETS_TOPIC, (int)partition->index, sl_strerror(-ENOMEM));
+        return; /* stays UNOWNED: the next group request tries again */
+    }
+    *load = (sl_offsets_load_t){.broker = broker,
+                                .partition = partition,
+                                .offset = sl_log_start_offset(partition->log),
+                                .end = sl_log_end_offset(partition->log),
+                                .started_ms = sl_clock_monotonic_ms()};
+    *o = (sl_offsets_ownership_t){.state = SL_OFFSETS_LOADING, .leader_epoch = epoch, .load = load};
+    SL_LOG(SL_LOG_INFO, "group",
+           "loading %s partition=%d epoch=%d offsets=[%" PRId64 ",%" PRId64 ")", SL_OFFSETS_TOPIC,
+           (int)partition->index, (int)epoch, load->offset, load->end);
+    offsets_load_next(load);
+}
+
+static void offsets_unload(sl_broker_t *broker, sl_partition_t *partition,
+                           sl_offsets_ownership_t *o)
+{
+    if (o->load != NULL)
+        o->load->cancelled = true;
+    size_t dropped =
+        sl_group_coordinator_unload(broker->groups->coord, partition->index,
+                                    partition->topic->partition_count, SL_KERR_NOT_COORDINATOR);
+    SL_LOG(SL_LOG_INFO, "group", "no longer coordinator for %s partition=%d groups_dropped=%zu",
+           SL_OFFSETS_TOPIC, (int)partition->index, dropped);
+    *o = (sl_offsets_ownership_t){.state = SL_OFFSETS_UNOWNED, .leader_epoch = -1};
+    sl__groups_arm(broker);
+}
+
+void sl__groups_partition_leadership_changed(sl_broker_t *broker, sl_partition_t *partition)
+{
+    sl_groups_t *groups = broker->groups;
+    if (groups == NULL || broker->stopping || partition->replica == NULL ||
+        partition->log == NULL || !is_offsets_topic(partition->topic))
+        return;
+    sl_offsets_ownership_t *o =
+        ownership(groups, partition->index, partition->topic->partition_count);
+    if (o == NULL)
+        return; /* out of memory: the next group request asks again */
+    int32_t epoch = -1;
+    bool leads = sl__partition_leader_check(broker, partition, &epoch) == SL_KERR_NONE;
+    /* A new epoch, even led here again, may follow another leader's writes: replay afresh. */
+    if (o->state != SL_OFFSETS_UNOWNED && (!leads || epoch != o->leader_epoch))
+        offsets_unload(broker, partition, o);
+    if (leads && o->state == SL_OFFSETS_UNOWNED)
+        offsets_load_start(broker, partition, o, epoch);
+}
+
+sl_kerr_t sl__groups_coordinator_error(sl_broker_t *broker, sl_slice_t group_id)
+{
+    sl_groups_t *groups = broker->groups;
+    if (groups == NULL)
+        return SL_KERR_COORDINATOR_NOT_AVAILABLE;
+    sl_topic_t *topic = sl__topics_find(broker->topics, sl_slice_from_str(SL_OFFSETS_TOPIC));
+    if (topic == NULL || topic->partition_count <= 0)
+        return SL_KERR_NONE; /* a single node before first use: groups live in memory until then */
+    sl_partition_t *p =
+        &topic->partitions[sl_group_partition_for(group_id, topic->partition_count)];
+    if (p->replica == NULL)
+        return SL_KERR_NONE;
+    int32_t epoch = -1;
+    if (sl__partition_leader_check(broker, p, &epoch) != SL_KERR_NONE)
+        return SL_KERR_NOT_COORDINATOR;
+    if (!owned_in_epoch(broker, p, epoch))
+        sl__groups_partition_leadership_changed(broker, p); /* the hook may not have run yet */
+    const sl_offsets_ownership_t *o =
+        p->index < groups->owned_count ? &groups->owned[p->index] : NULL;
+    if (o == NULL || o->state == SL_OFFSETS_UNOWNED)
+        return SL_KERR_COORDINATOR_NOT_AVAILABLE;
+    return o->state == SL_OFFSETS_OWNED ? SL_KERR_NONE : SL_KERR_COORDINATOR_LOAD_IN_PROGRESS;
 }
 
 int sl__groups_open(sl_broker_t *broker)

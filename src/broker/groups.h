@@ -12,10 +12,29 @@
 
 struct sl_broker;
 struct sl_request;
+struct sl_partition;
+
+/* Whether this broker coordinates the groups of one replicated __consumer_offsets partition: it
+ * does while it leads the partition, once the partition's log is loaded (Kafka's coordinator
+ * moves with the partition's leadership). Unreplicated partitions (a single node) are always
+ * owned and never tracked here. */
+typedef enum sl_offsets_ownership_state {
+    SL_OFFSETS_UNOWNED = 0,
+    SL_OFFSETS_LOADING, /* led here, its log being replayed: COORDINATOR_LOAD_IN_PROGRESS */
+    SL_OFFSETS_OWNED,
+} sl_offsets_ownership_state_t;
+
+typedef struct sl_offsets_ownership {
+    sl_offsets_ownership_state_t state;
+    int32_t leader_epoch;         /* the epoch it was loaded in (LOADING, OWNED) */
+    struct sl_offsets_load *load; /* the replay in flight (LOADING) */
+} sl_offsets_ownership_t;
 
 typedef struct sl_groups {
     sl_group_coordinator_t *coord;
-    bool loading; /* replaying __consumer_offsets at start */
+    bool loading;                  /* replaying __consumer_offsets at start */
+    sl_offsets_ownership_t *owned; /* per __consumer_offsets partition, replicated only */
+    int32_t owned_count;
     sl_clock_ops_t clock;
     sl_delayed_t tick;
     uint64_t tick_deadline_ms;
@@ -31,6 +50,17 @@ void sl__groups_arm(struct sl_broker *broker);
 /* Whether __consumer_offsets exists (creating it on first use): FindCoordinator answers
  * COORDINATOR_NOT_AVAILABLE otherwise. */
 bool sl__groups_available(struct sl_broker *broker);
+/* Whether this broker is the coordinator of group_id now: NONE, NOT_COORDINATOR (another broker
+ * leads its __consumer_offsets partition), COORDINATOR_LOAD_IN_PROGRESS (led here, still
+ * replaying) or COORDINATOR_NOT_AVAILABLE (quorum mode, no __consumer_offsets yet). Every group API
+ * asks it first; a single node (unreplicated partitions) is always the coordinator. */
+sl_kerr_t sl__groups_coordinator_error(struct sl_broker *broker, sl_slice_t group_id);
+/* leadership.c's call on every leadership change of a partition: for a replicated
+ * __consumer_offsets partition, gaining it starts replaying its log into the coordinator
+ * (COORDINATOR_LOAD_IN_PROGRESS until done), losing it drops its groups (NOT_COORDINATOR to their
+ * waiting joins and syncs; the members rejoin on the new coordinator). */
+void sl__groups_partition_leadership_changed(struct sl_broker *broker,
+                                             struct sl_partition *partition);
 /* Kafka's client host for a member: "/<peer ip>", in req's arena. */
 sl_slice_t sl__groups_client_host(struct sl_request *req);
 

@@ -52,8 +52,8 @@ static void wake_fetches(sl_partition_t *partition, bool closing)
 
 void sl__broker_partition_leadership_changed(sl_broker_t *broker, sl_partition_t *partition)
 {
-    (void)broker;
     wake_fetches(partition, false);
+    sl__groups_partition_leadership_changed(broker, partition);
     /* The controller's AlterPartition report and the group coordinator's move hook in here, one
      * call each. */
 }

@@ -1000,6 +1000,28 @@ void sl_group_coordinator_abort(sl_group_coordinator_t *c, int16_t error)
             }
 }
 
+/* Leadership of a __consumer_offsets partition moved away: its groups go from memory, their
+ * waiting joins and syncs answered with error first (clients find the new coordinator). No
+ * changed callback: the records stay in the partition's log for the next coordinator. */
+size_t sl_group_coordinator_unload(sl_group_coordinator_t *c, int32_t partition, int32_t partitions,
+                                   int16_t error)
+{
+    size_t dropped = 0;
+    for (size_t b = 0; b < SL_GROUP_BUCKETS; b++)
+        for (sl_group_t *g = c->buckets[b], *next; g != NULL; g = next) {
+            next = g->next;
+            if (sl_group_partition_for(sl__group_slice(g->group_id), partitions) != partition)
+                continue;
+            for (sl_group_member_t *m = g->members; m != NULL; m = m->next) {
+                join_answer_error(c, m, error);
+                sync_answer(c, g, m, error);
+            }
+            sl__group_remove(c, g);
+            dropped++;
+        }
+    return dropped;
+}
+
 /* ---- time ---- */
 
 #define SL_GROUP_CLEANUP_INTERVAL_MS 600000 /* offsets.retention.check.interval.ms */

@@ -11,9 +11,12 @@ int sl__handle_delete_groups(sl_request_t *req, const void *request, void *respo
     sl_deletable_group_result_t *rs = sl_arena_alloc(&req->arena, (n + 1) * sizeof(*rs));
     if (rs == NULL)
         return SL_ELIMIT;
-    for (size_t i = 0; i < n; i++)
-        rs[i] = (sl_deletable_group_result_t){
-            in->groups_names[i], sl_group_delete(req->broker->groups->coord, in->groups_names[i])};
+    for (size_t i = 0; i < n; i++) {
+        sl_kerr_t err = sl__groups_coordinator_error(req->broker, in->groups_names[i]);
+        if (err == SL_KERR_NONE)
+            err = sl_group_delete(req->broker->groups->coord, in->groups_names[i]);
+        rs[i] = (sl_deletable_group_result_t){in->groups_names[i], err};
+    }
     out->throttle_time_ms = 0;
     out->results = rs;
     out->results_count = (int32_t)n;

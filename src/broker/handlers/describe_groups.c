@@ -30,8 +30,9 @@ static int describe_one(sl_request_t *req, sl_slice_t id, bool ops,
         .protocol_data = empty,
         .authorized_operations = ops ? SL_GROUP_OPERATIONS : INT32_MIN,
     };
+    o->error_code = sl__groups_coordinator_error(req->broker, id);
     sl_group_view_t v;
-    if (!sl_group_describe(req->broker->groups->coord, id, &v))
+    if (o->error_code != SL_KERR_NONE || !sl_group_describe(req->broker->groups->coord, id, &v))
         return 0;
     sl_arena_t *a = &req->arena;
     o->group_state = sl_slice_from_str(sl_group_state_name(v.state));

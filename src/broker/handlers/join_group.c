@@ -47,6 +47,15 @@ int sl__handle_join_group(sl_request_t *req, const void *request, void *response
 {
     const sl_join_group_request_t *in = request;
     (void)response; /* join_fill fills req->response */
+    sl_kerr_t coordinator = sl__groups_coordinator_error(req->broker, in->group_id);
+    if (coordinator != SL_KERR_NONE) {
+        sl_group_join_result_t res = {.error = coordinator,
+                                      .generation = -1,
+                                      .protocol_name = SL_SLICE_NULL,
+                                      .leader = sl_slice_from_str(""),
+                                      .member_id = in->member_id};
+        return join_fill(req, &res);
+    }
     size_t n = in->protocols_count > 0 ? (size_t)in->protocols_count : 0;
     sl_group_protocol_t *ps = sl_arena_alloc(&req->arena, (n + 1) * sizeof(*ps));
     join_op_t *op = sl_arena_alloc(&req->arena, sizeof(*op));

@@ -8,6 +8,9 @@ int sl__handle_leave_group(sl_request_t *req, const void *request, void *respons
     sl_leave_group_response_t *out = response;
     sl_group_coordinator_t *coord = req->broker->groups->coord;
     out->throttle_time_ms = 0;
+    out->error_code = sl__groups_coordinator_error(req->broker, in->group_id);
+    if (out->error_code != SL_KERR_NONE)
+        return 0; /* v3+: no members answered, as Kafka */
     if (req->header.api_version < 3) {
         out->error_code = sl_group_leave(coord, in->group_id, in->member_id, SL_SLICE_NULL);
         sl__groups_arm(req->broker);

@@ -86,11 +86,14 @@ int sl__handle_offset_commit(sl_request_t *req, const void *request, void *respo
     sl_slice_t member = v >= 1 ? in->member_id : sl_slice_from_str("");
     sl_slice_t instance = v >= 7 ? in->group_instance_id : SL_SLICE_NULL;
     size_t nt = in->topics_count > 0 ? (size_t)in->topics_count : 0;
+    sl_kerr_t coordinator = sl__groups_coordinator_error(req->broker, in->group_id);
     commit_ctx_t ctx = {
         .req = req,
         .in = in,
-        .group_err = sl_group_commit_check(req->broker->groups->coord, in->group_id, generation,
-                                           member, instance),
+        .group_err = coordinator != SL_KERR_NONE
+                         ? coordinator
+                         : sl_group_commit_check(req->broker->groups->coord, in->group_id,
+                                                 generation, member, instance),
         .commit = sl__offsets_commit_new(req, in->group_id),
         .ts = sl_arena_alloc(&req->arena, (nt + 1) * sizeof(*ctx.ts)),
         .slot = sl_arena_alloc(&req->arena, (nt + 1) * sizeof(*ctx.slot)),

@@ -5,6 +5,9 @@
 
 static int16_t group_error(sl_request_t *req, sl_slice_t group_id)
 {
+    sl_kerr_t coordinator = sl__groups_coordinator_error(req->broker, group_id);
+    if (coordinator != SL_KERR_NONE)
+        return coordinator;
     sl_group_view_t v;
     if (!sl_group_describe(req->broker->groups->coord, group_id, &v))
         return SL_KERR_GROUP_ID_NOT_FOUND;

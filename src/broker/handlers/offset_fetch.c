@@ -134,6 +134,7 @@ static int fetch_old(sl_request_t *req, const sl_offset_fetch_request_t *in,
     topic_out_t *ts = NULL;
     int32_t count = 0;
     int rc;
+    sl_kerr_t coordinator = sl__groups_coordinator_error(req->broker, in->group_id);
     if (in->topics_count < 0) {
         rc = group_all(req, in->group_id, &ts, &count);
     } else {
@@ -153,6 +154,11 @@ static int fetch_old(sl_request_t *req, const sl_offset_fetch_request_t *in,
     }
     if (rc != 0)
         return rc;
+    /* Not the coordinator: v2+ clients read the top-level error, v0-1 each partition's. */
+    out->error_code = coordinator;
+    for (int32_t t = 0; coordinator != SL_KERR_NONE && t < count; t++)
+        for (int32_t i = 0; i < ts[t].partitions_count; i++)
+            ts[t].partitions[i].error_code = coordinator;
     out->topics = (sl_offset_fetch_response_topic_t *)(void *)ts;
     out->topics_count = count;
     return 0;
@@ -165,6 +171,9 @@ static int fetch_group(sl_request_t *req, const sl_offset_fetch_request_group_t 
     int32_t count = 0;
     int rc;
     *o = (sl_offset_fetch_response_group_t){.group_id = g->group_id};
+    o->error_code = sl__groups_coordinator_error(req->broker, g->group_id);
+    if (o->error_code != SL_KERR_NONE)
+        return 0;
     if (g->topics_count < 0) {
         rc = group_all(req, g->group_id, &ts, &count);
     } else {

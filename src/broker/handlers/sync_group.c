@@ -28,6 +28,11 @@ int sl__handle_sync_group(sl_request_t *req, const void *request, void *response
 {
     const sl_sync_group_request_t *in = request;
     (void)response; /* sync_fill fills req->response */
+    sl_kerr_t coordinator = sl__groups_coordinator_error(req->broker, in->group_id);
+    if (coordinator != SL_KERR_NONE) {
+        sync_fill(req, &(sl_group_sync_result_t){.error = coordinator});
+        return 0;
+    }
     size_t n = in->assignments_count > 0 ? (size_t)in->assignments_count : 0;
     sl_slice_t *ids = sl_arena_alloc(&req->arena, (n + 1) * sizeof(*ids));
     sl_slice_t *parts = sl_arena_alloc(&req->arena, (n + 1) * sizeof(*parts));

@@ -529,6 +529,53 @@ static void test_restore(void **state)
     sl_group_coordinator_destroy(c);
 }
 
+static int changed_calls;
+static void count_changed(sl_group_coordinator_t *c, sl_slice_t group_id, bool deleted, void *data)
+{
+    (void)c, (void)group_id, (void)deleted, (void)data; /* counted only */
+    changed_calls++;
+}
+
+/* Leadership of g's __consumer_offsets partition moves away: g goes with its offsets, its waiting
+ * join is answered NOT_COORDINATOR, nothing is written (no changed callback); a group of another
+ * partition stays. */
+static void test_unload_partition(void **state)
+{
+    (void)state;
+    sl_group_coordinator_t *c = coord_new(0);
+    changed_calls = 0;
+    const int32_t partitions = 50;
+    int32_t gp = sl_group_partition_for(sl_slice_from_str("g"), partitions);
+    const char *other =
+        sl_group_partition_for(sl_slice_from_str("h"), partitions) != gp ? "h" : "i";
+    assert_int_not_equal(sl_group_partition_for(sl_slice_from_str(other), partitions), gp);
+    sl_group_offset_t o = {.offset = 42, .leader_epoch = -1, .metadata = sl_slice_from_str("")};
+    assert_int_equal(
+        sl_group_offset_put(c, sl_slice_from_str(other), sl_slice_from_str("t"), 0, &o), 0);
+    assert_int_equal(sl_group_offset_put(c, sl_slice_from_str("g"), sl_slice_from_str("t"), 0, &o),
+                     0);
+    client_t a = {0}, b = {0};
+    join(c, &a, NULL);
+    join(c, &a, NULL);
+    assert_int_equal(a.join_error, 0);
+    join(c, &b, NULL);
+    join(c, &b, NULL); /* waits for a to rejoin */
+    assert_false(b.join_done);
+    sl_group_set_changed_cb(c, count_changed, NULL);
+    assert_int_equal(sl_group_coordinator_unload(c, gp, partitions, SL_KERR_NOT_COORDINATOR), 1);
+    assert_true(b.join_done);
+    assert_int_equal(b.join_error, SL_KERR_NOT_COORDINATOR);
+    assert_int_equal(changed_calls, 0);
+    sl_group_view_t v;
+    assert_false(sl_group_describe(c, sl_slice_from_str("g"), &v));
+    sl_group_offset_t got;
+    assert_false(sl_group_offset_get(c, sl_slice_from_str("g"), sl_slice_from_str("t"), 0, &got));
+    assert_true(sl_group_offset_get(c, sl_slice_from_str(other), sl_slice_from_str("t"), 0, &got));
+    assert_int_equal(got.offset, 42);
+    assert_int_equal(sl_group_coordinator_unload(c, gp, partitions, SL_KERR_NOT_COORDINATOR), 0);
+    sl_group_coordinator_destroy(c);
+}
+
 static void test_partition_for(void **state)
 {
     (void)state;
@@ -552,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_unsubscribed_offsets_expire_in_stable_group),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_partition_for),
+        cmocka_unit_test(test_unload_partition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
