@@ -1,7 +1,8 @@
-/* producer_ids: the persisted producer id allocator (see producer_ids.h). The file is a few text
- * lines, "block_end N" being the one that counts: every id below N may have been handed out.
- * Invariants: the reservation is written and fsync'ed (file and dir) in at least one log dir
- * before ids from it are returned; at start the highest block_end of any dir wins. */
+/* producer_ids: the producer id allocator (see producer_ids.h). A single node persists its
+ * blocks: the file is a few text lines, "block_end N" being the one that counts: every id below N
+ * may have been handed out. In quorum mode blocks come from the controller instead.
+ * Invariants: single node: the reservation is written and fsync'ed (file and dir) in at least one
+ * log dir before ids from it are returned; at start the highest block_end of any dir wins. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -93,9 +94,80 @@ static int reserve_block(sl_producer_ids_t *ids)
     return 0;
 }
 
+/* ---- quorum mode: blocks from the controller ---- */
+
+void sl__producer_ids_init_from_controller(sl_producer_ids_t *ids, const sl_config_t *cfg)
+{
+    *ids = (sl_producer_ids_t){.cfg = cfg, .from_controller = true};
+}
+
+/* Kafka's RPCProducerIdManager asks for the next block at 90% of the current one. */
+static bool block_mostly_used(const sl_producer_ids_t *ids)
+{
+    int64_t size = ids->block_end - ids->block_start;
+    return ids->next >= ids->block_end || (ids->next - ids->block_start) * 10 >= size * 9;
+}
+
+bool sl__producer_ids_block_wanted(const sl_producer_ids_t *ids)
+{
+    return ids->from_controller && !ids->block_requested &&
+           ids->prefetched_start == ids->prefetched_end && block_mostly_used(ids);
+}
+
+void sl__producer_ids_block_requested(sl_producer_ids_t *ids)
+{
+    SL_ASSERT(ids->from_controller && !ids->block_requested);
+    ids->block_requested = true;
+}
+
+void sl__producer_ids_block_received(sl_producer_ids_t *ids, int16_t error, int64_t start,
+                                     int32_t len)
+{
+    SL_ASSERT(ids->from_controller);
+    ids->block_requested = false;
+    if (error != SL_KERR_NONE) {
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "producer_ids",
+                           "the controller gave no producer id block error=%s",
+                           sl_kerr_name(error));
+        return;
+    }
+    int64_t held_end = SL_MAX(ids->block_end, ids->prefetched_end);
+    if (len <= 0 || start < held_end || start > INT64_MAX - len) {
+        SL_LOG(SL_LOG_ERROR, "producer_ids",
+               "refused producer id block start=%" PRId64 " len=%d held_end=%" PRId64, start,
+               (int)len, held_end);
+        return;
+    }
+    SL_LOG(SL_LOG_INFO, "producer_ids",
+           "producer id block from the controller start=%" PRId64 " end=%" PRId64, start,
+           start + len);
+    if (ids->next == ids->block_end) { /* nothing left: use it now */
+        ids->block_start = ids->next = start;
+        ids->block_end = start + len;
+    } else {
+        ids->prefetched_start = start;
+        ids->prefetched_end = start + len;
+    }
+}
+
+static int next_from_controller(sl_producer_ids_t *ids, int64_t *out)
+{
+    if (ids->next == ids->block_end) {
+        if (ids->prefetched_start == ids->prefetched_end)
+            return -EAGAIN;
+        ids->block_start = ids->next = ids->prefetched_start;
+        ids->block_end = ids->prefetched_end;
+        ids->prefetched_start = ids->prefetched_end = 0;
+    }
+    *out = ids->next++;
+    return 0;
+}
+
 int sl__producer_ids_next(sl_producer_ids_t *ids, int64_t *out)
 {
     SL_ASSERT(ids->next <= ids->block_end);
+    if (ids->from_controller)
+        return next_from_controller(ids, out);
     if (ids->next == ids->block_end) {
         int rc = reserve_block(ids);
         if (rc != 0)
