@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "replica_manager.h"
 #include "sluice/record_batch.h"
 #include "sluice/records.h"
 
@@ -269,6 +270,7 @@ static sl_partition_t *offsets_partition(sl_broker_t *broker, sl_slice_t group_i
 /* A write nobody waits for (group metadata, tombstones). */
 typedef struct bg_write {
     sl_log_append_t append;
+    sl_replica_append_t replica_append;
     uint8_t *batch;
 } bg_write_t;
 
@@ -279,6 +281,17 @@ static void bg_write_done(sl_log_append_t *append, int status, void *data)
     if (status != 0)
         SL_LOG_RATELIMITED(SL_LOG_WARN, "group", "cannot write to %s error=\"%s\"",
                            SL_OFFSETS_TOPIC, sl_strerror(status));
+    sl_free(w->batch);
+    sl_free(w);
+}
+
+static void bg_write_replicated(sl_replica_append_t *append, sl_kerr_t error, void *data)
+{
+    bg_write_t *w = data;
+    (void)append; /* inside w */
+    if (error != SL_KERR_NONE)
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "group", "cannot write to %s error=%s", SL_OFFSETS_TOPIC,
+                           sl_kerr_name(error));
     sl_free(w->batch);
     sl_free(w);
 }
@@ -295,6 +308,14 @@ static void bg_write(sl_broker_t *broker, sl_slice_t group_id, record_list_t *rl
         return;
     }
     w->batch = batch;
+    if (p->replica != NULL) { /* through the partition's Raft group, from its leader */
+        int64_t base_offset = -1;
+        sl_kerr_t err = sl_partition_replica_append(p->replica, &w->replica_append, batch, len, 1,
+                                                    bg_write_replicated, w, &base_offset);
+        if (err != SL_KERR_NONE)
+            bg_write_replicated(&w->replica_append, err, w);
+        return;
+    }
     int rc = sl_log_append(p->log, &w->append, batch, len, p->leader_epoch, false, bg_write_done, w,
                            NULL, NULL);
     if (rc != 0)
@@ -389,6 +410,8 @@ struct sl__offsets_commit {
     commit_entry_t *entries;
     size_t count, cap;
     sl_log_append_t append;
+    sl_replica_append_t replica_append;
+    int64_t base_offset;
     uint8_t *batch; /* owned until the request is freed */
     sl_partition_t *partition;
     int32_t owned_epoch; /* replicated: the leader epoch the partition was owned in at submit */
@@ -430,7 +453,9 @@ int sl__offsets_commit_add(sl__offsets_commit_t *commit, sl_slice_t topic, int32
 
 static bool owned_in_epoch(sl_broker_t *broker, const sl_partition_t *partition, int32_t epoch);
 
-static void commit_apply(sl__offsets_commit_t *commit, int status)
+/* error: NONE once the records are durable (committed by the partition's Raft group when
+ * replicated), else what each partition of the OffsetCommit answers. */
+static void commit_apply(sl__offsets_commit_t *commit, sl_kerr_t error)
 {
     sl_broker_t *broker = commit->req->broker;
     sl_group_coordinator_t *coord = broker->groups->coord;
@@ -444,21 +469,54 @@ static void commit_apply(sl__offsets_commit_t *commit, int status)
             e->out->error_code = SL_KERR_NOT_COORDINATOR;
             continue;
         }
-        if (status == 0 &&
+        if (error == SL_KERR_NONE &&
             sl_group_offset_put(coord, commit->group_id, e->topic, e->partition, &e->offset) == 0)
             continue;
-        e->out->error_code = status == 0 || status == SL_ECLOSED ? SL_KERR_COORDINATOR_NOT_AVAILABLE
-                                                                 : SL_KERR_KAFKA_STORAGE_ERROR;
+        e->out->error_code = error != SL_KERR_NONE ? error : SL_KERR_COORDINATOR_NOT_AVAILABLE;
     }
+}
+
+/* A single node's own log write. */
+static sl_kerr_t kerr_from_write(int status)
+{
+    if (status == 0)
+        return SL_KERR_NONE;
+    return status == SL_ECLOSED ? SL_KERR_COORDINATOR_NOT_AVAILABLE : SL_KERR_KAFKA_STORAGE_ERROR;
+}
+
+/* The replicated write's answer as Kafka's coordinator maps it for OffsetCommit: leadership gone
+ * (or the replica offline) is NOT_COORDINATOR, too few replicas or a commit left unsure is
+ * COORDINATOR_NOT_AVAILABLE; both make the client retry (after FindCoordinator). */
+static sl_kerr_t kerr_from_replicated(sl_kerr_t error)
+{
+    switch (error) {
+    case SL_KERR_NONE:
+        return SL_KERR_NONE;
+    case SL_KERR_NOT_LEADER_OR_FOLLOWER:
+    case SL_KERR_KAFKA_STORAGE_ERROR:
+        return SL_KERR_NOT_COORDINATOR;
+    default:
+        return SL_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+}
+
+static void commit_done(sl__offsets_commit_t *commit, sl_kerr_t error)
+{
+    commit_apply(commit, error);
+    sl__groups_arm(commit->req->broker);
+    sl__request_finish(commit->req, 0);
 }
 
 static void commit_written(sl_log_append_t *append, int status, void *data)
 {
     (void)append; /* inside the commit */
-    sl__offsets_commit_t *commit = data;
-    commit_apply(commit, status);
-    sl__groups_arm(commit->req->broker);
-    sl__request_finish(commit->req, 0);
+    commit_done(data, kerr_from_write(status));
+}
+
+static void commit_replicated(sl_replica_append_t *append, sl_kerr_t error, void *data)
+{
+    (void)append; /* inside the commit */
+    commit_done(data, kerr_from_replicated(error));
 }
 
 int sl__offsets_commit_submit(sl__offsets_commit_t *commit)
@@ -468,7 +526,7 @@ int sl__offsets_commit_submit(sl__offsets_commit_t *commit)
         return 0;
     sl_partition_t *p = offsets_partition(req->broker, commit->group_id);
     if (p == NULL) { /* __consumer_offsets cannot be created (logged) */
-        commit_apply(commit, SL_ECLOSED);
+        commit_apply(commit, SL_KERR_COORDINATOR_NOT_AVAILABLE);
         return 0;
     }
     commit->partition = p;
@@ -496,6 +554,19 @@ int sl__offsets_commit_submit(sl__offsets_commit_t *commit)
     req->on_free = commit_on_free;
     req->on_free_data = commit;
     int rc = commit->batch != NULL ? sl__request_hold(req, p->topic) : -ENOMEM;
+    if (rc == 0 && p->replica != NULL) {
+        /* acks=all: answered once the partition's Raft group committed it, so the offsets survive
+         * this broker */
+        sl_kerr_t err =
+            sl_partition_replica_append(p->replica, &commit->replica_append, commit->batch, len, -1,
+                                        commit_replicated, commit, &commit->base_offset);
+        if (err != SL_KERR_NONE) {
+            commit_apply(commit, kerr_from_replicated(err));
+            return 0;
+        }
+        req->pending = true;
+        return 0;
+    }
     if (rc == 0)
         rc = sl_log_append(p->log, &commit->append, commit->batch, len, p->leader_epoch, true,
                            commit_written, commit, NULL, NULL);
@@ -503,7 +574,7 @@ int sl__offsets_commit_submit(sl__offsets_commit_t *commit)
         SL_LOG_RATELIMITED(SL_LOG_WARN, "group", "cannot write offsets group=%.*s error=\"%s\"",
                            (int)SL_MIN(commit->group_id.len, 255),
                            (const char *)commit->group_id.ptr, sl_strerror(rc));
-        commit_apply(commit, rc);
+        commit_apply(commit, kerr_from_write(rc));
         return 0;
     }
     req->pending = true;
