@@ -1239,6 +1239,66 @@ static void test_flush_failure_stops_core(void **state)
     free(c);
 }
 
+/* ---- idempotent producers across a change of leader ---- */
+
+/* A batch of count records from idempotent producer pid at epoch 0 starting at sequence seq. */
+static uint8_t *idempotent_batch(int64_t pid, int32_t seq, int32_t count, size_t *len)
+{
+    uint8_t *b = test_batch_build(count, 1000, len);
+    for (int i = 0; i < 8; i++)
+        b[43 + i] = (uint8_t)((uint64_t)pid >> (56 - 8 * i)); /* producerId */
+    b[51] = b[52] = 0;                                        /* producerEpoch */
+    for (int i = 0; i < 4; i++)
+        b[53 + i] = (uint8_t)((uint32_t)seq >> (24 - 8 * i)); /* baseSequence */
+    test_batch_fix_crc(b, *len);
+    return b;
+}
+
+static sl_producer_verdict_t check_batch(sl_log_t *log, const uint8_t *b, size_t len,
+                                         int64_t *dup_base)
+{
+    sl_record_batch_t hdr;
+    assert_int_equal(sl_record_batch_parse(b, len, &hdr), 0);
+    return sl_log_producer_check(log, &hdr, dup_base, NULL);
+}
+
+/* A follower appends the leader's batches through the env (as the Raft core does on a Fetch
+ * answer): its log records the producers' state too, so once it leads, a producer's retry of a
+ * batch the old leader took is a duplicate at the original offset, and the next sequence is
+ * checked against it; the same after the follower restarts (state rebuilt from its log). */
+static void test_follower_keeps_producer_state(void **state)
+{
+    world_t *w = *state;
+    sl_raft_env_t env;
+    sl_raft_log_t *rl = open_rl(w, &env);
+    env_append(&env, rl, 2, 1); /* 0..1: a non-idempotent batch first */
+    size_t len;
+    uint8_t *first = idempotent_batch(4242, 0, 3, &len);
+    sl_raft_batch_t batch = batch_of(first, 2, 3, 1); /* 2..4 */
+    env.log_append(env.data, &batch, 1);
+    flush_and_wait(w, &env, rl);
+    for (int round = 0; round < 2; round++) {
+        sl_log_t *log = sl_raft_log_log(rl);
+        int64_t dup_base = -1;
+        assert_int_equal(check_batch(log, first, len, &dup_base), SL_PRODUCER_DUPLICATE);
+        assert_int_equal(dup_base, 2);
+        size_t next_len;
+        uint8_t *next = idempotent_batch(4242, 3, 1, &next_len);
+        assert_int_equal(check_batch(log, next, next_len, NULL), SL_PRODUCER_OK);
+        sl_free(next);
+        uint8_t *gap = idempotent_batch(4242, 5, 1, &next_len);
+        assert_int_equal(check_batch(log, gap, next_len, NULL), SL_PRODUCER_OUT_OF_ORDER);
+        sl_free(gap);
+        /* restart the follower: the state comes back from its log */
+        assert_int_equal(sl_raft_log_close(rl), 0);
+        world_close_dir(w);
+        world_open_dir(w);
+        rl = open_rl(w, &env);
+    }
+    sl_free(first);
+    assert_int_equal(sl_raft_log_close(rl), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -1249,6 +1309,7 @@ int main(void)
     };
     const struct CMUnitTest on_disk[] = {
         cmocka_unit_test_setup_teardown(test_append_flush_read_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follower_keeps_producer_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_across_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_failure, setup, teardown),
