@@ -234,6 +234,9 @@ int sl__api_versions_unsupported(sl_request_t *req);
 /* Whether api_key is served on a controller listener: ApiVersions and the Raft APIs only, as on
  * Kafka's controller listener. Anything else there closes the connection. */
 bool sl__api_on_controller_listener(int16_t api_key);
+/* Vote, BeginQuorumEpoch and EndQuorumEpoch of partition groups: answered on the inter-broker
+ * listener (quorum mode), listed there only to other Sluice nodes (client id "sluice-<id>"). */
+bool sl__api_partition_raft(const struct sl_request *req, int16_t api_key);
 /* The Raft APIs no client listener serves or lists (Kafka serves them on controller listeners). */
 bool sl__api_controller_only(int16_t api_key);
 

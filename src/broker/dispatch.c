@@ -101,6 +101,13 @@ bool sl__api_on_controller_listener(int16_t api_key)
     }
 }
 
+bool sl__api_partition_raft(const sl_request_t *req, int16_t api_key)
+{
+    return req->broker->inter_broker_listener[req->listener_index] &&
+           (api_key == SL_API_VOTE || api_key == SL_API_BEGIN_QUORUM_EPOCH ||
+            api_key == SL_API_END_QUORUM_EPOCH);
+}
+
 bool sl__api_controller_only(int16_t api_key)
 {
     return api_key == SL_API_VOTE || api_key == SL_API_BEGIN_QUORUM_EPOCH ||
@@ -116,13 +123,10 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     if (h == NULL)
         return SL_EUNSUPPORTED;
     bool controller = req->broker->controller_listener[req->listener_index];
-    /* The inter-broker listener also answers the elections of partition groups (never listed in
-     * its ApiVersions; their Fetch is sl__handle_fetch's). */
-    bool partition_raft =
-        req->broker->inter_broker_listener[req->listener_index] &&
-        (key == SL_API_VOTE || key == SL_API_BEGIN_QUORUM_EPOCH || key == SL_API_END_QUORUM_EPOCH);
+    /* The inter-broker listener also answers the elections of partition groups (their Fetch is
+     * sl__handle_fetch's). */
     if (controller ? !sl__api_on_controller_listener(key)
-                   : sl__api_controller_only(key) && !partition_raft)
+                   : sl__api_controller_only(key) && !sl__api_partition_raft(req, key))
         return SL_EUNSUPPORTED; /* clients never reach the quorum, nor it their listeners */
     if (version < h->support.version_min || version > h->support.version_max)
         return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;

@@ -1,6 +1,8 @@
 /* ApiVersions (key 18): the list of APIs and versions Sluice answers, straight from the handler
  * table, so what is advertised is exactly what is served. Served before authentication; a too-new
  * version is answered in dispatch.c (sl__api_versions_unsupported). */
+#include <string.h>
+
 #include "../broker_int.h"
 
 /* metadata.version levels: 21 is 3.9-IV0, the protocol release Sluice's schemas come from. */
@@ -62,12 +64,18 @@ int sl__handle_api_versions(sl_request_t *req, const void *request, void *respon
     if (keys == NULL)
         return SL_ELIMIT;
     bool controller = req->broker->controller_listener[req->listener_index];
+    /* another Sluice node's peer connection (src/replication/peer.c names itself so) checks that
+     * the partition groups' Raft APIs are served before sending them; clients never see them */
+    sl_slice_t client = req->header.client_id;
+    bool peer = client.ptr != NULL && client.len > 7 && memcmp(client.ptr, "sluice-", 7) == 0;
     size_t listed = 0;
     for (size_t i = 0; i < count; i++) {
-        if (controller ? !sl__api_on_controller_listener(support[i].api_key)
-                       : sl__api_controller_only(support[i].api_key))
+        int16_t key = support[i].api_key;
+        if (controller
+                ? !sl__api_on_controller_listener(key)
+                : sl__api_controller_only(key) && !(peer && sl__api_partition_raft(req, key)))
             continue; /* a listener lists only what it answers */
-        keys[listed++] = (sl_api_version_t){.api_key = support[i].api_key,
+        keys[listed++] = (sl_api_version_t){.api_key = key,
                                             .min_version = support[i].version_min,
                                             .max_version = support[i].version_max};
     }
