@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "broker/broker_int.h"
+#include "sluice/records.h"
 
 typedef struct {
     sl_config_t cfg;
@@ -272,6 +273,80 @@ static void test_support_table_within_schemas(void **state)
     assert_null(sl__handler_find(SL_API_END_TXN)); /* not served: not advertised */
 }
 
+/* ---- the group coordinator following its __consumer_offsets partition's leadership ---- */
+
+static void replication_closed(void *data)
+{
+    *(bool *)data = true;
+}
+
+static void run_until_coordinator(fixture_t *f, sl_slice_t group, sl_kerr_t want)
+{
+    for (int i = 0; i < 100000 && sl__groups_coordinator_error(&f->broker, group) != want; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(sl__groups_coordinator_error(&f->broker, group), want);
+}
+
+/* A broker whose __consumer_offsets partition becomes a Raft group (one voter: itself): not the
+ * coordinator of that partition's groups until its group elects it, then it replays the
+ * partition's log (a tombstone written before removes an offset kept in memory) and coordinates;
+ * the other, unreplicated partition's groups are served throughout. */
+static void test_coordinator_follows_offsets_partition_leadership(void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.offsets_topic_num_partitions = 2;
+    f->cfg.quorum_voter_count = 1; /* quorum mode: the replica manager runs */
+    f->cfg.controller_quorum_election_timeout_ms = 50;
+    f->cfg.controller_quorum_election_backoff_max_ms = 50;
+    f->broker.loop = &f->loop;
+    f->broker.log_dirs = &f->dir; /* where the replica manager puts the group's quorum state */
+    sl__delayed_queue_init(&f->loop, &f->broker.delayed);
+    sl_records_scratch_init(&f->broker.records_scratch);
+    assert_int_equal(sl__groups_open(&f->broker), 0);
+    assert_true(sl__groups_available(&f->broker)); /* creates __consumer_offsets here */
+    sl_topic_t *topic = sl__topics_find(f->broker.topics, sl_slice_from_str(SL_OFFSETS_TOPIC));
+    assert_non_null(topic);
+    sl_slice_t moved = sl_slice_from_str("g"), other = sl_slice_from_str("h");
+    int32_t index = sl_group_partition_for(moved, 2);
+    if (sl_group_partition_for(other, 2) == index)
+        other = sl_slice_from_str("i");
+    assert_int_not_equal(sl_group_partition_for(other, 2), index);
+    assert_int_equal(sl__groups_coordinator_error(&f->broker, moved), SL_KERR_NONE);
+
+    /* an offset in memory, its tombstone in the log: only a replay removes it */
+    sl_group_coordinator_t *coord = f->broker.groups->coord;
+    sl_group_offset_t o = {.offset = 42, .leader_epoch = -1, .metadata = sl_slice_from_str("")};
+    sl_slice_t t = sl_slice_from_str("t");
+    assert_int_equal(sl_group_offset_put(coord, moved, t, 0, &o), 0);
+    sl_partition_t *p = &topic->partitions[index];
+    p->leader_epoch = 1; /* Raft epochs start at 1: a group refuses a log holding epoch 0 */
+    sl__offsets_delete_write(&f->broker, moved, t, 0);
+    for (int i = 0; i < 100000 && sl_log_synced_offset(p->log) < 1; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(sl_log_end_offset(p->log), 1);
+
+    assert_int_equal(sl__replication_start(&f->broker), 0);
+    int32_t self = f->cfg.node_id;
+    assert_int_equal(sl__partition_replication_start(&f->broker, p, &self, 1), 0);
+    assert_int_equal(sl__groups_coordinator_error(&f->broker, moved), SL_KERR_NOT_COORDINATOR);
+    assert_int_equal(sl__groups_coordinator_error(&f->broker, other), SL_KERR_NONE);
+    run_until_coordinator(f, moved, SL_KERR_NONE);
+    sl_group_offset_t got;
+    assert_false(sl_group_offset_get(coord, moved, t, 0, &got)); /* the replay ran */
+    assert_int_equal(f->broker.groups->owned[index].state, SL_OFFSETS_OWNED);
+
+    bool closed = false;
+    sl__replication_close(&f->broker, replication_closed, &closed);
+    for (int i = 0; i < 100000 && !closed; i++)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_true(closed);
+    f->broker.stopping = true; /* as the broker stops: the queue expires the coordinator's tick */
+    sl__delayed_queue_close(&f->broker.delayed, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    sl__groups_destroy(&f->broker);
+    sl_buf_deinit(&f->broker.records_scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +358,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metadata_auto_creates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_topic_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_support_table_within_schemas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coordinator_follows_offsets_partition_leadership,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
