@@ -902,9 +902,14 @@ static void offsets_load_finish(sl_offsets_load_t *load, int status)
     SL_ASSERT(o->load == load);
     o->load = NULL;
     if (status != 0) {
-        /* Stays LOADING: clients retry; the next leadership change (or resignation) moves on. */
-        SL_LOG(SL_LOG_ERROR, "group", "cannot load %s partition=%d error=\"%s\"", SL_OFFSETS_TOPIC,
-               (int)load->partition->index, sl_strerror(status));
+        /* What was replayed goes; the next group request of the partition starts over (clients
+         * got COORDINATOR_LOAD_IN_PROGRESS meanwhile and retry). */
+        SL_LOG_RATELIMITED(SL_LOG_ERROR, "group", "cannot load %s partition=%d error=\"%s\"",
+                           SL_OFFSETS_TOPIC, (int)load->partition->index, sl_strerror(status));
+        (void)sl_group_coordinator_unload(broker->groups->coord, load->partition->index,
+                                          load->partition->topic->partition_count,
+                                          SL_KERR_NOT_COORDINATOR);
+        *o = (sl_offsets_ownership_t){.state = SL_OFFSETS_UNOWNED, .leader_epoch = -1};
     } else {
         o->state = SL_OFFSETS_OWNED;
         SL_LOG(SL_LOG_INFO, "group", "coordinator for %s partition=%d epoch=%d loaded ms=%" PRIu64,
