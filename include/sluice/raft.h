@@ -230,8 +230,8 @@ void sl_raft_on_log_flushed(sl_raft_t *raft, int64_t end_offset, int status);
 int sl_raft_propose(sl_raft_t *raft, int32_t record_count, const void *payload,
                     int64_t *base_offset_out);
 /* Leader only: answers the fetch replica_id has parked here now, with whatever it may carry (maybe
- * nothing), instead of waiting for news or its max wait. A host that carries many groups' fetches in
- * one Kafka Fetch calls it once one group has news, so the answer goes out at once and no group
+ * nothing), instead of waiting for news or its max wait. A host that carries many groups' fetches
+ * in one Kafka Fetch calls it once one group has news, so the answer goes out at once and no group
  * waits for the slowest (Kafka's fetch returns when any partition has data). Returns whether a
  * fetch was parked. */
 bool sl_raft_answer_parked_fetch(sl_raft_t *raft, int32_t replica_id);
@@ -242,6 +242,9 @@ sl_raft_role_t sl_raft_role(const sl_raft_t *raft);
 int32_t sl_raft_epoch(const sl_raft_t *raft);
 int32_t sl_raft_leader_id(const sl_raft_t *raft);
 int64_t sl_raft_high_watermark(const sl_raft_t *raft);
+/* A leader; or a follower (a voter or an observer) whose log reaches the high watermark the leader's last Fetch
+ * answer in the current epoch carried: it holds everything committed when it last heard. */
+bool sl_raft_caught_up(const sl_raft_t *raft);
 int64_t sl_raft_log_end_offset(const sl_raft_t *raft);
 int64_t sl_raft_flushed_offset(const sl_raft_t *raft);
 void sl_raft_describe_quorum(const sl_raft_t *raft, sl_raft_quorum_info_t *out);

@@ -28,7 +28,8 @@ typedef struct {
     int32_t voted_id;       /* -1 unless it voted in this epoch (not tracked: -1) */
     int64_t high_watermark; /* -1 until known */
     int64_t log_end_offset;
-    bool offline; /* a failed write or flush took the metadata log offline */
+    bool offline;   /* a failed write or flush took the metadata log offline */
+    bool caught_up; /* leads, or holds what the leader had committed when it last answered */
 } sl_quorum_status_t;
 
 /* Starts the quorum when cfg has controller.quorum.voters (otherwise *out = NULL and 0): opens

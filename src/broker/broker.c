@@ -8,6 +8,7 @@
 
 #include "broker_int.h"
 #include "http.h"
+#include "replica_manager.h"
 #include "sluice/records.h"
 
 /* Kafka 3.9.0's ranges, min 0, for every API implemented (CLIENTS.md §5). Sorted by key. */
@@ -450,15 +451,39 @@ static void close_log_dirs(sl_broker_t *broker)
     }
 }
 
+static void stop_serving(sl_broker_t *broker);
+
+/* Controlled shutdown is over (every led partition has another leader, or the bounded wait
+ * ended): the rest of the stop as on a single node. */
+static void leaderships_moved(void *data)
+{
+    sl_broker_t *broker = data;
+    sl__controlled_shutdown_report(broker);
+    stop_serving(broker);
+}
+
 void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *data)
 {
-    SL_LOG(SL_LOG_INFO, "broker", "stopping: no new connections, answering requests in flight");
     broker->stopped_cb = done_cb;
     broker->stopped_data = data;
-    broker->stopping = true;
+    broker->stopping = true; /* /readyz: 503 from now on */
     broker->ready = false;
     uv_timer_stop(&broker->retention_timer);
     uv_timer_stop(&broker->flush_timer);
+    /* Quorum mode: every partition this node leads resigns (its most caught-up in-sync replicas
+     * as preferred successors) while the listeners still answer, so clients meet
+     * NOT_LEADER_OR_FOLLOWER naming the new leader instead of a dead connection. */
+    if (broker->replicas != NULL) {
+        sl__controlled_shutdown_begin(broker);
+        sl_replica_manager_resign_all(broker->replicas, leaderships_moved, broker);
+        return;
+    }
+    stop_serving(broker);
+}
+
+static void stop_serving(sl_broker_t *broker)
+{
+    SL_LOG(SL_LOG_INFO, "broker", "stopping: no new connections, answering requests in flight");
     /* A leader of the metadata quorum resigns first (EndQuorumEpoch to the voters), so the
      * others elect a new one at once instead of after a fetch timeout. */
     if (broker->quorum != NULL) {

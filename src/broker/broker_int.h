@@ -76,6 +76,7 @@ struct sl_broker {
      * on the inter-broker listener; closed before the topic table and the log dirs */
     struct sl_replica_manager *replicas;
     bool replicas_stopping;
+    uint64_t shutdown_started_ms; /* controlled shutdown began (loop time), for its log line */
     bool inter_broker_listener[SL_LISTENERS_MAX]; /* the listener peers' replica fetches use */
     bool quorum_stopping;
     bool log_dirs_wait_quorum; /* the cleaner is done; the log dirs close when the quorum is */
@@ -227,6 +228,18 @@ void sl__partition_replication_stop(sl_broker_t *broker, sl_partition_t *partiti
                                     bool delete_log);
 /* Stops every partition's group, then the replica manager; done once all is closed. */
 void sl__replication_close(sl_broker_t *broker, void (*done)(void *data), void *data);
+
+/* ---- controlled shutdown and replication counts (controlled_shutdown.c) ---- */
+typedef struct {
+    size_t replicated; /* partitions hosted here as Raft groups */
+    size_t led;        /* of those, led by this node now */
+    size_t not_moved;  /* led (or resigned) here, or with no leader known */
+} sl_replication_counts_t;
+void sl__replication_counts(sl_broker_t *broker, sl_replication_counts_t *out);
+/* SIGTERM in quorum mode: logs what this node leads before sl_replica_manager_resign_all, and
+ * (report) what still has no other leader once its wait is over. */
+void sl__controlled_shutdown_begin(sl_broker_t *broker);
+void sl__controlled_shutdown_report(sl_broker_t *broker);
 
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */

@@ -15,6 +15,7 @@
 
 #include "broker_int.h"
 #include "http.h"
+#include "replica_manager.h"
 
 #define HTTP_CONNECTIONS_MAX 64               /* scrapers and probes: a handful in practice */
 #define HTTP_CONNECTION_BYTES_MAX (16 * 1024) /* request line + headers; larger gets 431 */
@@ -130,6 +131,28 @@ static enum MHD_Result send_metrics(sl_http_t *http, struct MHD_Connection *c)
     return result;
 }
 
+/* /readyz: why the broker is not ready yet, NULL when it is. In quorum mode a started broker is
+ * ready only once it has caught up: the metadata log up to the high watermark its leader told it,
+ * and every partition it hosts up to what that partition's leader had committed. So a rolling
+ * restart's next pod (its PodDisruptionBudget follows readiness) waits until this one is a full
+ * replica again, not merely listening. */
+const char *sl__http_not_ready_reason(sl_broker_t *broker)
+{
+    if (broker->stopping)
+        return "stopping\n";
+    if (!broker->ready)
+        return "starting\n";
+    if (broker->quorum != NULL) {
+        sl_quorum_status_t q;
+        sl_metadata_quorum_status(broker->quorum, &q);
+        if (!q.caught_up)
+            return "catching up: metadata log\n";
+    }
+    if (broker->replicas != NULL && !sl_replica_manager_caught_up(broker->replicas))
+        return "catching up: partitions\n";
+    return NULL;
+}
+
 /* Every route answers on the first call, before any body: GET and HEAD carry none, and any other
  * method is refused without reading what it sends. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -149,10 +172,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                        : send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "event loop stalled\n");
     }
     if (strcmp(url, "/readyz") == 0) {
-        if (broker->ready && !broker->stopping)
+        const char *waiting = sl__http_not_ready_reason(broker);
+        if (waiting == NULL)
             return send_text(c, MHD_HTTP_OK, "ready\n");
-        return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                         broker->stopping ? "stopping\n" : "starting\n");
+        return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, waiting);
     }
     return send_text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics /healthz /readyz\n");
 }

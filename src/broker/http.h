@@ -18,6 +18,8 @@ int sl__http_start(struct sl_broker *broker, sl_http_t **out);
 void sl__http_close(sl_http_t *http, void (*done)(void *data), void *data);
 
 /* Writes the Prometheus text exposition of the broker's state into out (http_metrics.c). */
+/* Why /readyz answers 503 ("starting\n", "stopping\n", "catching up: ...\n"), NULL when ready. */
+const char *sl__http_not_ready_reason(struct sl_broker *broker);
 int sl__http_metrics_write(struct sl_broker *broker, sl_buf_t *out);
 
 #endif

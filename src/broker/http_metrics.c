@@ -14,6 +14,7 @@
 
 #include "broker_int.h"
 #include "http.h"
+#include "replica_manager.h"
 
 #define LABEL_SLICE(n, s) ((sl_prom_label_t){(n), (const char *)(s).ptr, (s).len})
 
@@ -46,26 +47,56 @@ static int64_t log_segments(const sl_broker_t *b, const sl_partition_t *p)
     (void)b; /* the log alone knows */
     return (int64_t)sl_log_segment_count(p->log);
 }
-/* One replica (this broker) until replication exists: it leads, is preferred and in sync, unless
- * its log dir failed. */
+/* A replicated partition's state as its Raft group knows it; an unreplicated one (a single node)
+ * is led here in its own epoch. */
+static bool replica_state(const sl_partition_t *p, sl_partition_replica_state_t *st)
+{
+    if (p->replica == NULL)
+        return false;
+    sl_partition_replica_state(p->replica, st);
+    return true;
+}
+
+/* Only a leader knows the ISR (its followers' fetch positions): a follower writes no sample, so
+ * exactly one broker (the leader) reports the partition, as kafka_exporter's single view does. */
+#define NO_SAMPLE INT64_MIN
+
 static int64_t in_sync_replicas(const sl_broker_t *b, const sl_partition_t *p)
 {
-    (void)b; /* a single replica */
-    return sl_log_dir_is_offline(p->dir) ? 0 : 1;
+    (void)b; /* the partition's own state */
+    sl_partition_replica_state_t st;
+    if (!replica_state(p, &st))
+        return sl_log_dir_is_offline(p->dir) ? 0 : 1;
+    return st.leader ? st.isr_count : NO_SAMPLE;
 }
 static int64_t leader(const sl_broker_t *b, const sl_partition_t *p)
 {
-    return sl_log_dir_is_offline(p->dir) ? -1 : (int64_t)b->cfg->node_id;
+    sl_partition_replica_state_t st;
+    if (!replica_state(p, &st))
+        return sl_log_dir_is_offline(p->dir) ? -1 : (int64_t)b->cfg->node_id;
+    return st.offline ? -1 : st.leader_id;
 }
-static int64_t one(const sl_broker_t *b, const sl_partition_t *p)
+static int64_t leader_is_preferred(const sl_broker_t *b, const sl_partition_t *p)
 {
-    (void)b, (void)p; /* constant until replication */
-    return 1;
+    (void)b; /* the partition's own state */
+    sl_partition_replica_state_t st;
+    if (!replica_state(p, &st))
+        return 1;
+    return st.replica_count > 0 && st.leader_id == st.replicas[0];
 }
-static int64_t zero(const sl_broker_t *b, const sl_partition_t *p)
+static int64_t replicas(const sl_broker_t *b, const sl_partition_t *p)
 {
-    (void)b, (void)p; /* constant until replication */
-    return 0;
+    (void)b; /* the partition's own state */
+    sl_partition_replica_state_t st;
+    return replica_state(p, &st) ? st.replica_count : 1;
+}
+static int64_t under_replicated(const sl_broker_t *b, const sl_partition_t *p)
+{
+    (void)b; /* the partition's own state */
+    sl_partition_replica_state_t st;
+    if (!replica_state(p, &st))
+        return 0;
+    return st.leader ? st.isr_count < st.replica_count : NO_SAMPLE;
 }
 
 static const struct partition_gauge {
@@ -80,10 +111,10 @@ static const struct partition_gauge {
      in_sync_replicas},
     {"kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", leader},
     {"kafka_topic_partition_leader_is_preferred",
-     "1 if Topic/Partition is using the Preferred Broker", one},
-    {"kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", one},
+     "1 if Topic/Partition is using the Preferred Broker", leader_is_preferred},
+    {"kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", replicas},
     {"kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated",
-     zero},
+     under_replicated},
     {"kafka_log_log_size", "Bytes in the partition's segment files (Kafka Log Size)", log_size},
     {"kafka_log_log_numlogsegments", "Segments of the partition (Kafka Log NumLogSegments)",
      log_segments},
@@ -120,7 +151,7 @@ typedef struct scrape {
     sl_prom_writer_t w;
     const struct partition_gauge *gauge;
     const struct topic_counter *counter;
-    size_t partitions, offline_partitions;
+    size_t partitions, offline_partitions, unreplicated_led, unreplicated_offline;
     /* consumer-group passes */
     int pass;
     sl_slice_t group_id;
@@ -135,7 +166,9 @@ static void write_partition_gauge(scrape_t *s, sl_topic_t *topic, const sl_parti
     snprintf(partition, sizeof(partition), "%" PRId32, p->index);
     sl_prom_label_t labels[] = {SL_PROM_LABEL("topic", topic->name),
                                 SL_PROM_LABEL("partition", partition)};
-    sl_prom_sample_i64(&s->w, s->gauge->name, labels, 2, s->gauge->value(s->broker, p));
+    int64_t value = s->gauge->value(s->broker, p);
+    if (value != NO_SAMPLE)
+        sl_prom_sample_i64(&s->w, s->gauge->name, labels, 2, value);
 }
 
 static bool partition_gauge_topic(sl_topic_t *topic, void *data)
@@ -161,8 +194,13 @@ static bool topic_partitions_topic(sl_topic_t *topic, void *data)
     sl_prom_label_t label = SL_PROM_LABEL("topic", topic->name);
     sl_prom_sample_i64(&s->w, "kafka_topic_partitions", &label, 1, topic->partition_count);
     s->partitions += (size_t)topic->partition_count;
-    for (int32_t i = 0; i < topic->partition_count; i++)
-        s->offline_partitions += sl_log_dir_is_offline(topic->partitions[i].dir);
+    for (int32_t i = 0; i < topic->partition_count; i++) {
+        const sl_partition_t *p = &topic->partitions[i];
+        bool offline = sl_log_dir_is_offline(p->dir);
+        s->offline_partitions += offline;
+        s->unreplicated_led += p->replica == NULL && !offline;
+        s->unreplicated_offline += p->replica == NULL && offline;
+    }
     return s->w.err == 0;
 }
 
@@ -363,23 +401,42 @@ static void write_broker(scrape_t *s)
     sl_prom_family(&s->w, "sluice_build_info", SL_PROM_GAUGE, "Sluice version, always 1");
     sl_prom_label_t version = SL_PROM_LABEL("version", SL_VERSION_STRING);
     sl_prom_sample_i64(&s->w, "sluice_build_info", &version, 1, 1);
-    gauge(s, "sluice_ready", "1 once the broker serves clients, 0 while starting or stopping",
-          b->ready && !b->stopping);
+    gauge(s, "sluice_ready",
+          "1 when /readyz answers 200 (serving and, in a cluster, caught up), 0 otherwise",
+          sl__http_not_ready_reason(b) == NULL);
     sl_quorum_status_t quorum;
     sl_metadata_quorum_status(b->quorum, &quorum);
     gauge(s, "kafka_controller_kafkacontroller_activecontrollercount",
           "1: this node leads the metadata quorum (or runs alone without one)",
           b->quorum == NULL || quorum.role == SL_RAFT_LEADER);
+    /* Quorum mode: the replicated partitions' groups (led here, ISR, who has no leader). */
+    sl_replication_counts_t counts = {0};
+    int64_t under_replicated = 0, leaderless = 0;
+    uint64_t isr_shrinks = 0, isr_expands = 0;
+    if (b->replicas != NULL) {
+        sl__replication_counts(b, &counts);
+        sl_replica_manager_stats(b->replicas, &under_replicated, &leaderless, &isr_shrinks,
+                                 &isr_expands);
+    }
     gauge(s, "kafka_server_replicamanager_partitioncount", "Partitions on this broker",
           (int64_t)s->partitions);
     gauge(s, "kafka_server_replicamanager_leadercount", "Partitions this broker leads",
-          (int64_t)(s->partitions - s->offline_partitions));
+          (int64_t)(s->unreplicated_led + counts.led));
     gauge(s, "kafka_server_replicamanager_underreplicatedpartitions",
-          "Partitions with fewer in-sync replicas than replicas (0 until replication)", 0);
+          "Partitions led here with fewer in-sync replicas than replicas", under_replicated);
     gauge(s, "kafka_server_replicamanager_offlinereplicacount", "Partitions whose log dir failed",
           (int64_t)s->offline_partitions);
+    sl_prom_family(&s->w, "kafka_server_replicamanager_isrshrinks_total", SL_PROM_COUNTER,
+                   "Replicas dropped from the ISR of a partition led here (IsrShrinksPerSec)");
+    sl_prom_sample_i64(&s->w, "kafka_server_replicamanager_isrshrinks_total", NULL, 0,
+                       (int64_t)isr_shrinks);
+    sl_prom_family(&s->w, "kafka_server_replicamanager_isrexpands_total", SL_PROM_COUNTER,
+                   "Replicas added back to the ISR of a partition led here (IsrExpandsPerSec)");
+    sl_prom_sample_i64(&s->w, "kafka_server_replicamanager_isrexpands_total", NULL, 0,
+                       (int64_t)isr_expands);
     gauge(s, "kafka_controller_kafkacontroller_offlinepartitionscount",
-          "Partitions without a leader (their log dir failed)", (int64_t)s->offline_partitions);
+          "Partitions hosted here without a leader (a failed log dir, or no replica elected)",
+          (int64_t)s->unreplicated_offline + leaderless);
     sl_prom_family(&s->w, "kafka_server_delayedoperationpurgatory_purgatorysize", SL_PROM_GAUGE,
                    "Requests waiting: Produce for their appends to be synced, Fetch for data");
     sl_prom_label_t produce = SL_PROM_LABEL("delayedoperation", "Produce");

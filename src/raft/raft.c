@@ -648,6 +648,16 @@ int32_t sl_raft_leader_id(const sl_raft_t *raft)
 {
     return raft->leader_id;
 }
+bool sl_raft_caught_up(const sl_raft_t *raft)
+{
+    if (raft->role == SL_RAFT_LEADER)
+        return true;
+    /* a prospective voter still names the leader it lost: only a follower is caught up */
+    return raft->role == SL_RAFT_FOLLOWER && raft->epoch > 0 &&
+           raft->leader_high_watermark_epoch == raft->epoch &&
+           raft->log_end_offset >= raft->leader_high_watermark;
+}
+
 int64_t sl_raft_high_watermark(const sl_raft_t *raft)
 {
     return raft->high_watermark;

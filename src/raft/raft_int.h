@@ -28,6 +28,10 @@ struct sl_raft {
 
     /* The log as the core sees it: its end, what of it is durable, the epoch entries. */
     int64_t log_end_offset, flushed_offset, high_watermark;
+    /* Follower: the high watermark the leader's last Fetch answer carried, and in which epoch
+     * (0: none heard); the follower's own high watermark is capped at its log end, this is not. */
+    int64_t leader_high_watermark;
+    int32_t leader_high_watermark_epoch;
     sl_raft_epoch_entry_t *epochs; /* ascending epochs and start offsets */
     size_t epoch_count, epoch_cap;
     bool flush_in_flight, failed;

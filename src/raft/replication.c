@@ -108,6 +108,8 @@ static void follower_append(sl_raft_t *raft, const sl_raft_fetch_response_t *res
             return;
         }
     }
+    raft->leader_high_watermark = resp->high_watermark;
+    raft->leader_high_watermark_epoch = raft->epoch;
     /* Kafka's follower rule: what it holds of the leader's committed prefix is committed. */
     int64_t hw = SL_MIN(resp->high_watermark, raft->log_end_offset);
     bool news = resp->batch_count > 0 || hw > raft->high_watermark;

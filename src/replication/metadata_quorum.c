@@ -165,6 +165,7 @@ void sl_metadata_quorum_status(const sl_metadata_quorum_t *q, sl_quorum_status_t
     out->high_watermark = sl_raft_high_watermark(raft);
     out->log_end_offset = sl_raft_log_end_offset(raft);
     out->offline = q->offline || sl_raft_log_error(q->log) != 0;
+    out->caught_up = sl_raft_caught_up(raft);
 }
 
 int sl_metadata_quorum_serve(sl_metadata_quorum_t *q, int16_t api_key, int16_t api_version,

@@ -632,8 +632,7 @@ bool sl_replica_manager_caught_up(const sl_replica_manager_t *mgr)
         if (r->group == NULL)
             return false;
         const sl_raft_t *raft = replica_raft(r);
-        if (sl_raft_leader_id(raft) == SL_RAFT_NODE_NONE || sl_raft_high_watermark(raft) < 0 ||
-            sl_raft_log_end_offset(raft) < sl_raft_high_watermark(raft))
+        if (!sl_raft_caught_up(raft)) /* a follower's own high watermark never passes its end */
             return false;
     }
     return true;
