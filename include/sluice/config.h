@@ -150,10 +150,11 @@ typedef struct sl_config_key {
  * advertised_listeners falls back to listeners. */
 typedef struct sl_config {
     int32_t node_id;
-    char *log_dir;   /* owned */
+    char *log_dir; /* owned */
     /* owned; metadata.log.dir, effective: one of log_dirs (the first when unset) */
     char *metadata_log_dir;
-    char **log_dirs; /* owned, log_dirs_count >= 1 */
+    char *cluster_id; /* cluster.id; owned, NULL when unset */
+    char **log_dirs;  /* owned, log_dirs_count >= 1 */
     size_t log_dirs_count;
     sl_listener_config_t listeners[SL_LISTENERS_MAX];
     size_t listeners_count;

@@ -171,8 +171,12 @@ static int open_one(const char *dir, int32_t node_id, char cluster_id[64])
 int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id)
 {
     SL_ASSERT(cfg->log_dirs_count > 0);
-    /* The first dir that already has an identity decides the cluster id; else a new one. */
+    /* cluster.id (given, or derived from controller.quorum.voters) decides the cluster id, and
+     * a dir of another cluster is refused; without it the first dir that already has an
+     * identity decides; else a new one. */
     char id_text[64] = "";
+    if (cfg->cluster_id != NULL)
+        snprintf(id_text, sizeof(id_text), "%s", cfg->cluster_id);
     for (size_t i = 0; i < cfg->log_dirs_count && id_text[0] == '\0'; i++) {
         meta_t meta;
         if (meta_read(cfg->log_dirs[i], &meta) == 0 && meta.present)

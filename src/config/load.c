@@ -376,6 +376,49 @@ static int resolve_metadata_log_dir(sl_config_t *cfg, const sl_cfg_load_t *load,
                                 cfg->metadata_log_dir);
 }
 
+/* cluster.id: a Kafka uuid when given. Unset with controller.quorum.voters: derived from the
+ * voters (ids, hosts, ports in order), so every node configured for the same quorum formats its
+ * empty log dirs with the same id and the chart needs no format step; a node whose dirs belong to
+ * another cluster (other voters) is refused at start (meta_properties.c). Unset without voters:
+ * NULL, the log dirs' own or a random one. The derived id is two 64-bit FNV-1a hashes of the
+ * voters' text: an identity, not a secret. */
+static int resolve_cluster_id(sl_config_t *cfg, const sl_cfg_load_t *load, char *err,
+                              size_t err_len)
+{
+    const sl_config_key_t *key = sl_config_key_find("cluster.id");
+    if (cfg->cluster_id != NULL && cfg->cluster_id[0] != '\0') {
+        sl_uuid_t id;
+        if (sl_uuid_from_base64(cfg->cluster_id, &id) != 0)
+            return sl__config_key_error(load, key, err, err_len,
+                                        "\"%s\" is not a Kafka cluster id (22 characters of "
+                                        "base64url, as kafka-storage.sh random-uuid prints)",
+                                        cfg->cluster_id);
+        return 0;
+    }
+    sl_free(cfg->cluster_id);
+    cfg->cluster_id = NULL;
+    if (cfg->quorum_voter_count == 0)
+        return 0;
+    uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+    for (size_t i = 0; i < cfg->quorum_voter_count; i++) {
+        const sl_quorum_voter_config_t *v = &cfg->quorum_voters[i];
+        char text[600];
+        int n =
+            snprintf(text, sizeof(text), "%d@%s:%u,", (int)v->node_id, v->host, (unsigned)v->port);
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < n && j < (int)sizeof(text); j++)
+                h[k] = (h[k] ^ (uint8_t)text[j]) * 0x100000001b3ULL;
+    }
+    sl_uuid_t id;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 8; j++)
+            id.bytes[k * 8 + j] = (uint8_t)(h[k] >> (56 - 8 * j));
+    char text[23];
+    sl_uuid_to_base64(&id, text);
+    cfg->cluster_id = sl_strdup(text);
+    return cfg->cluster_id == NULL ? -ENOMEM : 0;
+}
+
 int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, size_t err_len)
 {
     SL_ASSERT(cfg != NULL && load != NULL);
@@ -397,6 +440,8 @@ int sl__config_resolve(sl_config_t *cfg, const sl_cfg_load_t *load, char *err, s
         rc = resolve_inter_broker(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_metadata_log_dir(cfg, load, err, err_len);
+    if (rc == 0)
+        rc = resolve_cluster_id(cfg, load, err, err_len);
     if (rc == 0)
         rc = resolve_advertised(cfg, load, err, err_len);
     if (rc == 0)

@@ -525,6 +525,19 @@ const sl_config_key_t sl__config_keys[] = {
             "DescribeCluster; it may "
             "not appear in advertised.listeners. Kafka has no default; Sluice defaults to "
             "CONTROLLER, which only matters once a listener of that name exists."},
+    {.name = "cluster.id",
+     .type = SL_CONFIG_TYPE_STRING,
+     .storage = SL_CFG_STORE_STR,
+     .default_text = NULL,
+     OFF(cluster_id),
+     RO,
+     HIGH,
+     .doc = "Sluice only: the cluster id a new log dir is formatted with (Kafka's "
+            "kafka-storage.sh format --cluster-id), 22 characters of Kafka's base64 uuid form. A "
+            "log dir of another cluster is refused at start. Unset: a cluster with "
+            "controller.quorum.voters derives it from the voters (every node configured with the "
+            "same voters formats with the same id, so no separate format step is needed); a "
+            "single node draws a random one. See docs/replication.md."},
     {.name = "metadata.log.dir",
      .type = SL_CONFIG_TYPE_STRING,
      .storage = SL_CFG_STORE_STR,

@@ -292,13 +292,12 @@ int sl_metadata_quorum_start(uv_loop_t *loop, const sl_config_t *cfg, sl_log_dir
         if (v->node_id != cfg->node_id && rc == 0)
             rc = sl_peers_set_address(q->peers, v->node_id, v->host, v->port);
     }
-    /* Each node formats its own log dirs with a random cluster id today (a shared one, from
-     * configuration or learned from the quorum, is still to come), so ClusterId is neither sent
-     * nor checked yet: KRaft accepts requests without one. */
-    (void)cluster_id;
+    /* Every node of the quorum formats its log dirs with the same cluster id (cluster.id, or
+     * derived from the voters), so ClusterId is sent and checked as KRaft does: a node of another
+     * cluster gets INCONSISTENT_CLUSTER_ID. */
     sl_raft_host_config_t hcfg = {
         .node_id = cfg->node_id,
-        .cluster_id = NULL,
+        .cluster_id = cluster_id,
         .request_timeout_ms = (uint32_t)cfg->controller_quorum_request_timeout_ms,
     };
     if (rc == 0)

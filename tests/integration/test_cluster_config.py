@@ -46,6 +46,8 @@ REFUSED = [
     ("kip-853", "controller.quorum.bootstrap.servers: 127.0.0.1:9093\n",
      "controller.quorum.bootstrap.servers: dynamic quorum (KIP-853) is not supported; use "
      "controller.quorum.voters"),
+    ("cluster-id", "cluster.id: not-a-kafka-id\n",
+     'cluster.id: "not-a-kafka-id" is not a Kafka cluster id'),
     ("roles", "process.roles: broker,zookeeper\n",
      'process.roles: "zookeeper" is not one of broker, controller'),
     ("controller-advertised", "node.id: 1\n" + CONTROLLER_LISTENERS + VOTERS +

@@ -9,6 +9,7 @@ Each node's view comes from its /metrics (kafka_server_raft_metrics_*), the lead
 DescribeQuorum on its controller listener."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -333,3 +334,48 @@ def test_metadata_log_dir_outside_log_dirs_is_refused(tmp_path):
         assert "metadata.log.dir" in node.log_text() and "is not one of log.dirs" in node.log_text()
     finally:
         c.close()
+
+
+def meta_cluster_id(node):
+    with open(os.path.join(node.data_dir, "meta.properties")) as f:
+        for line in f:
+            if line.startswith("cluster.id="):
+                return line.strip().split("=", 1)[1]
+    raise AssertionError(f"no cluster.id in node {node.node_id}'s meta.properties")
+
+
+def test_one_cluster_id_and_a_stranger_is_kept_out(tmp_path):
+    """Nodes configured with the same voters format their empty dirs with one cluster id (no
+    format step); a voter whose dirs carry another cluster's id is refused at start, and one
+    formatted for another cluster (cluster.id) is answered INCONSISTENT_CLUSTER_ID and never
+    counts: the other two lead and commit without it."""
+    with SluiceCluster(tmp_path, n=3, controllers=3) as c:
+        leader, epoch = wait_agreed(c, [1, 2, 3], "one leader for all three")
+        wait_caught_up(c, leader, [1, 2, 3])
+        ids = {meta_cluster_id(c.node(i)) for i in (1, 2, 3)}
+        assert len(ids) == 1, ids
+        (cluster_id,) = ids
+        stranger = next(i for i in (1, 2, 3) if i != leader)
+        assert c.stop(stranger) == 0
+        # the same dir under another cluster.id: refused, naming both ids
+        other = "AAAAAAAAAAAAAAAAAAAAAg"
+        c.node_config[stranger] = {"cluster.id": other}
+        c.start(stranger)
+        rc = c.node(stranger).proc.wait(60)
+        assert rc != 0
+        log = c.node(stranger).log_text()
+        assert "log dir belongs to another cluster" in log and cluster_id in log and other in log
+        # a fresh dir formatted for the other cluster: started, but kept out of the quorum
+        shutil.rmtree(c.node(stranger).data_dir)
+        c.start(stranger)
+        c.wait_ready(stranger)
+        assert meta_cluster_id(c.node(stranger)) == other
+        # INCONSISTENT_CLUSTER_ID (104) from the others, logged by the stranger
+        wait_until(lambda: "error_code=104" in c.node(stranger).log_text(), ELECTION_WAIT,
+                   lambda: "the stranger to be told its cluster id is wrong")
+        rest = [i for i in (1, 2, 3) if i != stranger]
+        new_leader, _ = wait_agreed(c, rest, "the two of the cluster still agree")
+        # the stranger never follows the cluster's leader nor receives a byte of its log
+        time.sleep(2)
+        state, its_leader, _, its_hw = view(c, stranger)
+        assert its_leader != new_leader and its_hw <= 0, (state, its_leader, its_hw)

@@ -4,6 +4,7 @@
  * node without voters exactly the single-node broker it always was. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test_config.h"
 
@@ -322,6 +323,40 @@ static void test_numeric_keys(void **state)
     sl_config_deinit(&cfg);
 }
 
+static void test_cluster_id(void **state)
+{
+    (void)state;
+    sl_config_t a, b, c;
+    /* No voters, no cluster.id: none (the log dirs' own, or a random one at format). */
+    test_load_ok(&a, "");
+    assert_null(a.cluster_id);
+    sl_config_deinit(&a);
+    /* The same voters give every node the same id; other voters another one. */
+    test_load_ok(&a, VOTER_1);
+    test_load_ok(&b, "node.id: 2\n"
+                     "listeners: PLAINTEXT://:9092,CONTROLLER://:9093\n"
+                     "controller.quorum.voters: 1@a.sluice:9093,2@b.sluice:9093,3@b.sluice:9094\n");
+    test_load_ok(&c, "node.id: 1\n"
+                     "listeners: PLAINTEXT://:9092,CONTROLLER://:9093\n"
+                     "controller.quorum.voters: 1@a.other:9093,2@b.other:9093,3@b.other:9094\n");
+    assert_non_null(a.cluster_id);
+    assert_int_equal(strlen(a.cluster_id), 22);
+    sl_uuid_t id;
+    assert_int_equal(sl_uuid_from_base64(a.cluster_id, &id), 0);
+    assert_string_equal(a.cluster_id, b.cluster_id);
+    assert_string_not_equal(a.cluster_id, c.cluster_id);
+    sl_config_deinit(&a);
+    sl_config_deinit(&b);
+    sl_config_deinit(&c);
+    /* Given, it wins; it must be a Kafka id. */
+    test_load_ok(&a, VOTER_1 "cluster.id: q1Sh-9_ISia_zwGINzRvyQ\n");
+    assert_string_equal(a.cluster_id, "q1Sh-9_ISia_zwGINzRvyQ");
+    sl_config_deinit(&a);
+    test_expect_error("cluster.id: 12345\n",
+                      "t.yaml:1:13: cluster.id: \"12345\" is not a Kafka cluster id (22 characters of "
+                      "base64url, as kafka-storage.sh random-uuid prints)");
+}
+
 int test_quorum_run(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +371,7 @@ int test_quorum_run(void)
         TEST(test_dynamic_quorum_refused),
         TEST(test_environment_overrides),
         TEST(test_numeric_keys),
+        TEST(test_cluster_id),
     };
     return cmocka_run_group_tests_name("config_quorum", tests, NULL, NULL);
 }
