@@ -112,6 +112,10 @@ struct sl_raft_host {
     sl_arena_t scratch; /* one decode or encode at a time */
     const sl_describe_quorum_response_node_t *nodes;
     int32_t nodes_count;
+    /* cfg.one_fetch_per_peer: the destinations a Fetch is in flight to; the groups' next fetches
+     * to one of them wait (the newest per group) and leave together when it answers */
+    int32_t *fetching;
+    size_t fetching_count, fetching_cap;
     size_t handles_open;
     bool closing;
     void (*closed_cb)(void *data);
@@ -351,7 +355,74 @@ static void send_batch(sl_raft_host_t *host, outbox_entry_t *entries, size_t n)
     }
 }
 
-/* Groups the outbox by (destination, type), keeping each group's order. */
+static bool fetching_to(const sl_raft_host_t *host, int32_t node_id)
+{
+    for (size_t i = 0; i < host->fetching_count; i++)
+        if (host->fetching[i] == node_id)
+            return true;
+    return false;
+}
+
+static void fetching_set(sl_raft_host_t *host, int32_t node_id, bool on)
+{
+    for (size_t i = 0; i < host->fetching_count; i++) {
+        if (host->fetching[i] != node_id)
+            continue;
+        if (!on)
+            host->fetching[i] = host->fetching[--host->fetching_count];
+        return;
+    }
+    if (!on)
+        return;
+    if (host->fetching_count == host->fetching_cap) {
+        size_t cap = host->fetching_cap ? host->fetching_cap * 2 : 8;
+        int32_t *grown = sl_realloc(host->fetching, cap * sizeof(*grown));
+        if (grown == NULL)
+            return; /* untracked: this destination just is not held back */
+        host->fetching = grown;
+        host->fetching_cap = cap;
+    }
+    host->fetching[host->fetching_count++] = node_id;
+}
+
+/* Whether a follower of node_id is still flushing what its last fetch brought and has not asked
+ * again: its next fetch comes once the flush is done, and the others wait to leave with it. */
+static bool follower_flushing(const sl_raft_host_t *host, int32_t node_id,
+                              const outbox_entry_t *entries, size_t n)
+{
+    for (size_t i = 0; i < host->group_count; i++) {
+        const sl_raft_group_t *g = host->groups[i];
+        if (sl_raft_role(g->raft) != SL_RAFT_FOLLOWER || sl_raft_leader_id(g->raft) != node_id ||
+            sl_raft_flushed_offset(g->raft) >= g->flush_end || sl_raft_log_error(g->log) != 0)
+            continue;
+        bool asked = false;
+        for (size_t e = 0; e < n && !asked; e++)
+            asked = entries[e].group == g;
+        if (!asked)
+            return true;
+    }
+    return false;
+}
+
+/* A group's newer fetch replaces the older one still waiting (a resend after a timeout). */
+static size_t fetches_dedup(outbox_entry_t *entries, size_t n)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < kept && entries[k].group != entries[i].group)
+            k++;
+        entries[k] = entries[i];
+        if (k == kept)
+            kept++;
+    }
+    return kept;
+}
+
+/* Groups the outbox by (destination, type), keeping each group's order. With one_fetch_per_peer,
+ * fetches to a destination with a Fetch in flight stay in the outbox (without waking the loop)
+ * until that answer comes back: one fetch loop per broker pair carries every partition, and a
+ * quiet partition's held fetch never delays another's answer on the same connection. */
 static void outbox_flush(sl_raft_host_t *host)
 {
     size_t n = host->outbox_count;
@@ -370,17 +441,40 @@ static void outbox_flush(sl_raft_host_t *host)
         }
         box[j] = e;
     }
+    size_t box_cap = host->outbox_cap;
     host->outbox = NULL; /* sends below may collect nothing (peers never call back inside) */
     host->outbox_count = host->outbox_cap = 0;
+    size_t waiting = 0; /* fetches kept for later, moved to the front of box */
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && box[j].msg.destination_id == box[i].msg.destination_id &&
                box[j].msg.type == box[i].msg.type)
             j++;
-        send_batch(host, box + i, j - i);
+        if (host->cfg.one_fetch_per_peer && box[i].msg.type == SL_RAFT_MSG_FETCH_REQUEST) {
+            size_t count = fetches_dedup(box + i, j - i);
+            int32_t destination = box[i].msg.destination_id;
+            if (fetching_to(host, destination) ||
+                follower_flushing(host, destination, box + i, count)) {
+                memmove(box + waiting, box + i, count * sizeof(*box));
+                waiting += count;
+            } else {
+                send_batch(host, box + i, count);
+                fetching_set(host, destination, true);
+            }
+        } else {
+            send_batch(host, box + i, j - i);
+        }
         i = j;
     }
-    sl_free(box);
+    if (waiting == 0) {
+        sl_free(box);
+        return;
+    }
+    /* what the sends queued meanwhile (nothing: peers never call back inside) goes after */
+    SL_ASSERT(host->outbox == NULL);
+    host->outbox = box;
+    host->outbox_count = waiting;
+    host->outbox_cap = box_cap;
 }
 
 /* An answer from another node: each partition goes to its group with the group's own id. */
@@ -388,6 +482,10 @@ static void out_answered(void *data, int status, const void *body)
 {
     out_request_t *out = data;
     sl_raft_host_t *host = out->host;
+    if (out->api_key == SL_API_FETCH && host->cfg.one_fetch_per_peer && !host->closing) {
+        fetching_set(host, out->destination, false);
+        host_dirty(host); /* the fetches that waited for this answer go now */
+    }
     if (status != 0 || host->closing) {
         if (status != 0 && status != SL_ECLOSED)
             SL_LOG_RATELIMITED(SL_LOG_DEBUG, "replication", "no answer api=%d node=%d error=\"%s\"",
@@ -1065,6 +1163,7 @@ static void handle_closed(uv_handle_t *handle)
     void (*cb)(void *) = host->closed_cb;
     void *data = host->closed_data;
     sl_free(host->outbox);
+    sl_free(host->fetching);
     sl_free(host->groups);
     sl_free(host->cluster_id);
     sl_arena_deinit(&host->scratch);

@@ -27,6 +27,10 @@ typedef struct {
     const char *cluster_id;      /* carried in requests and checked in requests received */
     uint32_t request_timeout_ms; /* controller.quorum.request.timeout.ms */
     int32_t fetch_max_bytes;     /* what one Fetch asks for; <= 0: KRaft's 8 MiB */
+    /* at most one Fetch in flight per destination: the groups' next fetches wait and leave
+     * together in one request when it answers (partition groups: one fetch loop per broker
+     * pair, so one quiet partition's held fetch never delays another's answer) */
+    bool one_fetch_per_peer;
 } sl_raft_host_config_t;
 
 /* What a group's owner hears after the host has fed the group an input: anything observable may

@@ -685,6 +685,7 @@ int sl_replica_manager_create(uv_loop_t *loop, const sl_config_t *cfg,
         .cluster_id = NULL, /* as the metadata quorum: per-node cluster ids until one is shared */
         .request_timeout_ms = (uint32_t)cfg->controller_quorum_request_timeout_ms,
         .fetch_max_bytes = cfg->replica_fetch_max_bytes,
+        .one_fetch_per_peer = true,
     };
     rc = sl_raft_host_create(loop, mgr->peers, &hcfg, &mgr->host);
     if (rc != 0) {
