@@ -1021,6 +1021,18 @@ void sl__groups_partition_leadership_changed(sl_broker_t *broker, sl_partition_t
         offsets_load_start(broker, partition, o, epoch);
 }
 
+int32_t sl__groups_coordinator_id(sl_broker_t *broker, sl_slice_t group_id)
+{
+    sl_topic_t *topic = sl__topics_find(broker->topics, sl_slice_from_str(SL_OFFSETS_TOPIC));
+    if (topic == NULL || topic->partition_count <= 0)
+        return broker->cfg->node_id;
+    sl_partition_t *p =
+        &topic->partitions[sl_group_partition_for(group_id, topic->partition_count)];
+    int32_t leader_id = -1, leader_epoch = -1;
+    sl__partition_current_leader(broker, p, &leader_id, &leader_epoch);
+    return leader_id;
+}
+
 sl_kerr_t sl__groups_coordinator_error(sl_broker_t *broker, sl_slice_t group_id)
 {
     sl_groups_t *groups = broker->groups;

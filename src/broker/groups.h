@@ -55,6 +55,10 @@ bool sl__groups_available(struct sl_broker *broker);
  * replaying) or COORDINATOR_NOT_AVAILABLE (quorum mode, no __consumer_offsets yet). Every group API
  * asks it first; a single node (unreplicated partitions) is always the coordinator. */
 sl_kerr_t sl__groups_coordinator_error(struct sl_broker *broker, sl_slice_t group_id);
+/* The broker that coordinates group_id as this broker knows it: itself while its
+ * __consumer_offsets partition is unreplicated (or __consumer_offsets does not exist yet), else the
+ * partition's Raft leader (-1 when unknown). */
+int32_t sl__groups_coordinator_id(struct sl_broker *broker, sl_slice_t group_id);
 /* leadership.c's call on every leadership change of a partition: for a replicated
  * __consumer_offsets partition, gaining it starts replaying its log into the coordinator
  * (COORDINATOR_LOAD_IN_PROGRESS until done), losing it drops its groups (NOT_COORDINATOR to their

@@ -329,8 +329,11 @@ static void test_coordinator_follows_offsets_partition_leadership(void **state)
     int32_t self = f->cfg.node_id;
     assert_int_equal(sl__partition_replication_start(&f->broker, p, &self, 1), 0);
     assert_int_equal(sl__groups_coordinator_error(&f->broker, moved), SL_KERR_NOT_COORDINATOR);
+    assert_int_equal(sl__groups_coordinator_id(&f->broker, moved), -1); /* no leader yet */
     assert_int_equal(sl__groups_coordinator_error(&f->broker, other), SL_KERR_NONE);
+    assert_int_equal(sl__groups_coordinator_id(&f->broker, other), self);
     run_until_coordinator(f, moved, SL_KERR_NONE);
+    assert_int_equal(sl__groups_coordinator_id(&f->broker, moved), self);
     sl_group_offset_t got;
     assert_false(sl_group_offset_get(coord, moved, t, 0, &got)); /* the replay ran */
     assert_int_equal(f->broker.groups->owned[index].state, SL_OFFSETS_OWNED);
