@@ -611,6 +611,33 @@ static void test_follower_truncates_at_divergence(void **state)
     sl_raft_destroy(raft);
 }
 
+/* /readyz's question: a follower is caught up only once its log reaches the high watermark the
+ * leader last reported, which its own high watermark (capped at its log end) cannot tell. */
+static void test_follower_caught_up_at_the_leaders_high_watermark(void **state)
+{
+    (void)state;
+    sl_raft_quorum_state_t qs = {2, SL_RAFT_NODE_NONE, 3};
+    sl_raft_t *raft = make_node(1, NULL, 0, 0, &qs);
+    assert_false(sl_raft_caught_up(raft)); /* the leader has not answered yet */
+    sl_raft_batch_t first[] = {{0, 3, 2, false, NULL}};
+    sl_raft_msg_t resp = fetch_response_for(last_sent(), 2);
+    resp.u.fetch_response.high_watermark = 5;
+    resp.u.fetch_response.batches = first;
+    resp.u.fetch_response.batch_count = 1;
+    sl_raft_receive(raft, &resp);
+    assert_int_equal(sl_raft_high_watermark(raft), 3); /* its own: capped at its log end */
+    assert_false(sl_raft_caught_up(raft));
+    sl_raft_on_log_flushed(raft, 3, 0);
+    sl_raft_batch_t rest[] = {{3, 2, 2, false, NULL}};
+    resp = fetch_response_for(last_sent(), 2);
+    resp.u.fetch_response.high_watermark = 5;
+    resp.u.fetch_response.batches = rest;
+    resp.u.fetch_response.batch_count = 1;
+    sl_raft_receive(raft, &resp);
+    assert_true(sl_raft_caught_up(raft));
+    sl_raft_destroy(raft);
+}
+
 static void test_follower_fetches_only_after_flush(void **state)
 {
     (void)state;
@@ -803,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_fetch_waits_for_news),
         cmocka_unit_test(test_parked_fetch_answered_on_demand),
         cmocka_unit_test(test_follower_truncates_at_divergence),
+        cmocka_unit_test(test_follower_caught_up_at_the_leaders_high_watermark),
         cmocka_unit_test(test_follower_fetches_only_after_flush),
         cmocka_unit_test(test_check_quorum_resigns),
         cmocka_unit_test(test_leader_ignores_pre_vote_but_hears_stranded_voter),
