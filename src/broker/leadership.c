@@ -124,7 +124,8 @@ int sl__partition_replication_start(sl_broker_t *broker, sl_partition_t *partiti
                                         .topic = partition->topic->name,
                                         .topic_id = partition->topic->id,
                                         .partition = partition->index,
-                                        .min_insync_replicas = broker->cfg->min_insync_replicas,
+                                        .min_insync_replicas =
+                                            partition->topic->min_insync_replicas,
                                         .owner = partition};
     int rc = sl_replica_manager_start_partition(broker->replicas, &spec, replicas, count,
                                                 &partition->replica);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "replica_manager.h"
 #include "sluice/metadata.h"
 #include "topics.h"
 
@@ -208,11 +209,15 @@ static void topic_apply_config(const sl_topic_table_t *t, sl_topic_t *topic)
     if (s.cleanup_compact && s.max_compaction_lag_ms < topic->log_config.segment_ms)
         topic->log_config.segment_ms = s.max_compaction_lag_ms;
     topic->max_message_bytes = s.max_message_bytes;
+    topic->min_insync_replicas = s.min_insync_replicas;
     topic->compacted = s.cleanup_compact;
     topic->timestamp_before_max_ms = s.message_timestamp_before_max_ms;
     topic->timestamp_after_max_ms = s.message_timestamp_after_max_ms;
     for (int32_t p = 0; p < topic->partition_count; p++)
-        if (topic->partitions[p].log != NULL && topic->partitions[p].replica == NULL)
+        if (topic->partitions[p].replica != NULL)
+            sl_replica_manager_set_min_insync_replicas(topic->partitions[p].replica,
+                                                       topic->min_insync_replicas);
+        else if (topic->partitions[p].log != NULL)
             sl_log_set_config(topic->partitions[p].log, &topic->log_config);
 }
 

@@ -77,9 +77,10 @@ struct sl_topic {
     size_t retired_count;
     sl_topic_config_entry_t *configs; /* owned overrides */
     size_t configs_count;
-    sl_log_config_t log_config; /* effective: broker defaults + overrides */
-    int32_t max_message_bytes;  /* effective max.message.bytes */
-    bool compacted;             /* cleanup.policy contains compact: every record needs a key */
+    sl_log_config_t log_config;  /* effective: broker defaults + overrides */
+    int32_t max_message_bytes;   /* effective max.message.bytes */
+    int32_t min_insync_replicas; /* effective min.insync.replicas (replicated partitions) */
+    bool compacted;              /* cleanup.policy contains compact: every record needs a key */
     /* message.timestamp.before/after.max.ms: how far a CreateTime timestamp may lie */
     int64_t timestamp_before_max_ms, timestamp_after_max_ms;
     uint32_t refs; /* requests in flight that hold it (sl__topic_ref) */
