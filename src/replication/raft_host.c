@@ -392,8 +392,10 @@ static bool follower_flushing(const sl_raft_host_t *host, int32_t node_id,
 {
     for (size_t i = 0; i < host->group_count; i++) {
         const sl_raft_group_t *g = host->groups[i];
+        /* a truncation during the flush caps what it makes durable: the log end bounds it */
+        int64_t flushing_to = SL_MIN(g->flush_end, sl_raft_log_end_offset(g->raft));
         if (sl_raft_role(g->raft) != SL_RAFT_FOLLOWER || sl_raft_leader_id(g->raft) != node_id ||
-            sl_raft_flushed_offset(g->raft) >= g->flush_end || sl_raft_log_error(g->log) != 0)
+            sl_raft_flushed_offset(g->raft) >= flushing_to || sl_raft_log_error(g->log) != 0)
             continue;
         bool asked = false;
         for (size_t e = 0; e < n && !asked; e++)
