@@ -230,6 +230,8 @@ typedef struct sl_config {
     int32_t controller_quorum_fetch_timeout_ms;
     int32_t controller_quorum_request_timeout_ms;
     int32_t controller_quorum_retry_backoff_ms;
+    int32_t broker_session_timeout_ms;    /* broker.session.timeout.ms: fenced after this silence */
+    int32_t broker_heartbeat_interval_ms; /* broker.heartbeat.interval.ms */
     int16_t offsets_topic_replication_factor;
     int64_t replica_lag_time_max_ms;
     bool auto_leader_rebalance_enable;

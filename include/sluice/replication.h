@@ -41,6 +41,23 @@ int sl_metadata_quorum_start(uv_loop_t *loop, const sl_config_t *cfg, sl_log_dir
                              sl_metadata_quorum_t **out);
 void sl_metadata_quorum_status(const sl_metadata_quorum_t *q, sl_quorum_status_t *out);
 
+/* ---- the metadata log as the broker uses it (cluster_metadata.c, controller.c) ---------------
+ * One listener hears every change the host reports (role, epoch, leader, high watermark), after
+ * the host is done with the group: it may call back into the quorum. NULL to stop hearing. */
+void sl_metadata_quorum_set_listener(sl_metadata_quorum_t *q, void (*changed)(void *data),
+                                     void *data);
+/* Committed batches only: whole batches from the one holding offset, up to max_bytes (at least
+ * one), never past the high watermark; as sl_log_read (an offset at the high watermark answers
+ * empty through cb). SL_ECLOSED once stopped. */
+int sl_metadata_quorum_read(sl_metadata_quorum_t *q, sl_log_read_t *req, int64_t offset,
+                            size_t max_bytes, sl_log_read_cb cb, void *data);
+/* The active controller's write: one complete v2 record batch of record_count records (from
+ * sl_metadata_records_encode_batch; borrowed for the call) appended in the current epoch. 0 and
+ * its base offset: it is committed once the high watermark passes its last offset, or lost if
+ * leadership goes first. SL_ENOTLEADER when this node does not lead; SL_ECLOSED once stopped. */
+int sl_metadata_quorum_propose(sl_metadata_quorum_t *q, int32_t record_count, const void *batch,
+                               int64_t *base_offset);
+
 /* ---- serving the Raft APIs --------------------------------------------------------------------
  * One served request is a call: answer(call, status, data) runs exactly once (maybe inside the
  * serve function). status 0: the response struct given is filled; when the call has records (a

@@ -44,6 +44,9 @@ static const sl_handler_t handlers[] = {
     {{SL_API_DESCRIBE_QUORUM, 0, 2}, sl__handle_raft},
     {{SL_API_DESCRIBE_CLUSTER, 0, 1}, sl__handle_describe_cluster},
     {{SL_API_DESCRIBE_PRODUCERS, 0, 0}, sl__handle_describe_producers},
+    {{SL_API_BROKER_REGISTRATION, 0, 4}, sl__controller_handle},
+    {{SL_API_BROKER_HEARTBEAT, 0, 1}, sl__controller_handle},
+    {{SL_API_ALLOCATE_PRODUCER_IDS, 0, 0}, sl__controller_handle},
 };
 static sl_api_support_t supports[SL_ARRAY_LEN(handlers)];
 
@@ -273,6 +276,12 @@ int sl_broker_start(sl_broker_t *broker)
         }
     }
     resolve_advertised(broker);
+    rc = sl__cluster_start(broker); /* registers the endpoints just resolved */
+    if (rc != 0) {
+        SL_LOG(SL_LOG_ERROR, "broker", "cannot start cluster membership error=\"%s\"",
+               sl_strerror(rc));
+        return rc;
+    }
     broker->ready = true;
     SL_LOG(SL_LOG_INFO, "broker", "broker started node_id=%d cluster_id=%s version=%s",
            (int)cfg->node_id, broker->cluster_id_text, SL_VERSION_STRING);
@@ -281,6 +290,10 @@ int sl_broker_start(sl_broker_t *broker)
 
 sl_topic_t *sl__broker_auto_create(sl_broker_t *broker, sl_slice_t name)
 {
+    if (broker->cluster != NULL) { /* the controller creates it; clients retry until it shows */
+        sl__cluster_auto_create(broker->cluster, name);
+        return NULL;
+    }
     char msg[256];
     sl_topic_t *topic = NULL;
     sl_topic_spec_t spec = {.name = name, .partitions = broker->cfg->num_partitions};
@@ -339,7 +352,8 @@ static void flush_tick(uv_timer_t *timer)
 static void finish_stop(sl_broker_t *broker)
 {
     if (broker->timers_open > 0 || broker->log_dirs_closing > 0 || broker->http_closing ||
-        broker->quorum_stopping || broker->log_dirs_wait_quorum || broker->replicas_stopping)
+        broker->quorum_stopping || broker->log_dirs_wait_quorum || broker->replicas_stopping ||
+        broker->cluster_stopping)
         return;
     if (broker->disk_ready) {
         sl_disk_deinit(&broker->disk);
@@ -451,6 +465,13 @@ static void close_log_dirs(sl_broker_t *broker)
     }
 }
 
+static void cluster_stopped(void *data)
+{
+    sl_broker_t *broker = data;
+    broker->cluster_stopping = false;
+    finish_stop(broker);
+}
+
 static void stop_serving(sl_broker_t *broker);
 
 /* Controlled shutdown is over (every led partition has another leader, or the bounded wait
@@ -484,6 +505,11 @@ void sl_broker_stop(sl_broker_t *broker, sl_broker_stopped_cb done_cb, void *dat
 static void stop_serving(sl_broker_t *broker)
 {
     SL_LOG(SL_LOG_INFO, "broker", "stopping: no new connections, answering requests in flight");
+    if (broker->cluster != NULL) { /* no more registrations, heartbeats or controller writes */
+        broker->cluster_stopping = true;
+        sl__cluster_stop(broker->cluster, cluster_stopped, broker);
+        broker->cluster = NULL;
+    }
     /* A leader of the metadata quorum resigns first (EndQuorumEpoch to the voters), so the
      * others elect a new one at once instead of after a fetch timeout. */
     if (broker->quorum != NULL) {

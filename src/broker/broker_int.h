@@ -4,6 +4,8 @@
 #define SLUICE_BROKER_INT_H
 
 #include "broker_configs.h"
+#include "cluster_metadata.h"
+#include "controller.h"
 #include "delayed.h"
 #include "groups.h"
 #include "log_cleaner.h"
@@ -78,6 +80,11 @@ struct sl_broker {
     bool replicas_stopping;
     uint64_t shutdown_started_ms; /* controlled shutdown began (loop time), for its log line */
     bool inter_broker_listener[SL_LISTENERS_MAX]; /* the listener peers' replica fetches use */
+    /* quorum mode: the image, membership and forwarding (cluster_metadata.c) and, on voters, the
+     * active controller's work (controller.c); NULL on a single node */
+    struct sl_cluster *cluster;
+    struct sl_controller *controller;
+    bool cluster_stopping;
     bool quorum_stopping;
     bool log_dirs_wait_quorum; /* the cleaner is done; the log dirs close when the quorum is */
     bool stopping;
@@ -240,6 +247,11 @@ void sl__replication_counts(sl_broker_t *broker, sl_replication_counts_t *out);
  * (report) what still has no other leader once its wait is over. */
 void sl__controlled_shutdown_begin(sl_broker_t *broker);
 void sl__controlled_shutdown_report(sl_broker_t *broker);
+
+/* Quorum mode's route for an admin request (CreateTopics, DeleteTopics, CreatePartitions, topic
+ * configs): on a controller listener the controller answers it, on a client listener it goes to
+ * the active controller. false on a single node (the handler answers it itself). */
+bool sl__cluster_route_admin(sl_request_t *req, const void *request, void *response, int *rc);
 
 /* The ApiVersions answer to a version newer than any Sluice knows: a v0 body with only the
  * ApiVersions entry and UNSUPPORTED_VERSION, as Kafka sends (KIP-511). */

@@ -88,8 +88,16 @@ bool sl__api_on_controller_listener(int16_t api_key)
 {
     switch (api_key) {
     case SL_API_API_VERSIONS:
-    case SL_API_FETCH:            /* a replica's: sl__handle_fetch hands it to the quorum */
-    case SL_API_DESCRIBE_CLUSTER: /* KIP-919: what --bootstrap-controller tools ask first */
+    case SL_API_FETCH:               /* a replica's: sl__handle_fetch hands it to the quorum */
+    case SL_API_DESCRIBE_CLUSTER:    /* KIP-919: what --bootstrap-controller tools ask first */
+    case SL_API_BROKER_REGISTRATION: /* the active controller's (controller.c) */
+    case SL_API_BROKER_HEARTBEAT:
+    case SL_API_ALLOCATE_PRODUCER_IDS:
+    case SL_API_CREATE_TOPICS: /* forwarded by brokers, as Kafka 4.0's do */
+    case SL_API_DELETE_TOPICS:
+    case SL_API_CREATE_PARTITIONS:
+    case SL_API_ALTER_CONFIGS:
+    case SL_API_INCREMENTAL_ALTER_CONFIGS:
     case SL_API_VOTE:
     case SL_API_BEGIN_QUORUM_EPOCH:
     case SL_API_END_QUORUM_EPOCH:
@@ -112,7 +120,9 @@ bool sl__api_controller_only(int16_t api_key)
 {
     return api_key == SL_API_VOTE || api_key == SL_API_BEGIN_QUORUM_EPOCH ||
            api_key == SL_API_END_QUORUM_EPOCH || api_key == SL_API_DESCRIBE_QUORUM ||
-           api_key == SL_API_FETCH_SNAPSHOT || api_key == SL_API_DESCRIBE_CLUSTER;
+           api_key == SL_API_FETCH_SNAPSHOT || api_key == SL_API_DESCRIBE_CLUSTER ||
+           api_key == SL_API_BROKER_REGISTRATION || api_key == SL_API_BROKER_HEARTBEAT ||
+           api_key == SL_API_ALLOCATE_PRODUCER_IDS;
 }
 
 static int handle(sl_request_t *req, sl_reader_t *body)

@@ -150,6 +150,8 @@ const char *sl__http_not_ready_reason(sl_broker_t *broker)
     }
     if (broker->replicas != NULL && !sl_replica_manager_caught_up(broker->replicas))
         return "catching up: partitions\n";
+    if (broker->cluster != NULL && !sl__cluster_serving(broker->cluster))
+        return "not yet registered and unfenced by the controller\n";
     return NULL;
 }
 

@@ -58,6 +58,11 @@ int sl__producer_ids_init(sl_producer_ids_t *ids, const sl_config_t *cfg)
         }
         best = SL_MAX(best, end);
     }
+    /* Quorum mode, until producer ids come from the controller's blocks (AllocateProducerIds):
+     * each node hands out ids from its own range, node.id << 32 upwards, so two brokers of one
+     * cluster never give the same id to two producers writing to the same partition. */
+    if (cfg->quorum_voter_count > 0 && cfg->node_id >= 0 && best < ((int64_t)cfg->node_id << 32))
+        best = (int64_t)cfg->node_id << 32;
     *ids = (sl_producer_ids_t){.cfg = cfg, .next = best, .block_end = best};
     SL_LOG(SL_LOG_INFO, "producer_ids", "loaded next_producer_id=%" PRId64, best);
     return 0;

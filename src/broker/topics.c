@@ -431,13 +431,24 @@ static int topic_add_config(sl_topic_t *topic, sl_slice_t name, sl_slice_t value
 /* ---- the topics.meta record ------------------------------------------------------------------ */
 
 typedef struct {
+    const sl_topic_table_t *table;
     sl_buf_t *buf;
     int rc;
 } record_writer_t;
 
+/* Quorum mode: the metadata log is the record of every topic it holds (cluster_metadata.c); only
+ * the internal topics a broker makes for itself (__consumer_offsets, until it is created through
+ * the controller) are kept here. */
+static bool recorded_here(const sl_topic_table_t *t, const sl_topic_t *topic)
+{
+    return t->cfg->quorum_voter_count == 0 || topic->internal;
+}
+
 static bool write_topic_line(sl_topic_t *topic, void *data)
 {
     record_writer_t *w = data;
+    if (!recorded_here(w->table, topic))
+        return true;
     char id[23];
     sl_uuid_to_base64(&topic->id, id);
     w->rc =
@@ -463,7 +474,7 @@ static int persist(sl_topic_table_t *t)
                             "# Sluice topics: written by the broker, do not edit\n"
                             "version 1\ngeneration %" PRIu64 "\n",
                             t->generation);
-    record_writer_t writer = {.buf = &buf, .rc = 0};
+    record_writer_t writer = {.table = t, .buf = &buf, .rc = 0};
     if (rc == 0) {
         sl__topics_each(t, write_topic_line, &writer);
         rc = writer.rc;
@@ -523,11 +534,17 @@ static int load_line(sl_topic_table_t *t, char *line)
         sl_topic_t *topic = topic_alloc(sl_slice_from_str(name), &id, (int32_t)partitions);
         if (topic == NULL)
             return -ENOMEM;
+        if (!recorded_here(t, topic)) { /* a quorum-mode record from before: the image decides */
+            topic_free(topic);
+            return 0;
+        }
         link_topic(t, topic);
         return 0;
     }
     if (strcmp(kind, "config") == 0) {
         sl_topic_t *topic = sl__topics_find(t, sl_slice_from_str(name));
+        if (topic == NULL && t->cfg->quorum_voter_count > 0)
+            return 0; /* the config of a topic the image decides (above) */
         if (topic == NULL || !sl__record_decode_in_place(b))
             return SL_ECORRUPT;
         return topic_add_config(topic, sl_slice_from_str(a), sl_slice_from_str(b));
@@ -697,6 +714,9 @@ static sl_kerr_t check_new_topic(sl_topic_table_t *t, const sl_topic_spec_t *spe
     return SL_KERR_NONE;
 }
 
+static sl_kerr_t create_topic(sl_topic_table_t *t, const sl_topic_spec_t *spec,
+                              const sl_uuid_t *id_in, sl_topic_t **out, char *msg, size_t msg_len);
+
 sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bool validate_only,
                             sl_topic_t **out, char *msg, size_t msg_len)
 {
@@ -710,6 +730,27 @@ sl_kerr_t sl__topics_create(sl_topic_table_t *t, const sl_topic_spec_t *spec, bo
         if (sl_uuid_random(&id) != 0)
             return SL_KERR_UNKNOWN_SERVER_ERROR;
     } while (sl__topics_find_id(t, &id) != NULL);
+    return create_topic(t, spec, &id, out, msg, msg_len);
+}
+
+sl_kerr_t sl__topics_create_with_id(sl_topic_table_t *t, const sl_topic_spec_t *spec,
+                                    const sl_uuid_t *id, sl_topic_t **out, char *msg,
+                                    size_t msg_len)
+{
+    msg[0] = '\0';
+    sl__topics_reap(t);
+    if (sl__topics_find(t, spec->name) != NULL || sl__topics_find_id(t, id) != NULL) {
+        snprintf(msg, msg_len, "Topic '%.*s' already exists.", (int)SL_MIN(spec->name.len, 255),
+                 (const char *)spec->name.ptr);
+        return SL_KERR_TOPIC_ALREADY_EXISTS;
+    }
+    return create_topic(t, spec, id, out, msg, msg_len);
+}
+
+static sl_kerr_t create_topic(sl_topic_table_t *t, const sl_topic_spec_t *spec,
+                              const sl_uuid_t *id_in, sl_topic_t **out, char *msg, size_t msg_len)
+{
+    sl_uuid_t id = *id_in;
     sl_topic_t *topic = topic_alloc(spec->name, &id, spec->partitions);
     if (topic == NULL || maybe_grow(t) != 0) {
         if (topic != NULL)

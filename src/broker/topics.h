@@ -119,6 +119,13 @@ typedef struct sl_topic_spec {
  * message for the client in msg; on success *out is the new topic. */
 sl_kerr_t sl__topics_create(sl_topic_table_t *table, const sl_topic_spec_t *spec,
                             bool validate_only, sl_topic_t **out, char *msg, size_t msg_len);
+/* Quorum mode (controller.quorum.voters set): the metadata image is the record, so topics.meta
+ * keeps only the internal topics a broker makes for itself (__consumer_offsets), and
+ * cluster_metadata.c creates, grows, reconfigures and deletes the other topics as the image says.
+ * This creates one with the image's id (no name rules: the controller checked them). */
+sl_kerr_t sl__topics_create_with_id(sl_topic_table_t *table, const sl_topic_spec_t *spec,
+                                    const sl_uuid_t *id, sl_topic_t **out, char *msg,
+                                    size_t msg_len);
 /* Removes the topic from the table and the record, wakes its waiting fetches, and deletes its
  * partitions' logs once no request holds it any more. */
 int sl__topics_delete(sl_topic_table_t *table, sl_topic_t *topic);

@@ -38,6 +38,8 @@ struct sl_metadata_quorum {
     size_t closing;        /* host, peers, timer */
     void (*stopped)(void *data);
     void *stopped_data;
+    void (*listener)(void *data); /* sl_metadata_quorum_set_listener */
+    void *listener_data;
 };
 
 /* ---- the LeaderChange control batch ------------------------------------------------------------
@@ -147,6 +149,31 @@ static void quorum_changed(sl_raft_group_t *group, void *data)
            "metadata quorum node=%d role=%s epoch=%d leader=%d high_watermark=%" PRId64,
            (int)q->cfg->node_id, sl_raft_role_name(sl_raft_role(raft)), (int)sl_raft_epoch(raft),
            (int)sl_raft_leader_id(raft), sl_raft_high_watermark(raft));
+    if (q->listener != NULL)
+        q->listener(q->listener_data);
+}
+
+void sl_metadata_quorum_set_listener(sl_metadata_quorum_t *q, void (*changed)(void *data),
+                                     void *data)
+{
+    q->listener = changed;
+    q->listener_data = data;
+}
+
+int sl_metadata_quorum_read(sl_metadata_quorum_t *q, sl_log_read_t *req, int64_t offset,
+                            size_t max_bytes, sl_log_read_cb cb, void *data)
+{
+    if (q->log == NULL || q->group == NULL)
+        return SL_ECLOSED;
+    return sl_log_read(sl_raft_log_log(q->log), req, offset, max_bytes, true, cb, data);
+}
+
+int sl_metadata_quorum_propose(sl_metadata_quorum_t *q, int32_t record_count, const void *batch,
+                               int64_t *base_offset)
+{
+    if (q->group == NULL || q->offline)
+        return SL_ECLOSED;
+    return sl_raft_group_propose(q->group, record_count, batch, base_offset);
 }
 
 void sl_metadata_quorum_status(const sl_metadata_quorum_t *q, sl_quorum_status_t *out)
@@ -348,6 +375,7 @@ int sl_metadata_quorum_start(uv_loop_t *loop, const sl_config_t *cfg, sl_log_dir
 
 void sl_metadata_quorum_stop(sl_metadata_quorum_t *q, void (*done)(void *data), void *data)
 {
+    q->listener = NULL;
     q->stopped = done;
     q->stopped_data = data;
     q->closing = 1; /* the host, then the peers: then the log, then the timer */

@@ -8,13 +8,15 @@ import socket
 import pytest
 
 import wire
-from conftest import SLUICE_BIN, broker_config
+from conftest import SLUICE_BIN, broker_config, wait_until
 from test_lifecycle import describe, run_sluice
 
 API_FIND_COORDINATOR = 10
 # ApiVersions, Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch (a
-# replica's, served by the Raft host) and DescribeCluster (KIP-919: --bootstrap-controller tools).
-CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1, 60}
+# replica's, served by the Raft host), DescribeCluster (KIP-919: --bootstrap-controller tools), and
+# what the active controller serves: broker registration and heartbeats, producer id blocks, and
+# the admin requests brokers forward.
+CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1, 60, 62, 63, 67, 19, 20, 33, 37, 44}
 
 
 def free_port(host="127.0.0.1"):
@@ -96,7 +98,11 @@ def test_controller_listener_bound_but_hidden(start_broker, tmp_path, voters):
     assert set(b.listeners) == {"PLAINTEXT", "CONTROLLER"}, b.listeners
     assert any("controller listener=CONTROLLER" in l and "not advertised" in l
                for l in b.log_lines), b.log_text()
-    # Clients see only the client listener, whatever listener they come through.
+    # Clients see only the client listener, whatever listener they come through (with a voter,
+    # once the node has registered with its own quorum's controller: /readyz waits for that).
+    if voters:
+        wait_until(lambda: wire.metadata(client, version=1)["brokers"], 60,
+                   "the node to register with its quorum")
     md = wire.metadata(client, version=1)
     assert [(x["host"], x["port"]) for x in md["brokers"]] == [("127.0.0.1", int(client.split(":")[1]))], md
     # A real client library agrees.

@@ -83,6 +83,9 @@ static sl_kerr_t grow_one(sl_request_t *req, const sl_create_partitions_topic_t 
 
 int sl__handle_create_partitions(sl_request_t *req, const void *request, void *response)
 {
+    int routed;
+    if (sl__cluster_route_admin(req, request, response, &routed))
+        return routed; /* quorum mode: the active controller decides */
     const sl_create_partitions_request_t *in = request;
     sl_create_partitions_response_t *out = response;
     size_t count = in->topics_count > 0 ? (size_t)in->topics_count : 0;

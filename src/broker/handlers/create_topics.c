@@ -159,6 +159,9 @@ static int create_one(sl_request_t *req, const sl_create_topics_request_t *all, 
 
 int sl__handle_create_topics(sl_request_t *req, const void *request, void *response)
 {
+    int routed;
+    if (sl__cluster_route_admin(req, request, response, &routed))
+        return routed; /* quorum mode: the active controller decides */
     const sl_create_topics_request_t *in = request;
     sl_create_topics_response_t *out = response;
     size_t count = in->topics_count > 0 ? (size_t)in->topics_count : 0;

@@ -31,6 +31,9 @@ static void delete_one(sl_request_t *req, sl_slice_t name, const sl_uuid_t *id,
 
 int sl__handle_delete_topics(sl_request_t *req, const void *request, void *response)
 {
+    int routed;
+    if (sl__cluster_route_admin(req, request, response, &routed))
+        return routed; /* quorum mode: the active controller decides */
     const sl_delete_topics_request_t *in = request;
     sl_delete_topics_response_t *out = response;
     bool by_state = req->header.api_version >= 6;

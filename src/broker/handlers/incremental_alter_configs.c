@@ -308,6 +308,14 @@ sl_kerr_t sl__alter_topic(sl_request_t *req, sl_slice_t name, const sl_alter_op_
 int sl__handle_incremental_alter_configs(sl_request_t *req, const void *request, void *response)
 {
     const sl_incremental_alter_configs_request_t *in = request;
+    /* Quorum mode: topic configs live in the metadata log, so a request naming a topic goes to
+     * the active controller (broker configs of this broker alone stay here). */
+    bool names_topic = req->broker->controller_listener[req->listener_index];
+    for (int32_t i = 0; i < in->resources_count && !names_topic; i++)
+        names_topic = in->resources[i].resource_type == SL_METADATA_CONFIG_TOPIC;
+    int routed;
+    if (names_topic && sl__cluster_route_admin(req, request, response, &routed))
+        return routed;
     sl_incremental_alter_configs_response_t *out = response;
     size_t count = in->resources_count > 0 ? (size_t)in->resources_count : 0;
     out->throttle_time_ms = 0;

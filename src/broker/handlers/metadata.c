@@ -70,9 +70,43 @@ static const uint8_t *repeated_topics(sl_request_t *req, const sl_metadata_reque
     return sl__alter_repeated(req, kinds, keys, count);
 }
 
+/* Quorum mode: every registered, unfenced broker with an endpoint on the listener the client came
+ * through (as Kafka's MetadataCache answers: a broker without that listener is left out). */
+static int fill_cluster_brokers(sl_request_t *req, sl_metadata_response_t *out)
+{
+    const sl_metadata_image_t *img = sl__cluster_image(req->broker->cluster);
+    const char *listener = req->broker->advertised[req->listener_index].name;
+    sl_metadata_response_broker_t *b =
+        sl_arena_alloc(&req->arena, sizeof(*b) * ((size_t)img->broker_count + 1));
+    if (b == NULL)
+        return SL_ELIMIT;
+    int32_t n = 0;
+    for (int32_t i = 0; i < img->broker_count; i++) {
+        const sl_metadata_broker_t *mb = &img->brokers[i];
+        if (mb->fenced)
+            continue;
+        for (int32_t e = 0; e < mb->endpoint_count; e++) {
+            const sl_metadata_endpoint_t *ep = &mb->endpoints[e];
+            if (strcmp(ep->name, listener) != 0)
+                continue;
+            b[n++] = (sl_metadata_response_broker_t){
+                .node_id = mb->id,
+                .host = sl_slice_from_str(ep->host),
+                .port = ep->port,
+                .rack = mb->rack != NULL ? sl_slice_from_str(mb->rack) : SL_SLICE_NULL};
+            break;
+        }
+    }
+    out->brokers = b;
+    out->brokers_count = n;
+    return 0;
+}
+
 static int fill_brokers(sl_request_t *req, sl_metadata_response_t *out)
 {
     const sl_broker_t *broker = req->broker;
+    if (broker->cluster != NULL)
+        return fill_cluster_brokers(req, out);
     SL_ASSERT(req->listener_index < broker->advertised_count);
     const sl_endpoint_t *ep = &broker->advertised[req->listener_index];
     sl_metadata_response_broker_t *b = sl_arena_alloc(&req->arena, sizeof(*b));
@@ -87,9 +121,60 @@ static int fill_brokers(sl_request_t *req, sl_metadata_response_t *out)
     return 0;
 }
 
+/* Quorum mode: the partitions as the image has them. A leader that is fenced (or gone) leads
+ * nothing clients can reach: leader -1 until its partition's Raft group reports a new one. */
+static int describe_cluster_topic(sl_request_t *req, sl_topic_t *topic,
+                                  sl_metadata_response_topic_t *o)
+{
+    const sl_cluster_t *cluster = req->broker->cluster;
+    const sl_metadata_topic_t *t =
+        sl_metadata_topic_find_id(sl__cluster_image(cluster), &topic->id);
+    size_t count = t != NULL ? (size_t)t->partition_count : 0;
+    sl_metadata_response_partition_t *parts =
+        sl_arena_alloc(&req->arena, (count + 1) * sizeof(*parts));
+    if (parts == NULL)
+        return SL_ELIMIT;
+    size_t n = 0;
+    for (size_t p = 0; p < count; p++) {
+        const sl_metadata_partition_t *mp = &t->partitions[p];
+        if (!mp->exists)
+            continue;
+        int32_t *offline =
+            sl_arena_alloc(&req->arena, sizeof(int32_t) * ((size_t)mp->replicas.count + 1));
+        if (offline == NULL)
+            return SL_ELIMIT;
+        int32_t offline_count = 0;
+        for (int32_t r = 0; r < mp->replicas.count; r++)
+            if (!sl__cluster_broker_live(cluster, mp->replicas.ids[r]))
+                offline[offline_count++] = mp->replicas.ids[r];
+        bool led = mp->leader >= 0 && sl__cluster_broker_live(cluster, mp->leader);
+        parts[n++] = (sl_metadata_response_partition_t){
+            .error_code = led ? SL_KERR_NONE : SL_KERR_LEADER_NOT_AVAILABLE,
+            .partition_index = (int32_t)p,
+            .leader_id = led ? mp->leader : -1,
+            .leader_epoch = mp->leader_epoch,
+            .replica_nodes = mp->replicas.ids,
+            .replica_nodes_count = mp->replicas.count,
+            .isr_nodes = mp->isr.ids,
+            .isr_nodes_count = mp->isr.count,
+            .offline_replicas = offline,
+            .offline_replicas_count = offline_count,
+        };
+    }
+    o->error_code = SL_KERR_NONE;
+    o->name = sl_slice_from_str(topic->name);
+    o->topic_id = topic->id;
+    o->is_internal = topic->internal;
+    o->partitions = parts;
+    o->partitions_count = (int32_t)n;
+    return 0;
+}
+
 /* Fills o with topic's partitions: this broker leads every one, alone in replicas and ISR. */
 static int describe_topic(sl_request_t *req, sl_topic_t *topic, sl_metadata_response_topic_t *o)
 {
+    if (req->broker->cluster != NULL)
+        return describe_cluster_topic(req, topic, o);
     int32_t node = req->broker->cfg->node_id;
     size_t count = (size_t)topic->partition_count;
     sl_metadata_response_partition_t *parts = sl_arena_alloc(&req->arena, count * sizeof(*parts));
@@ -189,6 +274,10 @@ static int describe_named(sl_request_t *req, const sl_metadata_request_t *in,
             continue;
         }
         o->error_code = unknown_topic_error(t);
+        if (req->broker->cluster != NULL && o->error_code == SL_KERR_UNKNOWN_TOPIC_OR_PARTITION &&
+            in->allow_auto_topic_creation && req->broker->cfg->auto_create_topics_enable &&
+            !(t->name.len > 1 && t->name.ptr[0] == '_' && t->name.ptr[1] == '_'))
+            o->error_code = SL_KERR_LEADER_NOT_AVAILABLE; /* asked of the controller: retry */
         o->name = t->name;
         o->topic_id = t->topic_id;
     }
@@ -209,7 +298,9 @@ int sl__handle_metadata(sl_request_t *req, const void *request, void *response)
         return rc;
     out->throttle_time_ms = 0;
     out->cluster_id = sl_slice_from_str(req->broker->cluster_id_text);
-    out->controller_id = req->broker->cfg->node_id;
+    out->controller_id = req->broker->cluster != NULL
+                             ? sl__cluster_client_controller_id(req->broker->cluster)
+                             : req->broker->cfg->node_id;
     /* Without an authorizer every operation is allowed, which Kafka reports as this bit set:
      * CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
      */
