@@ -42,6 +42,7 @@ static const sl_handler_t handlers[] = {
     {{SL_API_BEGIN_QUORUM_EPOCH, 0, 1}, sl__handle_raft},
     {{SL_API_END_QUORUM_EPOCH, 0, 1}, sl__handle_raft},
     {{SL_API_DESCRIBE_QUORUM, 0, 2}, sl__handle_raft},
+    {{SL_API_ALTER_PARTITION, 0, 3}, sl__controller_handle},
     {{SL_API_DESCRIBE_CLUSTER, 0, 1}, sl__handle_describe_cluster},
     {{SL_API_DESCRIBE_PRODUCERS, 0, 0}, sl__handle_describe_producers},
     {{SL_API_BROKER_REGISTRATION, 0, 4}, sl__controller_handle},

@@ -13,7 +13,8 @@
 #include "controller.h"
 #include "sluice/record_batch.h"
 /* the connections to other nodes, shared with the metadata quorum's implementation */
-#include "../replication/peer.h"
+#include "peer.h"
+#include "replica_manager.h"
 
 /* One read of the committed log: large enough for many batches, small enough to bound memory. */
 #define APPLY_READ_BYTES (1 * SL_MiB)
@@ -30,6 +31,13 @@
 /* Kafka's metadata.version for 3.9 (IBP_3_9_IV0 = 21): what this broker says it supports. */
 #define METADATA_VERSION_MIN 1
 #define METADATA_VERSION_MAX 21
+
+/* The inter-broker address last given to the replica manager for a node. */
+typedef struct {
+    int32_t node_id;
+    char host[256];
+    uint16_t port;
+} known_address_t;
 
 struct sl_cluster {
     sl_broker_t *broker;
@@ -53,10 +61,17 @@ struct sl_cluster {
     void *stopped_data;
     void (*applied)(void *data);
     void *applied_data;
+    known_address_t addresses[256];
+    size_t address_count;
+    uv_timer_t alter_timer; /* AlterPartition reports of the partitions this node leads */
+    bool alter_in_flight;
+    sl_arena_t alter_arena; /* the report in flight */
 };
 
 static void kick_fired(uv_timer_t *timer);
 static void close_when_idle(uv_timer_t *timer);
+static void alter_check(uv_timer_t *timer);
+static void alter_schedule(sl_cluster_t *c, uint64_t ms);
 
 /* Work after a quorum change (or, once stopping, the close) in a fresh loop turn. */
 static void kick_soon(sl_cluster_t *c)
@@ -110,16 +125,67 @@ int32_t sl__cluster_client_controller_id(const sl_cluster_t *c)
 
 /* ---- the reconcile: the topic table follows the image ---------------------------------------- */
 
-/* The one place where the replica manager hears about a partition this node hosts (or stops
- * hosting): sl_replica_manager_start_partition / _update_replicas / _stop_partition go here once
- * src/replication/replica_manager.h lands. Until then every partition of the image has a local
- * log on every node (the table's invariant) and only the leader named by the image serves it. */
+/* The one place where a partition's replication follows the image: a partition with this node
+ * among its replicas is a Raft group over them (started, or given new replicas after a
+ * reassignment); one this node no longer hosts, or whose topic is gone (p == NULL), stops and its
+ * log goes. Partitions this node does not host keep the table's plain local log, never written:
+ * clients are sent to the partition's leader. On a single node (no replica manager) nothing. */
 static void replica_partition_changed(sl_cluster_t *c, sl_topic_t *topic, int32_t index,
                                       const sl_metadata_partition_t *p)
 {
-    bool hosted = p != NULL && sl_metadata_replicas_contains(&p->replicas, c->broker->cfg->node_id);
-    SL_LOG(SL_LOG_DEBUG, "cluster", "partition topic=%s partition=%d hosted=%s leader=%d",
-           topic->name, (int)index, hosted ? "yes" : "no", p != NULL ? (int)p->leader : -1);
+    sl_broker_t *broker = c->broker;
+    sl_partition_t *part = &topic->partitions[index];
+    if (broker->replicas == NULL)
+        return;
+    bool hosted = p != NULL && sl_metadata_replicas_contains(&p->replicas, broker->cfg->node_id);
+    if (!hosted) {
+        if (part->replica != NULL)
+            sl__partition_replication_stop(broker, part, true);
+        return;
+    }
+    int rc = sl__partition_replication_start(broker, part, p->replicas.ids, p->replicas.count);
+    if (rc != 0)
+        SL_LOG_RATELIMITED(SL_LOG_ERROR, "cluster",
+                           "cannot replicate partition topic=%s partition=%d error=\"%s\"",
+                           topic->name, (int)index, sl_strerror(rc));
+}
+
+/* Every registered broker's inter-broker endpoint goes to the replica manager (the partitions'
+ * Raft traffic), set again only when it changed. */
+static void update_broker_addresses(sl_cluster_t *c)
+{
+    sl_broker_t *broker = c->broker;
+    const char *listener = broker->cfg->inter_broker_listener_name;
+    if (broker->replicas == NULL || listener == NULL)
+        return;
+    for (int32_t i = 0; i < c->image.broker_count; i++) {
+        const sl_metadata_broker_t *b = &c->image.brokers[i];
+        const sl_metadata_endpoint_t *ep = NULL;
+        for (int32_t e = 0; e < b->endpoint_count && ep == NULL; e++)
+            if (strcmp(b->endpoints[e].name, listener) == 0)
+                ep = &b->endpoints[e];
+        if (ep == NULL || b->id == broker->cfg->node_id)
+            continue;
+        known_address_t *k = NULL;
+        for (size_t j = 0; j < c->address_count && k == NULL; j++)
+            if (c->addresses[j].node_id == b->id)
+                k = &c->addresses[j];
+        if (k != NULL && k->port == ep->port && strcmp(k->host, ep->host) == 0)
+            continue;
+        if (k == NULL) {
+            if (c->address_count == SL_ARRAY_LEN(c->addresses))
+                continue;
+            k = &c->addresses[c->address_count++];
+            k->node_id = b->id;
+        }
+        snprintf(k->host, sizeof(k->host), "%s", ep->host);
+        k->port = ep->port;
+        int rc = sl_replica_manager_set_broker_address(broker->replicas, b->id, ep->host, ep->port);
+        SL_LOG(rc == 0 ? SL_LOG_INFO : SL_LOG_WARN, "cluster",
+               "broker address node=%d listener=%s host=%s port=%u%s%s", (int)b->id, listener,
+               ep->host, (unsigned)ep->port,
+               rc == 0 ? "" : " error=", rc == 0 ? "" : sl_strerror(rc));
+    }
 }
 
 /* The image's overrides of one topic as two arrays (borrowed from the image). */
@@ -207,7 +273,6 @@ static void reconcile_topic(sl_cluster_t *c, const sl_metadata_topic_t *t)
         return;
     }
     if (t->partition_count > topic->partition_count) {
-        int32_t from = topic->partition_count;
         sl_kerr_t err =
             sl__topics_add_partitions(table, topic, t->partition_count, false, msg, sizeof(msg));
         if (err != SL_KERR_NONE)
@@ -215,9 +280,9 @@ static void reconcile_topic(sl_cluster_t *c, const sl_metadata_topic_t *t)
                                "cannot add partitions from the metadata image topic=%s error=%s "
                                "msg=\"%s\"",
                                t->name, sl_kerr_name(err), msg);
-        for (int32_t p = from; p < topic->partition_count; p++)
-            replica_partition_changed(c, topic, p, sl_metadata_partition_find(t, p));
     }
+    for (int32_t p = 0; p < topic->partition_count; p++) /* replicas may have moved */
+        replica_partition_changed(c, topic, p, sl_metadata_partition_find(t, p));
     if (!configs_equal(topic, names, values, n)) {
         sl_kerr_t err =
             sl__topics_set_configs(table, topic, names, values, n, false, msg, sizeof(msg));
@@ -231,6 +296,7 @@ static void reconcile_topic(sl_cluster_t *c, const sl_metadata_topic_t *t)
 
 static void reconcile(sl_cluster_t *c)
 {
+    update_broker_addresses(c);
     sl_topic_table_t *table = c->broker->topics;
     if (table == NULL)
         return;
@@ -314,8 +380,10 @@ static void read_done(sl_log_read_t *req, int status, uint8_t *bytes, size_t len
         kick_soon(c);
         return;
     }
-    if (changed)
+    if (changed) {
         reconcile(c);
+        alter_schedule(c, 0);
+    }
     if (c->applied != NULL)
         c->applied(c->applied_data);
     if (status == 0 && len > 0) {
@@ -491,6 +559,129 @@ static void member_schedule(sl_cluster_t *c, uint64_t ms)
         uv_timer_start(&c->heartbeat, member_tick, ms, 0);
 }
 
+/* ---- AlterPartition: the partitions this node leads, reported to the controller --------------
+ * Our partition leaders are elected by the partitions' Raft groups; the image learns of them (and
+ * of their ISR) from the leader's AlterPartition. The report is a reconcile: every partition this
+ * node leads whose image entry disagrees (leader, epoch = the Raft term, ISR) goes into one
+ * request; after an answer, an error or a new image it is checked again, so nothing is lost to a
+ * dropped request or a controller change. */
+
+static void alter_schedule(sl_cluster_t *c, uint64_t ms)
+{
+    if (!c->stopping && !c->alter_in_flight)
+        uv_timer_start(&c->alter_timer, alter_check, ms, 0);
+}
+
+void sl__cluster_partition_changed(sl_cluster_t *c)
+{
+    alter_schedule(c, 0);
+}
+
+static bool isr_equal(const sl_metadata_replicas_t *isr, const int32_t *ids, int32_t n)
+{
+    if (isr->count != n)
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        if (!sl_metadata_replicas_contains(isr, ids[i]))
+            return false;
+    return true;
+}
+
+static void alter_answered(void *data, int status, const void *body)
+{
+    sl_cluster_t *c = data;
+    c->alter_in_flight = false;
+    if (c->stopping)
+        return;
+    const sl_alter_partition_response_t *r = body;
+    bool retry = status != 0 || r->error_code != SL_KERR_NONE;
+    for (int32_t i = 0; !retry && i < r->topics_count; i++)
+        for (int32_t j = 0; !retry && j < r->topics[i].partitions_count; j++)
+            retry = r->topics[i].partitions[j].error_code != SL_KERR_NONE;
+    if (retry)
+        SL_LOG_RATELIMITED(SL_LOG_INFO, "cluster", "partition leadership report not taken: %s",
+                           status != 0                     ? sl_strerror(status)
+                           : r->error_code != SL_KERR_NONE ? sl_kerr_name(r->error_code)
+                                                           : "a partition was refused");
+    /* accepted: the next image shows it (and triggers a check); refused: look again soon */
+    alter_schedule(c, retry ? MEMBERSHIP_RETRY_MS
+                            : (uint64_t)c->broker->cfg->broker_heartbeat_interval_ms);
+}
+
+static void alter_check(uv_timer_t *timer)
+{
+    sl_cluster_t *c = timer->data;
+    sl_broker_t *broker = c->broker;
+    if (c->stopping || c->alter_in_flight || c->broker_epoch < 0 || broker->replicas == NULL ||
+        broker->topics == NULL)
+        return;
+    sl_arena_reset(&c->alter_arena);
+    sl_arena_t *a = &c->alter_arena;
+    int32_t topics = 0;
+    sl_alter_partition_request_topic_data_t *td =
+        sl_arena_alloc(a, sizeof(*td) * ((size_t)c->image.topic_count + 1));
+    if (td == NULL)
+        return;
+    for (int32_t i = 0; i < c->image.topic_count; i++) {
+        const sl_metadata_topic_t *t = c->image.topics[i];
+        sl_topic_t *topic = sl__topics_find_id(broker->topics, &t->id);
+        if (topic == NULL)
+            continue;
+        sl_alter_partition_request_partition_data_t *pd = NULL;
+        int32_t n = 0;
+        for (int32_t pid = 0; pid < topic->partition_count && pid < t->partition_count; pid++) {
+            const sl_partition_t *part = &topic->partitions[pid];
+            const sl_metadata_partition_t *mp = sl_metadata_partition_find(t, pid);
+            if (part->replica == NULL || mp == NULL)
+                continue;
+            sl_partition_replica_state_t st;
+            sl_partition_replica_state(part->replica, &st);
+            if (!st.leader || st.offline ||
+                (mp->leader == broker->cfg->node_id && mp->leader_epoch == st.leader_epoch &&
+                 isr_equal(&mp->isr, st.isr, st.isr_count)))
+                continue;
+            if (pd == NULL) {
+                pd = sl_arena_alloc(a, sizeof(*pd) * (size_t)topic->partition_count);
+                if (pd == NULL)
+                    return;
+            }
+            int32_t *isr = sl_arena_alloc(a, sizeof(int32_t) * (size_t)SL_MAX(st.isr_count, 1));
+            if (isr == NULL)
+                return;
+            memcpy(isr, st.isr, sizeof(int32_t) * (size_t)st.isr_count);
+            sl_alter_partition_request_partition_data_init(&pd[n]);
+            pd[n].partition_index = pid;
+            pd[n].leader_epoch = st.leader_epoch;
+            pd[n].new_isr = isr;
+            pd[n].new_isr_count = st.isr_count;
+            pd[n].partition_epoch = mp->partition_epoch;
+            n++;
+        }
+        if (n == 0)
+            continue;
+        sl_alter_partition_request_topic_data_init(&td[topics]);
+        td[topics].topic_id = t->id;
+        td[topics].topic_name = sl_slice_from_str(t->name);
+        td[topics].partitions = pd;
+        td[topics].partitions_count = n;
+        topics++;
+    }
+    if (topics == 0)
+        return;
+    sl_alter_partition_request_t req;
+    sl_alter_partition_request_init(&req);
+    req.broker_id = broker->cfg->node_id;
+    req.broker_epoch = c->broker_epoch;
+    req.topics = td;
+    req.topics_count = topics;
+    int rc = sl_peers_send(c->peers, controller_target(c), SL_API_ALTER_PARTITION, 2, &req,
+                           CONTROLLER_REQUEST_TIMEOUT_MS, alter_answered, c);
+    if (rc == 0)
+        c->alter_in_flight = true;
+    else
+        alter_schedule(c, MEMBERSHIP_RETRY_MS);
+}
+
 /* ---- forwarding admin requests to the active controller --------------------------------------
  */
 
@@ -644,8 +835,11 @@ int sl__cluster_start(sl_broker_t *broker)
     }
     uv_timer_init(broker->loop, &c->kick);
     uv_timer_init(broker->loop, &c->heartbeat);
+    uv_timer_init(broker->loop, &c->alter_timer);
     c->kick.data = c;
     c->heartbeat.data = c;
+    c->alter_timer.data = c;
+    sl_arena_init(&c->alter_arena, APPLY_ARENA_BYTES);
     broker->cluster = c;
     sl_metadata_quorum_set_listener(c->quorum, quorum_changed, c);
     rc = sl__controller_start(broker);
@@ -668,6 +862,7 @@ static void cluster_part_closed(sl_cluster_t *c)
     void (*done)(void *) = c->stopped;
     void *data = c->stopped_data;
     sl_arena_deinit(&c->arena);
+    sl_arena_deinit(&c->alter_arena);
     sl_metadata_image_deinit(&c->image);
     sl_free(c);
     if (done != NULL)
@@ -695,8 +890,9 @@ static void close_when_idle(uv_timer_t *timer)
     sl_cluster_t *c = timer->data;
     if (c->reading)
         return;     /* read_done kicks again */
-    c->closing = 4; /* kick, heartbeat, peers, controller */
+    c->closing = 5; /* kick, heartbeat, alter timer, peers, controller */
     uv_close((uv_handle_t *)&c->kick, handle_closed);
+    uv_close((uv_handle_t *)&c->alter_timer, handle_closed);
     uv_close((uv_handle_t *)&c->heartbeat, handle_closed);
     sl_peers_close(c->peers, peers_closed, c);
     sl__controller_stop(c->broker, controller_stopped, c);
@@ -710,5 +906,6 @@ void sl__cluster_stop(sl_cluster_t *c, void (*done)(void *data), void *data)
         sl_metadata_quorum_set_listener(c->quorum, NULL, NULL);
     c->stopping = true;
     uv_timer_stop(&c->heartbeat);
+    uv_timer_stop(&c->alter_timer);
     uv_timer_start(&c->kick, close_when_idle, 0, 0);
 }

@@ -47,6 +47,10 @@ bool sl__cluster_serving(const sl_cluster_t *cluster);
 void sl__cluster_set_applied_listener(sl_cluster_t *cluster, void (*applied)(void *data),
                                       void *data);
 
+/* A partition's leader, epoch or ISR changed here (leadership.c): the partitions this node leads
+ * are reported to the controller with AlterPartition (soon, coalesced). */
+void sl__cluster_partition_changed(sl_cluster_t *cluster);
+
 /* Sends the decoded request of req to the active controller and answers req (pending) with the
  * controller's response. 0 (req is pending) or an error to answer the request with at once. */
 int sl__cluster_forward(struct sl_request *req, const void *request);

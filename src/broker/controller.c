@@ -115,6 +115,10 @@ int sl__controller_fill_error(sl_request_t *req, const void *request, void *resp
     case SL_API_ALLOCATE_PRODUCER_IDS:
         ((sl_allocate_producer_ids_response_t *)response)->error_code = error;
         return 0;
+    case SL_API_ALTER_PARTITION:
+        ((sl_alter_partition_response_t *)response)->error_code = error;
+        ((sl_alter_partition_response_t *)response)->topics_count = 0;
+        return 0;
     case SL_API_CREATE_TOPICS: {
         const sl_create_topics_request_t *in = request;
         sl_create_topics_response_t *out = response;
@@ -307,6 +311,115 @@ static int decide_producer_ids(decide_t *d, const sl_allocate_producer_ids_reque
     out->error_code = r.error;
     out->producer_id_start = r.error == SL_KERR_NONE ? first : -1;
     out->producer_id_len = r.error == SL_KERR_NONE ? SL_METADATA_PRODUCER_ID_BLOCK_SIZE : 0;
+    return 0;
+}
+
+/* AlterPartition from a partition's Raft leader (our partitions are Raft groups: the leader is
+ * whoever the group elected, its Raft term is the partition leader epoch clients must use). A
+ * report in a newer term makes the sender the leader, and brings the image's leader epoch up to
+ * that term (replay bumps it by one per leader change, so term - epoch changes are written in one
+ * batch); a report in the current term from the current leader changes the ISR; anything older
+ * is FENCED_LEADER_EPOCH. The ISR must hold the leader and only replicas. */
+static sl_kerr_t decide_raft_leader(decide_t *d, int32_t sender, const sl_metadata_topic_t *t,
+                                    int32_t pid,
+                                    const sl_alter_partition_request_partition_data_t *in,
+                                    sl_alter_partition_response_partition_data_t *o)
+{
+    const sl_metadata_partition_t *p = sl_metadata_partition_find(t, pid);
+    if (p == NULL)
+        return SL_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (!sl_metadata_replicas_contains(&p->replicas, sender))
+        return SL_KERR_NOT_LEADER_OR_FOLLOWER;
+    int32_t n = SL_MAX(in->new_isr_count, 0);
+    bool has_leader = false;
+    for (int32_t i = 0; i < n; i++) {
+        if (!sl_metadata_replicas_contains(&p->replicas, in->new_isr[i]))
+            return SL_KERR_INVALID_REQUEST;
+        for (int32_t j = 0; j < i; j++)
+            if (in->new_isr[j] == in->new_isr[i])
+                return SL_KERR_INVALID_REQUEST;
+        has_leader |= in->new_isr[i] == sender;
+    }
+    if (!has_leader)
+        return SL_KERR_INVALID_REQUEST;
+    int32_t term = in->leader_epoch, epoch = p->leader_epoch;
+    if (term < epoch || (term == epoch && p->leader != sender))
+        return SL_KERR_FENCED_LEADER_EPOCH;
+    bool same_isr = n == p->isr.count;
+    for (int32_t i = 0; i < n && same_isr; i++)
+        same_isr = sl_metadata_replicas_contains(&p->isr, in->new_isr[i]);
+    int32_t changes = term > epoch ? term - epoch : (same_isr ? 0 : 1);
+    if (changes > SL_METADATA_REPLICAS_MAX * 16)
+        return SL_KERR_INVALID_REQUEST; /* an epoch jump no election makes */
+    for (int32_t k = 0; k < changes; k++) {
+        sl_metadata_record_t *rec =
+            sl_metadata_records_add(d->out, SL_METADATA_RECORD_PARTITION_CHANGE);
+        if (rec == NULL)
+            return SL_KERR_REQUEST_TIMED_OUT;
+        sl_partition_change_record_t *c = &rec->u.partition_change;
+        c->topic_id = t->id;
+        c->partition_id = pid;
+        c->leader = term > epoch ? sender : SL_METADATA_NO_LEADER_CHANGE;
+        if (k == changes - 1) {
+            c->isr = in->new_isr;
+            c->isr_count = n;
+        }
+    }
+    o->leader_id = sender;
+    o->leader_epoch = term;
+    o->isr = in->new_isr;
+    o->isr_count = n;
+    o->partition_epoch = p->partition_epoch + changes;
+    return SL_KERR_NONE;
+}
+
+static int decide_alter_partition(decide_t *d, const sl_alter_partition_request_t *in,
+                                  sl_alter_partition_response_t *out)
+{
+    sl_request_t *req = d->req;
+    const sl_metadata_broker_t *b = sl_metadata_broker_find(d->img, in->broker_id);
+    out->error_code = SL_KERR_NONE;
+    if (b == NULL || b->epoch != in->broker_epoch) {
+        out->error_code = b == NULL ? SL_KERR_BROKER_ID_NOT_REGISTERED : SL_KERR_STALE_BROKER_EPOCH;
+        out->topics_count = 0;
+        return 0;
+    }
+    size_t nt = (size_t)SL_MAX(in->topics_count, 0);
+    out->topics = sl_arena_alloc(&req->arena, (nt + 1) * sizeof(*out->topics));
+    if (out->topics == NULL)
+        return SL_ELIMIT;
+    for (size_t i = 0; i < nt; i++) {
+        const sl_alter_partition_request_topic_data_t *ti = &in->topics[i];
+        const sl_metadata_topic_t *t = req->header.api_version >= 2
+                                           ? sl_metadata_topic_find_id(d->img, &ti->topic_id)
+                                           : sl_metadata_topic_find(d->img, ti->topic_name);
+        size_t np = (size_t)SL_MAX(ti->partitions_count, 0);
+        sl_alter_partition_response_topic_data_t *to = &out->topics[i];
+        *to = (sl_alter_partition_response_topic_data_t){.topic_name = ti->topic_name,
+                                                         .topic_id = ti->topic_id};
+        to->partitions = sl_arena_alloc(&req->arena, (np + 1) * sizeof(*to->partitions));
+        if (to->partitions == NULL)
+            return SL_ELIMIT;
+        for (size_t j = 0; j < np; j++) {
+            const sl_alter_partition_request_partition_data_t *pi = &ti->partitions[j];
+            sl_alter_partition_response_partition_data_t *po = &to->partitions[j];
+            *po = (sl_alter_partition_response_partition_data_t){
+                .partition_index = pi->partition_index, .leader_id = -1, .leader_epoch = -1};
+            bool repeated = false; /* one change per partition and request */
+            for (size_t k = 0; k < j && !repeated; k++)
+                repeated = ti->partitions[k].partition_index == pi->partition_index;
+            size_t mark = d->out->count;
+            po->error_code =
+                t == NULL  ? (req->header.api_version >= 2 ? SL_KERR_UNKNOWN_TOPIC_ID
+                                                           : SL_KERR_UNKNOWN_TOPIC_OR_PARTITION)
+                : repeated ? SL_KERR_INVALID_REQUEST
+                           : decide_raft_leader(d, in->broker_id, t, pi->partition_index, pi, po);
+            if (po->error_code != SL_KERR_NONE)
+                d->out->count = mark;
+        }
+        to->partitions_count = (int32_t)np;
+    }
+    out->topics_count = (int32_t)nt;
     return 0;
 }
 
@@ -804,6 +917,8 @@ static int decide(decide_t *d, const void *request, void *response)
         return decide_heartbeat(d, request, response);
     case SL_API_ALLOCATE_PRODUCER_IDS:
         return decide_producer_ids(d, request, response);
+    case SL_API_ALTER_PARTITION:
+        return decide_alter_partition(d, request, response);
     case SL_API_CREATE_TOPICS:
         d->validate_only = ((const sl_create_topics_request_t *)request)->validate_only;
         return decide_create_topics(d, request, response);

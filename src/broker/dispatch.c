@@ -91,6 +91,7 @@ bool sl__api_on_controller_listener(int16_t api_key)
     case SL_API_FETCH:               /* a replica's: sl__handle_fetch hands it to the quorum */
     case SL_API_DESCRIBE_CLUSTER:    /* KIP-919: what --bootstrap-controller tools ask first */
     case SL_API_BROKER_REGISTRATION: /* the active controller's (controller.c) */
+    case SL_API_ALTER_PARTITION:
     case SL_API_BROKER_HEARTBEAT:
     case SL_API_ALLOCATE_PRODUCER_IDS:
     case SL_API_CREATE_TOPICS: /* forwarded by brokers, as Kafka 4.0's do */
@@ -122,7 +123,7 @@ bool sl__api_controller_only(int16_t api_key)
            api_key == SL_API_END_QUORUM_EPOCH || api_key == SL_API_DESCRIBE_QUORUM ||
            api_key == SL_API_FETCH_SNAPSHOT || api_key == SL_API_DESCRIBE_CLUSTER ||
            api_key == SL_API_BROKER_REGISTRATION || api_key == SL_API_BROKER_HEARTBEAT ||
-           api_key == SL_API_ALLOCATE_PRODUCER_IDS;
+           api_key == SL_API_ALLOCATE_PRODUCER_IDS || api_key == SL_API_ALTER_PARTITION;
 }
 
 static int handle(sl_request_t *req, sl_reader_t *body)

@@ -56,6 +56,8 @@ void sl__broker_partition_leadership_changed(sl_broker_t *broker, sl_partition_t
     sl__groups_partition_leadership_changed(broker, partition);
     /* The controller's AlterPartition report and the group coordinator's move hook in here, one
      * call each. */
+    if (broker->cluster != NULL)
+        sl__cluster_partition_changed(broker->cluster);
 }
 
 /* ---- partitions as Raft groups ------------------------------------------------------------- */
