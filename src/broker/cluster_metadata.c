@@ -594,15 +594,14 @@ static void alter_answered(void *data, int status, const void *body)
     if (c->stopping)
         return;
     const sl_alter_partition_response_t *r = body;
-    bool retry = status != 0 || r->error_code != SL_KERR_NONE;
-    for (int32_t i = 0; !retry && i < r->topics_count; i++)
-        for (int32_t j = 0; !retry && j < r->topics[i].partitions_count; j++)
-            retry = r->topics[i].partitions[j].error_code != SL_KERR_NONE;
+    int16_t refused = status == 0 ? r->error_code : SL_KERR_NONE;
+    for (int32_t i = 0; status == 0 && refused == SL_KERR_NONE && i < r->topics_count; i++)
+        for (int32_t j = 0; refused == SL_KERR_NONE && j < r->topics[i].partitions_count; j++)
+            refused = r->topics[i].partitions[j].error_code;
+    bool retry = status != 0 || refused != SL_KERR_NONE;
     if (retry)
         SL_LOG_RATELIMITED(SL_LOG_INFO, "cluster", "partition leadership report not taken: %s",
-                           status != 0                     ? sl_strerror(status)
-                           : r->error_code != SL_KERR_NONE ? sl_kerr_name(r->error_code)
-                                                           : "a partition was refused");
+                           status != 0 ? sl_strerror(status) : sl_kerr_name(refused));
     /* accepted: the next image shows it (and triggers a check); refused: look again soon */
     alter_schedule(c, retry ? MEMBERSHIP_RETRY_MS
                             : (uint64_t)c->broker->cfg->broker_heartbeat_interval_ms);

@@ -228,6 +228,19 @@ static uint32_t random_seed(void)
     return seed;
 }
 
+/* Partition leaders and ISRs come from the partitions' Raft groups (AlterPartition) only: the
+ * PartitionChangeRecords a registration or heartbeat decision adds (a re-registered broker leaving
+ * its ISRs, an unfenced one taking offline partitions) are dropped, since a leader epoch the
+ * controller bumps on its own would run ahead of the Raft term clients must send. */
+static void keep_broker_records(sl_metadata_records_t *out, size_t from)
+{
+    size_t kept = from;
+    for (size_t i = from; i < out->count; i++)
+        if (out->items[i].type != SL_METADATA_RECORD_PARTITION_CHANGE)
+            out->items[kept++] = out->items[i];
+    out->count = kept;
+}
+
 static int decide_registration(decide_t *d, const sl_broker_registration_request_t *in,
                                sl_broker_registration_response_t *out)
 {
@@ -271,8 +284,10 @@ static int decide_registration(decide_t *d, const sl_broker_registration_request
         .log_dir_count = SL_MAX(in->log_dirs_count, 0),
         .broker_epoch = d->log_end_offset,
     };
+    size_t mark = d->out->count;
     sl_metadata_result_t r =
         sl_metadata_register_broker(d->img, &d->ctl->sessions, &d->policy, &reg, d->now_ms, d->out);
+    keep_broker_records(d->out, mark);
     out->error_code = r.error;
     out->broker_epoch = r.error == SL_KERR_NONE ? d->log_end_offset : -1;
     if (r.error != SL_KERR_NONE)
@@ -293,8 +308,10 @@ static int decide_heartbeat(decide_t *d, const sl_broker_heartbeat_request_t *in
                                   .want_fence = in->want_fence,
                                   .want_shut_down = in->want_shut_down};
     sl_metadata_heartbeat_reply_t reply;
+    size_t mark = d->out->count;
     sl_metadata_result_t r = sl_metadata_broker_heartbeat(d->img, &d->ctl->sessions, &d->policy,
                                                           &hb, d->now_ms, d->out, &reply);
+    keep_broker_records(d->out, mark);
     out->error_code = r.error;
     out->is_caught_up = reply.is_caught_up;
     out->is_fenced = reply.is_fenced;

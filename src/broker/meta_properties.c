@@ -168,26 +168,6 @@ static int open_one(const char *dir, int32_t node_id, char cluster_id[64])
     return 0;
 }
 
-/* Quorum mode: the cluster id every voter derives from controller.quorum.voters (the same text
- * on every node of one cluster), so the nodes of a new cluster agree on it without the separate
- * `kafka-storage.sh format --cluster-id` step Kafka needs. Two FNV-1a 64 hashes with different
- * offsets make the 16 bytes. */
-static void cluster_id_from_voters(const sl_config_t *cfg, sl_uuid_t *out)
-{
-    uint64_t h[2] = {UINT64_C(14695981039346656037), UINT64_C(0x9e3779b97f4a7c15)};
-    for (size_t i = 0; i < cfg->quorum_voter_count; i++) {
-        char entry[SL_LISTENER_HOST_BYTES_MAX + 32];
-        int n = snprintf(entry, sizeof(entry), "%d@%s:%u,", (int)cfg->quorum_voters[i].node_id,
-                         cfg->quorum_voters[i].host, (unsigned)cfg->quorum_voters[i].port);
-        for (int k = 0; k < 2; k++)
-            for (int j = 0; j < n && j < (int)sizeof(entry); j++)
-                h[k] = (h[k] ^ (uint8_t)entry[j]) * UINT64_C(1099511628211);
-    }
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < 8; j++)
-            out->bytes[k * 8 + j] = (uint8_t)(h[k] >> (56 - 8 * j));
-}
-
 int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id)
 {
     SL_ASSERT(cfg->log_dirs_count > 0);
@@ -204,11 +184,7 @@ int sl__log_dirs_open(const sl_config_t *cfg, sl_uuid_t *cluster_id)
     }
     if (id_text[0] == '\0') {
         sl_uuid_t fresh;
-        int rc = 0;
-        if (cfg->quorum_voter_count > 0)
-            cluster_id_from_voters(cfg, &fresh);
-        else
-            rc = sl_uuid_random(&fresh);
+        int rc = sl_uuid_random(&fresh);
         if (rc != 0)
             return rc;
         sl_uuid_to_base64(&fresh, id_text);

@@ -14,9 +14,9 @@ from test_lifecycle import describe, run_sluice
 API_FIND_COORDINATOR = 10
 # ApiVersions, Vote, BeginQuorumEpoch, EndQuorumEpoch, DescribeQuorum, FetchSnapshot, Fetch (a
 # replica's, served by the Raft host), DescribeCluster (KIP-919: --bootstrap-controller tools), and
-# what the active controller serves: broker registration and heartbeats, producer id blocks, and
-# the admin requests brokers forward.
-CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1, 60, 62, 63, 67, 19, 20, 33, 37, 44}
+# what the active controller serves: AlterPartition, broker registration and heartbeats, producer
+# id blocks, and the admin requests brokers forward.
+CONTROLLER_APIS = {18, 52, 53, 54, 55, 59, 1, 60, 56, 62, 63, 67, 19, 20, 33, 37, 44}
 
 
 def free_port(host="127.0.0.1"):

@@ -10,6 +10,7 @@ import signal
 import subprocess
 
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewPartitions, NewTopic)
 
@@ -205,3 +206,39 @@ def test_kafka_topics_describe_shows_rf3(cluster, tmp_path):
     for row in rows:
         replicas = row.split("Replicas:")[1].split()[0]
         assert sorted(int(x) for x in replicas.split(",")) == [1, 2, 3], row
+
+
+def test_leaders_reported_by_the_partitions_raft_groups(cluster):
+    """Each partition's leader is its Raft group's: the leader reports its term (the leader epoch)
+    with AlterPartition and every broker's Metadata names it, so acks=all writes through any
+    broker reach it and read back whole."""
+    result(admin(cluster, 1).create_topics([NewTopic("raftled", 3, 3)]))
+
+    def reported():  # a Raft term is at least 1; the image starts partitions at epoch 0
+        md = metadata(cluster, 2, "raftled")
+        return (md is not None and "raftled" in md.topics and
+                len(md.topics["raftled"].partitions) == 3 and
+                all(m.leader in NODES for m in md.topics["raftled"].partitions.values()) and
+                all(m.leader_epoch >= 1 for m in md.topics["raftled"].partitions.values()))
+    wait_until(reported, WAIT, "every partition's Raft leader in Metadata")
+    p = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
+                  "enable.idempotence": True})
+    errors = []
+    for i in range(200):
+        p.produce("raftled", str(i).encode(), partition=i % 3,
+                  on_delivery=lambda err, msg: errors.append(err) if err else None)
+    assert p.flush(60) == 0 and errors == []
+    c = Consumer({"bootstrap.servers": cluster.bootstrap(), "group.id": "raftled",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.assign([TopicPartition("raftled", i, 0) for i in range(3)])
+    got = set()
+    try:
+        for _ in range(600):
+            if len(got) == 200:
+                break
+            m = c.poll(0.2)
+            if m is not None and m.error() is None:
+                got.add(int(m.value()))
+    finally:
+        c.close()
+    assert got == set(range(200))
