@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewPartitions, NewTopic)
 
+import wire
 from cluster import SluiceCluster
 from conftest import wait_until
 from kafka_ref import java_cmd, write_log4j2
@@ -215,11 +216,13 @@ def test_leaders_reported_by_the_partitions_raft_groups(cluster):
     result(admin(cluster, 1).create_topics([NewTopic("raftled", 3, 3)]))
 
     def reported():  # a Raft term is at least 1; the image starts partitions at epoch 0
-        md = metadata(cluster, 2, "raftled")
-        return (md is not None and "raftled" in md.topics and
-                len(md.topics["raftled"].partitions) == 3 and
-                all(m.leader in NODES for m in md.topics["raftled"].partitions.values()) and
-                all(m.leader_epoch >= 1 for m in md.topics["raftled"].partitions.values()))
+        try:
+            md = wire.metadata(cluster.node(2).bootstrap, version=9, topics=["raftled"])
+        except OSError:
+            return False
+        parts = md["topics"][0]["partitions"] if md["topics"] else []
+        return (len(parts) == 3 and all(p["leader"] in NODES for p in parts) and
+                all(p["leader_epoch"] >= 1 for p in parts))
     wait_until(reported, WAIT, "every partition's Raft leader in Metadata")
     p = Producer({"bootstrap.servers": cluster.bootstrap(), "acks": "all",
                   "enable.idempotence": True})
