@@ -264,5 +264,7 @@ bool sl__api_on_controller_listener(int16_t api_key);
 bool sl__api_partition_raft(const struct sl_request *req, int16_t api_key);
 /* The Raft APIs no client listener serves or lists (Kafka serves them on controller listeners). */
 bool sl__api_controller_only(int16_t api_key);
+/* DescribeCluster on a client listener of a cluster (quorum mode): served as Kafka's brokers do. */
+bool sl__api_cluster_broker(const sl_request_t *req, int16_t api_key);
 
 #endif

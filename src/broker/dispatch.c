@@ -117,6 +117,11 @@ bool sl__api_partition_raft(const sl_request_t *req, int16_t api_key)
             api_key == SL_API_END_QUORUM_EPOCH);
 }
 
+bool sl__api_cluster_broker(const sl_request_t *req, int16_t api_key)
+{
+    return api_key == SL_API_DESCRIBE_CLUSTER && req->broker->cluster != NULL;
+}
+
 bool sl__api_controller_only(int16_t api_key)
 {
     return api_key == SL_API_VOTE || api_key == SL_API_BEGIN_QUORUM_EPOCH ||
@@ -137,7 +142,8 @@ static int handle(sl_request_t *req, sl_reader_t *body)
     /* The inter-broker listener also answers the elections of partition groups (their Fetch is
      * sl__handle_fetch's). */
     if (controller ? !sl__api_on_controller_listener(key)
-                   : sl__api_controller_only(key) && !sl__api_partition_raft(req, key))
+                   : sl__api_controller_only(key) && !sl__api_partition_raft(req, key) &&
+                         !sl__api_cluster_broker(req, key))
         return SL_EUNSUPPORTED; /* clients never reach the quorum, nor it their listeners */
     if (version < h->support.version_min || version > h->support.version_max)
         return key == SL_API_API_VERSIONS ? sl__api_versions_unsupported(req) : SL_EUNSUPPORTED;

@@ -90,6 +90,14 @@ def test_every_broker_in_metadata_of_every_node(cluster):
         assert md.cluster_id == metadata(cluster, 1).cluster_id  # one cluster, one id
 
 
+def test_describe_cluster_from_any_broker(cluster):
+    for i in NODES:
+        d = admin(cluster, i).describe_cluster().result(30)
+        assert sorted(n.id for n in d.nodes) == [1, 2, 3]
+        assert d.controller is not None and d.controller.id in NODES
+        assert d.cluster_id == metadata(cluster, 1).cluster_id
+
+
 def test_topic_created_on_one_broker_appears_on_all(cluster):
     result(admin(cluster, 2).create_topics([NewTopic("orders", 6, 3)]))
     views = {}

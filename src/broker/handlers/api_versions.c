@@ -73,7 +73,8 @@ int sl__handle_api_versions(sl_request_t *req, const void *request, void *respon
         int16_t key = support[i].api_key;
         if (controller
                 ? !sl__api_on_controller_listener(key)
-                : sl__api_controller_only(key) && !(peer && sl__api_partition_raft(req, key)))
+                : sl__api_controller_only(key) && !(peer && sl__api_partition_raft(req, key)) &&
+                      !sl__api_cluster_broker(req, key))
             continue; /* a listener lists only what it answers */
         keys[listed++] = (sl_api_version_t){.api_key = key,
                                             .min_version = support[i].version_min,
