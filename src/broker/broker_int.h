@@ -240,7 +240,8 @@ void sl__replication_close(sl_broker_t *broker, void (*done)(void *data), void *
 typedef struct {
     size_t replicated; /* partitions hosted here as Raft groups */
     size_t led;        /* of those, led by this node now */
-    size_t not_moved;  /* led (or resigned) here, or with no leader known */
+    size_t still_led;  /* naming this node as leader (led, or resigned with no successor yet) */
+    size_t leaderless; /* no leader known (an election under way) */
 } sl_replication_counts_t;
 void sl__replication_counts(sl_broker_t *broker, sl_replication_counts_t *out);
 /* SIGTERM in quorum mode: logs what this node leads before sl_replica_manager_resign_all, and

@@ -28,8 +28,9 @@ static bool count_topic(sl_topic_t *topic, void *data)
         sl_partition_replica_state(partition->replica, &st);
         pass->counts->replicated++;
         pass->counts->led += st.leader;
-        /* a resigned leader still names itself until another wins the next epoch */
-        pass->counts->not_moved += st.leader_id == self || st.leader_id < 0;
+        /* a resigned leader still names itself until another wins or starts the next epoch */
+        pass->counts->still_led += st.leader_id == self;
+        pass->counts->leaderless += st.leader_id < 0;
     }
     return true;
 }
@@ -58,13 +59,14 @@ void sl__controlled_shutdown_report(sl_broker_t *broker)
     sl_replication_counts_t counts;
     sl__replication_counts(broker, &counts);
     uint64_t waited = uv_now(broker->loop) - broker->shutdown_started_ms;
-    if (counts.not_moved == 0)
+    if (counts.still_led == 0 && counts.leaderless == 0)
         SL_LOG(SL_LOG_INFO, "broker",
-               "controlled shutdown: every partition has another leader waited_ms=%" PRIu64,
+               "controlled shutdown: every partition has another leader still_led=0 "
+               "waited_ms=%" PRIu64,
                waited);
-    else /* their replicas elect after a fetch timeout instead, as after a crash */
+    else /* electing: a successor's election (a newer epoch) is under way, as the wait allows */
         SL_LOG(SL_LOG_WARN, "broker",
-               "controlled shutdown: partitions without another leader after the bounded wait "
-               "count=%zu waited_ms=%" PRIu64,
-               counts.not_moved, waited);
+               "controlled shutdown: handover incomplete after the bounded wait still_led=%zu "
+               "electing=%zu waited_ms=%" PRIu64,
+               counts.still_led, counts.leaderless, waited);
 }
