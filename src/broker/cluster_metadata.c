@@ -65,7 +65,8 @@ struct sl_cluster {
     size_t address_count;
     uv_timer_t alter_timer; /* AlterPartition reports of the partitions this node leads */
     bool alter_in_flight;
-    sl_arena_t alter_arena; /* the report in flight */
+    sl_arena_t alter_arena;      /* the report in flight */
+    bool offsets_create_pending; /* a CreateTopics for __consumer_offsets is out */
 };
 
 static void kick_fired(uv_timer_t *timer);
@@ -770,6 +771,19 @@ static void auto_create_answered(void *data, int status, const void *body)
                            sl_kerr_name(r->topics[0].error_code));
 }
 
+/* A CreateTopics of one topic to the active controller, answered through answered(c). */
+static int create_topic_send(sl_cluster_t *c, sl_creatable_topic_t *topic,
+                             void (*answered)(void *data, int status, const void *body))
+{
+    sl_create_topics_request_t req;
+    sl_create_topics_request_init(&req);
+    req.topics = topic;
+    req.topics_count = 1;
+    req.timeout_ms = CONTROLLER_REQUEST_TIMEOUT_MS;
+    return sl_peers_send(c->peers, controller_target(c), SL_API_CREATE_TOPICS, 5, &req,
+                         CONTROLLER_REQUEST_TIMEOUT_MS, answered, c);
+}
+
 void sl__cluster_auto_create(sl_cluster_t *c, sl_slice_t name)
 {
     sl_creatable_topic_t topic;
@@ -779,16 +793,49 @@ void sl__cluster_auto_create(sl_cluster_t *c, sl_slice_t name)
     topic.replication_factor = -1;
     topic.assignments_count = 0;
     topic.configs_count = 0;
-    sl_create_topics_request_t req;
-    sl_create_topics_request_init(&req);
-    req.topics = &topic;
-    req.topics_count = 1;
-    req.timeout_ms = CONTROLLER_REQUEST_TIMEOUT_MS;
-    int rc = sl_peers_send(c->peers, controller_target(c), SL_API_CREATE_TOPICS, 5, &req,
-                           CONTROLLER_REQUEST_TIMEOUT_MS, auto_create_answered, c);
+    int rc = create_topic_send(c, &topic, auto_create_answered);
     if (rc != 0)
         SL_LOG_RATELIMITED(SL_LOG_WARN, "cluster", "cannot ask for auto-created topic=%.*s: %s",
                            (int)SL_MIN(name.len, 255), (const char *)name.ptr, sl_strerror(rc));
+}
+
+static void offsets_create_answered(void *data, int status, const void *body)
+{
+    sl_cluster_t *c = data;
+    c->offsets_create_pending = false;
+    auto_create_answered(data, status, body);
+}
+
+void sl__cluster_create_offsets_topic(sl_cluster_t *c)
+{
+    if (c->offsets_create_pending || c->stopping)
+        return;
+    const sl_config_t *cfg = c->broker->cfg;
+    /* As Kafka's broker asks: offsets.topic.replication.factor, capped at the brokers registered
+     * (so a development cluster of fewer brokers still gets the topic). */
+    int32_t registered = SL_MAX(c->image.broker_count, 1);
+    sl_creatable_topic_config_t compact;
+    sl_creatable_topic_config_init(&compact);
+    compact.name = sl_slice_from_str("cleanup.policy");
+    compact.value = sl_slice_from_str("compact");
+    sl_creatable_topic_t topic;
+    sl_creatable_topic_init(&topic);
+    topic.name = sl_slice_from_str(SL_OFFSETS_TOPIC);
+    topic.num_partitions = cfg->offsets_topic_num_partitions;
+    topic.replication_factor =
+        (int16_t)SL_MIN((int32_t)cfg->offsets_topic_replication_factor, registered);
+    topic.assignments_count = 0;
+    topic.configs = &compact;
+    topic.configs_count = 1;
+    int rc = create_topic_send(c, &topic, offsets_create_answered);
+    if (rc != 0) {
+        SL_LOG_RATELIMITED(SL_LOG_WARN, "cluster", "cannot ask for %s: %s", SL_OFFSETS_TOPIC,
+                           sl_strerror(rc));
+        return;
+    }
+    c->offsets_create_pending = true;
+    SL_LOG(SL_LOG_INFO, "cluster", "asked the controller for %s partitions=%d rf=%d",
+           SL_OFFSETS_TOPIC, (int)topic.num_partitions, (int)topic.replication_factor);
 }
 
 /* ---- start and stop -------------------------------------------------------------------------- */

@@ -57,5 +57,9 @@ int sl__cluster_forward(struct sl_request *req, const void *request);
 /* auto.create.topics.enable in quorum mode: asks the controller to create the topic with the
  * defaults, without waiting (the client retries until it shows up). */
 void sl__cluster_auto_create(sl_cluster_t *cluster, sl_slice_t name);
+/* Asks the active controller for __consumer_offsets (offsets.topic.num.partitions, replicas
+ * capped at the registered brokers, compacted), one request at a time, without waiting: the
+ * group APIs answer COORDINATOR_NOT_AVAILABLE until the image has it. */
+void sl__cluster_create_offsets_topic(sl_cluster_t *cluster);
 
 #endif

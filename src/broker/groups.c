@@ -789,14 +789,21 @@ static int load_partition(sl_broker_t *broker, sl_log_t *log)
 }
 
 /* __consumer_offsets as Kafka makes it: offsets.topic.num.partitions partitions, compacted, on
- * first use of the group APIs (as Kafka: a broker nobody used for groups lists no topics). It is
- * looked up by name each time, so nothing dangles if an admin deletes it. */
+ * first use of the group APIs (as Kafka: a broker nobody used for groups lists no topics); in
+ * quorum mode through the active controller, on a single node here. It is looked up by name each
+ * time, so nothing dangles if an admin deletes it. */
 static sl_topic_t *offsets_topic_open(sl_broker_t *broker)
 {
     sl_slice_t name = sl_slice_from_str(SL_OFFSETS_TOPIC);
     sl_topic_t *topic = sl__topics_find(broker->topics, name);
     if (topic != NULL)
         return topic;
+    if (broker->cluster != NULL) {
+        /* Quorum mode: only the active controller creates it (replicated, on every broker's
+         * image); until it shows up here the group APIs answer COORDINATOR_NOT_AVAILABLE. */
+        sl__cluster_create_offsets_topic(broker->cluster);
+        return NULL;
+    }
     sl_slice_t cfg_name = sl_slice_from_str("cleanup.policy");
     sl_slice_t cfg_value = sl_slice_from_str("compact");
     sl_topic_spec_t spec = {.name = name,
@@ -1026,11 +1033,20 @@ int32_t sl__groups_coordinator_id(sl_broker_t *broker, sl_slice_t group_id)
     sl_topic_t *topic = sl__topics_find(broker->topics, sl_slice_from_str(SL_OFFSETS_TOPIC));
     if (topic == NULL || topic->partition_count <= 0)
         return broker->cfg->node_id;
-    sl_partition_t *p =
-        &topic->partitions[sl_group_partition_for(group_id, topic->partition_count)];
+    int32_t index = sl_group_partition_for(group_id, topic->partition_count);
+    sl_partition_t *p = &topic->partitions[index];
     int32_t leader_id = -1, leader_epoch = -1;
     sl__partition_current_leader(broker, p, &leader_id, &leader_epoch);
-    return leader_id;
+    if (broker->cluster != NULL && p->replica == NULL) {
+        /* Not a replica here: the image's leader. A replica here answers what its Raft group
+         * knows (-1 while electing), which the image only learns later (AlterPartition). */
+        const sl_metadata_topic_t *t = sl_metadata_topic_find(sl__cluster_image(broker->cluster),
+                                                              sl_slice_from_str(topic->name));
+        leader_id = t != NULL && index < t->partition_count && t->partitions[index].exists
+                        ? t->partitions[index].leader
+                        : -1;
+    }
+    return leader_id >= 0 ? leader_id : -1;
 }
 
 sl_kerr_t sl__groups_coordinator_error(sl_broker_t *broker, sl_slice_t group_id)
@@ -1039,12 +1055,14 @@ sl_kerr_t sl__groups_coordinator_error(sl_broker_t *broker, sl_slice_t group_id)
     if (groups == NULL)
         return SL_KERR_COORDINATOR_NOT_AVAILABLE;
     sl_topic_t *topic = sl__topics_find(broker->topics, sl_slice_from_str(SL_OFFSETS_TOPIC));
-    if (topic == NULL || topic->partition_count <= 0)
-        return SL_KERR_NONE; /* a single node before first use: groups live in memory until then */
+    if (topic == NULL || topic->partition_count <= 0) /* quorum mode: created by the controller */
+        return broker->cluster != NULL ? SL_KERR_COORDINATOR_NOT_AVAILABLE
+                                       : SL_KERR_NONE; /* a single node before first use: groups
+                                                          live in memory until then */
     sl_partition_t *p =
         &topic->partitions[sl_group_partition_for(group_id, topic->partition_count)];
-    if (p->replica == NULL)
-        return SL_KERR_NONE;
+    if (p->replica == NULL) /* in quorum mode: not a replica here */
+        return broker->cluster != NULL ? SL_KERR_NOT_COORDINATOR : SL_KERR_NONE;
     int32_t epoch = -1;
     if (sl__partition_leader_check(broker, p, &epoch) != SL_KERR_NONE)
         return SL_KERR_NOT_COORDINATOR;

@@ -47,8 +47,9 @@ int sl__groups_open(struct sl_broker *broker);
 void sl__groups_destroy(struct sl_broker *broker);
 /* Re-arms the coordinator's deadline after a call into it. */
 void sl__groups_arm(struct sl_broker *broker);
-/* Whether __consumer_offsets exists (creating it on first use): FindCoordinator answers
- * COORDINATOR_NOT_AVAILABLE otherwise. */
+/* Whether __consumer_offsets exists (creating it on first use: here on a single node, through
+ * the active controller in quorum mode): FindCoordinator answers COORDINATOR_NOT_AVAILABLE
+ * otherwise. */
 bool sl__groups_available(struct sl_broker *broker);
 /* Whether this broker is the coordinator of group_id now: NONE, NOT_COORDINATOR (another broker
  * leads its __consumer_offsets partition), COORDINATOR_LOAD_IN_PROGRESS (led here, still
@@ -57,7 +58,8 @@ bool sl__groups_available(struct sl_broker *broker);
 sl_kerr_t sl__groups_coordinator_error(struct sl_broker *broker, sl_slice_t group_id);
 /* The broker that coordinates group_id as this broker knows it: itself while its
  * __consumer_offsets partition is unreplicated (or __consumer_offsets does not exist yet), else the
- * partition's Raft leader (-1 when unknown). */
+ * partition's Raft leader as its replica here knows it, or the image's leader when this broker
+ * holds no replica of it (-1 when unknown). */
 int32_t sl__groups_coordinator_id(struct sl_broker *broker, sl_slice_t group_id);
 /* leadership.c's call on every leadership change of a partition: for a replicated
  * __consumer_offsets partition, gaining it starts replaying its log into the coordinator

@@ -625,8 +625,8 @@ const sl_config_key_t sl__config_keys[] = {
      .doc = "Replicas of the internal __consumer_offsets topic. Unlike Kafka, which refuses to "
             "create the topic until that many brokers exist, Sluice caps it at the brokers alive "
             "when the topic is created, so a single node (or a development cluster) works with "
-            "the default. This version keeps one replica: partition replication is not there "
-            "yet (docs/replication.md)."},
+            "the default. In a cluster the cap is the brokers registered with the controller "
+            "when the topic is created (docs/replication.md); a single node keeps one replica."},
     {.name = "replica.lag.time.max.ms",
      LONG_KEY(1, I64_MAX),
      .default_text = "30000",
