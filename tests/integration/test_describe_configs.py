@@ -16,7 +16,8 @@ from kafka_ref import kafka_ref  # noqa: F401  (session fixture)
 
 # Kafka 4.0 removed these broker keys; Sluice keeps Kafka 3.9's (Kafka UI reads the first).
 SLUICE_ONLY = {"inter.broker.protocol.version", "storage.sync.policy", "storage.io.backend",
-               "log.format", "log.level", "http.listeners", "fetch.sendfile.enable"}
+               "log.format", "log.level", "http.listeners", "fetch.sendfile.enable",
+               "cluster.id"}
 # Kafka declares these as STRING; Sluice's table says LIST (they are parsed as lists).
 TYPE_DIFFERS = {"listeners", "advertised.listeners", "log.dirs",
                 "listener.security.protocol.map", "controller.listener.names"}
