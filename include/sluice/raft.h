@@ -242,8 +242,9 @@ sl_raft_role_t sl_raft_role(const sl_raft_t *raft);
 int32_t sl_raft_epoch(const sl_raft_t *raft);
 int32_t sl_raft_leader_id(const sl_raft_t *raft);
 int64_t sl_raft_high_watermark(const sl_raft_t *raft);
-/* A leader; or a follower (a voter or an observer) whose log reaches the high watermark the leader's last Fetch
- * answer in the current epoch carried: it holds everything committed when it last heard. */
+/* A leader; or a follower (a voter or an observer) whose log reaches the high watermark the
+ * leader's last Fetch answer in the current epoch carried: it holds everything committed when it
+ * last heard. */
 bool sl_raft_caught_up(const sl_raft_t *raft);
 int64_t sl_raft_log_end_offset(const sl_raft_t *raft);
 int64_t sl_raft_flushed_offset(const sl_raft_t *raft);

@@ -352,9 +352,10 @@ static void test_cluster_id(void **state)
     test_load_ok(&a, VOTER_1 "cluster.id: q1Sh-9_ISia_zwGINzRvyQ\n");
     assert_string_equal(a.cluster_id, "q1Sh-9_ISia_zwGINzRvyQ");
     sl_config_deinit(&a);
-    test_expect_error("cluster.id: 12345\n",
-                      "t.yaml:1:13: cluster.id: \"12345\" is not a Kafka cluster id (22 characters of "
-                      "base64url, as kafka-storage.sh random-uuid prints)");
+    test_expect_error(
+        "cluster.id: 12345\n",
+        "t.yaml:1:13: cluster.id: \"12345\" is not a Kafka cluster id (22 characters of "
+        "base64url, as kafka-storage.sh random-uuid prints)");
 }
 
 int test_quorum_run(void)
