@@ -82,6 +82,10 @@ def cluster(tmp_path):
 
 def test_every_broker_in_metadata_of_every_node(cluster):
     for i in NODES:
+        # each node's image catches up with the others' registrations by itself (a node is ready
+        # once it is unfenced in its own view): poll
+        wait_until(lambda i=i: sorted(metadata(cluster, i).brokers) == [1, 2, 3], WAIT,
+                   f"node {i} to list brokers 1, 2, 3")
         md = metadata(cluster, i)
         assert sorted(md.brokers) == [1, 2, 3]
         for b in md.brokers.values():
@@ -92,6 +96,9 @@ def test_every_broker_in_metadata_of_every_node(cluster):
 
 def test_describe_cluster_from_any_broker(cluster):
     for i in NODES:
+        wait_until(lambda i=i: sorted(n.id for n in admin(cluster, i).describe_cluster()
+                                      .result(30).nodes) == [1, 2, 3], WAIT,
+                   f"node {i} to describe brokers 1, 2, 3")
         d = admin(cluster, i).describe_cluster().result(30)
         assert sorted(n.id for n in d.nodes) == [1, 2, 3]
         assert d.controller is not None and d.controller.id in NODES
